@@ -1,0 +1,15 @@
+"""Entry point of the `o3` Pulumi program: one O3 PACS + VIEW site per stack."""
+
+import pulumi
+
+from components import config
+from components.site import O3Site
+
+cfg = config.load()  # raises before any resource exists when the stack config is invalid
+site = O3Site(cfg.site.name, cfg)
+
+pulumi.export("pacsUrl", site.pacs_url)
+pulumi.export("viewUrl", site.view_url)
+pulumi.export("logFolders", site.log_folders)
+pulumi.export("storagePath", site.storage_path)
+pulumi.export("nextSteps", site.next_steps)

@@ -1,0 +1,101 @@
+"""The guide's `pacs`, `pacs-singleton` and `view` services.
+
+Each container gets exactly the guide's variables (plus its own `o3:extraEnv`), not the whole
+`.env`; the connection strings carry the password and are Pulumi secrets. pacs and
+pacs-singleton share one pulled image. New images are pulled before a container is replaced
+(the RemoteImage is replaced create-before-delete), so an upgrade's downtime is one restart.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import pulumi
+import pulumi_docker as docker
+
+from .common import TYPE_PREFIX, env_list
+from .config import Ports
+from .guide import (
+    MOUNTS,
+    PACS_CONTAINER,
+    PACS_HTTP_PORT,
+    PACS_SERVICE_PORT,
+    RESTART,
+    SINGLETON_CONTAINER,
+    VIEW_CONTAINER,
+    VIEW_HTTP_PORT,
+)
+
+
+class Applications(pulumi.ComponentResource):
+    """The three application containers, started once the schemas exist."""
+
+    containers: dict[str, docker.Container]
+
+    def __init__(
+        self,
+        name: str,
+        pacs_image_id: pulumi.Input[str],
+        view_image_id: pulumi.Input[str],
+        connection_strings: Mapping[str, pulumi.Output[str]],
+        timezone: str,
+        folders: Mapping[str, str],
+        ports: Ports,
+        network_name: pulumi.Input[str],
+        extra_env: Mapping[str, Mapping[str, str]],
+        labels: Mapping[str, str],
+        provider: docker.Provider,
+        depends_on: list[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__(f"{TYPE_PREFIX}Applications", name, {}, opts)
+        dpacs = {"DPACS_CONNECTION_STRING": connection_strings["DPACS_CONNECTION_STRING"]}
+        common = {"LOG_TO": "FILE", "TZ": timezone}
+        publish = ports.bind_address
+        specs = {
+            PACS_CONTAINER: (
+                pacs_image_id,
+                {**extra_env["pacs"], **common, **dpacs},
+                [(PACS_HTTP_PORT, ports.pacs_http), (PACS_SERVICE_PORT, ports.pacs_service)],
+            ),
+            SINGLETON_CONTAINER: (
+                pacs_image_id,
+                {**extra_env["pacsSingleton"], **common, **dpacs, "START_PERIODIC_SERVICES": "true"},
+                [],
+            ),
+            VIEW_CONTAINER: (
+                view_image_id,
+                {
+                    **extra_env["view"],
+                    **common,
+                    "NGV_CONNECTION_STRING": connection_strings["NGV_CONNECTION_STRING"],
+                    "ULTIMATE_CONNECTION_STRING": connection_strings["ULTIMATE_CONNECTION_STRING"],
+                },
+                [(VIEW_HTTP_PORT, ports.view_http)],
+            ),
+        }
+        self.containers = {}
+        for cname, (image, env, published) in specs.items():
+            self.containers[cname] = docker.Container(
+                f"{name}-{cname}",
+                name=cname,
+                image=image,
+                restart=RESTART,
+                envs=env_list(env),
+                volumes=[
+                    docker.ContainerVolumeArgs(host_path=folders[role], container_path=path, read_only=False)
+                    for role, path in MOUNTS[cname]
+                ],
+                ports=[docker.ContainerPortArgs(internal=i, external=e, ip=publish) for i, e in published] or None,
+                networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network_name)],
+                labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
+                destroy_grace_seconds=30,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    provider=provider,
+                    depends_on=depends_on,
+                    delete_before_replace=True,
+                    additional_secret_outputs=["envs"],
+                ),
+            )
+        self.register_outputs({})

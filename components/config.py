@@ -1,0 +1,473 @@
+"""The site's stack config: the product's public interface, typed and validated once.
+
+Every key lives in the `o3:` namespace of `Pulumi.<site>.yaml`. `load()` reads them all,
+validates them with pydantic and raises one `ConfigError` that lists every problem
+(key, what is expected, how to fix it) before the program registers any resource.
+Defaults are the vendor guide's values (`../shared/spec/vendor-install-guide.txt`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import posixpath
+import re
+import zoneinfo
+from typing import Annotated, Any, Literal, Optional
+
+import pulumi
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+PROJECT = "o3"
+
+# The guide's VARMYSQL, split the way `command: mysqld ${VARMYSQL}` is split by compose.
+GUIDE_MYSQLD_FLAGS = [
+    "--sql_mode=STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
+    "NO_ENGINE_SUBSTITUTION,ALLOW_INVALID_DATES",
+    "--character_set_server=utf8",
+    "--collation_server=utf8_general_ci",
+]
+DEFAULT_DB_IMAGE = "mysql:8.0.34"
+DEFAULT_REGISTRY = "europe-west1-docker.pkg.dev"
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# name[:tag][@digest], the grammar of docker/distribution's reference package (simplified).
+_IMAGE_REF = re.compile(
+    r"^(?P<name>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+# Safe inside the guide's `;`-separated JDBC strings, an env var and a shell variable.
+_PASSWORD = re.compile(r"^[A-Za-z0-9_.@%+:,~^!#*-]{12,128}$")
+
+
+class _Model(BaseModel):
+    # Unknown keys are typos until proven otherwise.
+    model_config = ConfigDict(extra="forbid", populate_by_name=False, frozen=True)
+
+
+def _dns_label(v: str) -> str:
+    if not _DNS_LABEL.match(v):
+        raise ValueError("must be a DNS label: lower-case letters, digits and '-', 1-63 characters, e.g. 'st-marys'")
+    return v
+
+
+def _timezone(v: str) -> str:
+    if v not in zoneinfo.available_timezones():
+        raise ValueError(f"'{v}' is not an IANA time zone name; use e.g. 'Europe/Rome' or 'UTC'")
+    return v
+
+
+def _abs_path(v: str) -> str:
+    if not v.startswith("/"):
+        raise ValueError(f"must be an absolute path on the Docker host, e.g. /srv/o3 (got '{v}')")
+    if not _SAFE_PATH.match(v):
+        raise ValueError("may only contain letters, digits, '.', '_', '-' and '/' (a ':' or a space breaks bind mounts)")
+    norm = posixpath.normpath(v)
+    if norm != v.rstrip("/") or ".." in v.split("/"):
+        raise ValueError(f"must be a normalised path without '..', '//' or a trailing '/': use '{norm}'")
+    if norm == "/":
+        raise ValueError("must not be '/': use a dedicated folder, e.g. /srv/o3")
+    return norm
+
+
+def _image_ref(v: str) -> str:
+    if "{" in v or "}" in v:
+        raise ValueError(
+            f"'{v}' still holds the guide's placeholder: put the version your O3 contact gave you, e.g. ...:1.2.3"
+        )
+    if not _IMAGE_REF.match(v):
+        raise ValueError(f"'{v}' is not a valid image reference: use registry/path/name:tag")
+    return v
+
+
+def image_tag(ref: str) -> Optional[str]:
+    """The tag of an image reference, or None when it has none."""
+    m = _IMAGE_REF.match(ref)
+    return m.group("tag") if m else None
+
+
+def _port(v: int) -> int:
+    if not 1 <= v <= 65535:
+        raise ValueError("must be a TCP port between 1 and 65535")
+    return v
+
+
+Port = Annotated[StrictInt, AfterValidator(_port)]
+
+
+class Site(_Model):
+    """`o3:site`: who the site is and where its data lives."""
+
+    name: Annotated[str, AfterValidator(_dns_label)]
+    """DNS label naming the site (used in labels and messages)."""
+    timezone: Annotated[str, AfterValidator(_timezone)]
+    """IANA time zone; becomes TZ in every container."""
+    storage_path: Annotated[str, AfterValidator(_abs_path)] = Field(alias="storagePath")
+    """Absolute path on the Docker host: the guide's STORAGE."""
+    concurrent_users: StrictInt = Field(alias="concurrentUsers", ge=1)
+    """Concurrent users the site is sized for."""
+    pathology: StrictBool = False
+    """Digital pathology project (needs 1.5 cores per concurrent user)."""
+    exams_per_day: StrictInt = Field(alias="examsPerDay", ge=0)
+    """Exams per day (the guide's sizing holds below 150 exams of 200 images)."""
+    public_host: Optional[str] = Field(default=None, alias="publicHost")
+    """Host name users type in their browser; default: the Docker host's name."""
+
+
+class Host(_Model):
+    """`o3:host`: the Docker host's size, as declared by the operator."""
+
+    cpu_cores: float = Field(alias="cpuCores", gt=0)
+    """CPU cores (equivalent of a 7th-gen Intel i5 2.4 GHz core)."""
+    memory_gb: float = Field(alias="memoryGb", gt=0)
+    """RAM in GB."""
+    storage_gb: float = Field(alias="storageGb", gt=0)
+    """Free space for the storage path, in GB."""
+    network_mbps: float = Field(alias="networkMbps", gt=0)
+    """Network bandwidth in Mbit/s."""
+
+
+ImageRef = Annotated[str, AfterValidator(_image_ref)]
+
+
+class Images(_Model):
+    """`o3:images`: full image references (the guide's DB_IMAGE, PACS_IMAGE, VIEW_IMAGE)."""
+
+    db: ImageRef = DEFAULT_DB_IMAGE
+    pacs: ImageRef
+    view: ImageRef
+
+
+class Registry(_Model):
+    """`o3:registry`: where the O3 images are pulled from when `o3:registryKey` is set."""
+
+    server: str = DEFAULT_REGISTRY
+    """Registry host, no scheme (docker login's argument)."""
+    username: str = "_json_key"
+
+    @field_validator("server")
+    @classmethod
+    def _no_scheme(cls, v: str) -> str:
+        if "://" in v or "/" in v:
+            raise ValueError(f"must be a bare registry host such as {DEFAULT_REGISTRY} (no scheme, no path)")
+        return v
+
+
+class Network(_Model):
+    """`o3:network`: the guide's `o3net` bridge network."""
+
+    name: str = "o3net"
+    subnet: str = "172.16.1.0/24"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", v):
+            raise ValueError("must be a Docker network name: letters, digits, '_', '.', '-'")
+        return v
+
+    @field_validator("subnet")
+    @classmethod
+    def _subnet(cls, v: str) -> str:
+        try:
+            net = ipaddress.IPv4Network(v, strict=True)
+        except ValueError as e:
+            raise ValueError(f"must be an IPv4 CIDR such as 172.16.1.0/24 ({e})") from None
+        if net.prefixlen > 29:
+            raise ValueError("is too small: use a /29 or larger (a /24 is the guide's)")
+        return v
+
+
+class Ulimits(_Model):
+    """`o3:database.ulimits`: the guide's ulimits for MySQL."""
+
+    nproc: StrictInt = Field(65535, ge=1)
+    nofile_soft: StrictInt = Field(26677, alias="nofileSoft", ge=1)
+    nofile_hard: StrictInt = Field(46677, alias="nofileHard", ge=1)
+
+    @model_validator(mode="after")
+    def _soft_le_hard(self) -> "Ulimits":
+        if self.nofile_soft > self.nofile_hard:
+            raise ValueError("nofileSoft must not exceed nofileHard")
+        return self
+
+
+class Database(_Model):
+    """`o3:database`: the MySQL container."""
+
+    publish: str = "off"
+    """Publish MySQL's port: 'off' (default), 'loopback' (127.0.0.1) or a host IP address."""
+    port: Port = 3306
+    """Host port when published."""
+    mysqld_flags: list[str] = Field(default_factory=lambda: list(GUIDE_MYSQLD_FLAGS), alias="mysqldFlags")
+    """mysqld flags (the guide's VARMYSQL)."""
+    ulimits: Ulimits = Ulimits()
+    wait_timeout_seconds: StrictInt = Field(300, alias="waitTimeoutSeconds", ge=10)
+    """How long `up` waits for MySQL to become healthy."""
+    stop_grace_seconds: StrictInt = Field(60, alias="stopGraceSeconds", ge=0)
+    """Seconds MySQL gets to shut down cleanly before it is killed."""
+    schema_retries: StrictInt = Field(30, alias="schemaRetries", ge=1)
+    """Attempts (2 s apart) of the schema step while MySQL is still starting."""
+
+    @field_validator("publish")
+    @classmethod
+    def _publish(cls, v: str) -> str:
+        if v in ("off", "loopback"):
+            return v
+        try:
+            ipaddress.ip_address(v)
+        except ValueError:
+            raise ValueError("must be 'off', 'loopback' or a host IP address such as 10.0.0.5") from None
+        return v
+
+    @field_validator("mysqld_flags")
+    @classmethod
+    def _flags(cls, v: list[str]) -> list[str]:
+        bad = [f for f in v if not f.startswith("--")]
+        if bad:
+            raise ValueError(f"each flag must start with '--' (got {bad})")
+        return v
+
+    @property
+    def publish_ip(self) -> Optional[str]:
+        return {"off": None, "loopback": "127.0.0.1"}.get(self.publish, self.publish)
+
+
+class Ports(_Model):
+    """`o3:ports`: host ports of the applications (container ports are fixed by the images)."""
+
+    bind_address: str = Field("0.0.0.0", alias="bindAddress")
+    """Host address the app ports are published on."""
+    pacs_http: Port = Field(8080, alias="pacsHttp")
+    """Host port for the PACS web port (container 8080)."""
+    pacs_service: Port = Field(4568, alias="pacsService")
+    """Host port for the PACS's second port (container 4568)."""
+    view_http: Port = Field(8181, alias="viewHttp")
+    """Host port for VIEW (container 8181)."""
+
+    @field_validator("bind_address")
+    @classmethod
+    def _ip(cls, v: str) -> str:
+        try:
+            ipaddress.ip_address(v)
+        except ValueError:
+            raise ValueError("must be an IP address, e.g. 0.0.0.0 or 127.0.0.1") from None
+        return v
+
+
+# Variables the program sets from the guide; extraEnv may not override them.
+MANAGED_ENV = {
+    "db": {"TZ", "MYSQL_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD_FILE"},
+    "pacs": {"TZ", "LOG_TO", "DPACS_CONNECTION_STRING"},
+    "pacsSingleton": {"TZ", "LOG_TO", "DPACS_CONNECTION_STRING", "START_PERIODIC_SERVICES"},
+    "view": {"TZ", "LOG_TO", "NGV_CONNECTION_STRING", "ULTIMATE_CONNECTION_STRING"},
+}
+
+
+def _env_map(service: str):
+    def check(v: dict[str, str]) -> dict[str, str]:
+        for k in v:
+            if not _ENV_NAME.match(k):
+                raise ValueError(f"'{k}' is not a valid environment variable name")
+            if k in MANAGED_ENV[service] or k == "START_PERIODIC_SERVICES":
+                raise ValueError(f"'{k}' is set by the program from the vendor guide; remove it from extraEnv")
+        return v
+
+    return Annotated[dict[str, str], AfterValidator(check)]
+
+
+class ExtraEnv(_Model):
+    """`o3:extraEnv`: additional variables per container (the guide's `.env` gave everyone everything)."""
+
+    db: _env_map("db") = {}
+    pacs: _env_map("pacs") = {}
+    pacs_singleton: _env_map("pacsSingleton") = Field(default_factory=dict, alias="pacsSingleton")
+    view: _env_map("view") = {}
+
+
+class SiteConfig(_Model):
+    """Everything the program reads from the stack, validated."""
+
+    site: Site
+    host: Host
+    images: Images
+    registry: Registry = Registry()
+    network: Network = Network()
+    database: Database = Database()
+    ports: Ports = Ports()
+    extra_env: ExtraEnv = Field(default_factory=ExtraEnv, alias="extraEnv")
+    # Secrets stay out of the model's repr: they are handed out as pulumi secrets only.
+    db_password: Optional[str] = Field(default=None, alias="dbPassword", repr=False)
+    registry_key: Optional[str] = Field(default=None, alias="registryKey", repr=False)
+    docker_host: Optional[str] = Field(default=None, alias="dockerHost")
+    """`docker:host`: unix:///..., tcp://... or ssh://user@host; default DOCKER_HOST / local socket."""
+
+    @field_validator("docker_host")
+    @classmethod
+    def _docker_host(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not re.match(r"^(unix|tcp|ssh|npipe)://.+", v):
+            raise ValueError("docker:host must be unix:///path, tcp://host:port or ssh://user@host")
+        return v
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> "SiteConfig":
+        used = [self.ports.pacs_http, self.ports.pacs_service, self.ports.view_http]
+        if self.database.publish != "off":
+            used.append(self.database.port)
+        if len(set(used)) != len(used):
+            raise ValueError("o3:ports and o3:database.port must all be different host ports")
+        return self
+
+    @property
+    def db_password_secret(self) -> Optional[pulumi.Output[str]]:
+        return pulumi.Output.secret(self.db_password) if self.db_password else None
+
+    @property
+    def registry_key_secret(self) -> Optional[pulumi.Output[str]]:
+        return pulumi.Output.secret(self.registry_key) if self.registry_key else None
+
+
+class ConfigError(pulumi.RunError):
+    """Raised with one line per problem; pulumi prints it without a traceback."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            "the stack config is not valid, nothing was deployed:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+# Top-level keys and how they are set; used for messages and for rejecting typos.
+OBJECT_KEYS = {
+    "site": "o3:site.name, .timezone, .storagePath, .concurrentUsers, .examsPerDay",
+    "host": "o3:host.cpuCores, .memoryGb, .storageGb, .networkMbps",
+    "images": "o3:images.pacs and o3:images.view",
+    "registry": "",
+    "network": "",
+    "database": "",
+    "ports": "",
+    "extraEnv": "",
+}
+SECRET_KEYS = {
+    "dbPassword": "pulumi config set --secret o3:dbPassword <password>",
+    "registryKey": "cat key.json | pulumi config set --secret o3:registryKey",
+}
+
+
+def _all_keys() -> set[str]:
+    keys = set(pulumi.runtime.config.CONFIG.get().keys())
+    keys |= set(pulumi.runtime.config.get_config_env().keys())
+    return keys
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    head, *rest = [str(p) for p in loc]
+    if head == "dockerHost":
+        return "docker:host"
+    return f"{PROJECT}:{head}" + "".join(f".{p}" for p in rest)
+
+
+def _describe(err: dict[str, Any]) -> str:
+    key = _loc(err["loc"]) if err["loc"] else f"{PROJECT}:"
+    kind, msg = err["type"], err["msg"]
+    if kind == "missing":
+        hint = OBJECT_KEYS.get(str(err["loc"][0]), "") if len(err["loc"]) == 1 else ""
+        return f"{key}: missing; set it with `pulumi config set --path {key} <value>`" + (
+            f" (needs {hint})" if hint else ""
+        )
+    if kind == "extra_forbidden":
+        return f"{key}: unknown key; check the spelling against the README's config table"
+    if kind == "value_error":
+        msg = msg.removeprefix("Value error, ")
+    # pydantic's own messages never echo the value here: secrets are not validated by pydantic.
+    return f"{key}: {msg}"
+
+
+def parse(
+    raw: dict[str, Any],
+    secret_keys: set[str] | frozenset[str] = frozenset(),
+    docker_host: Optional[str] = None,
+) -> SiteConfig:
+    """Validate raw config (`{"site": {...}, "dbPassword": "...", ...}`, keys without `o3:`).
+
+    `secret_keys` are the short names set with --secret; `docker_host` is `docker:host`.
+    Raises ConfigError listing every problem.
+    """
+    problems: list[str] = []
+    data: dict[str, Any] = {"dockerHost": docker_host} if docker_host else {}
+    for key, value in raw.items():
+        if key in SECRET_KEYS:
+            if value == "":  # Pulumi.yaml's default: not set
+                continue
+            problems += _check_secret(key, value, key in secret_keys)
+            data[key] = value
+        elif key in OBJECT_KEYS:
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError:
+                    problems.append(f"{PROJECT}:{key}: must be an object; set its fields with --path, e.g. {OBJECT_KEYS[key] or f'{PROJECT}:{key}.<field>'}")
+                    continue
+            if not isinstance(value, dict):
+                problems.append(f"{PROJECT}:{key}: must be an object with named fields, not {type(value).__name__}")
+                continue
+            data[key] = value
+        else:
+            problems.append(f"{PROJECT}:{key}: unknown key; check the spelling against the README's config table")
+    try:
+        cfg = SiteConfig.model_validate(data)
+    except ValidationError as e:
+        problems += [_describe(err) for err in e.errors(include_input=False)]
+        cfg = None
+    if problems:
+        raise ConfigError(problems)
+    assert cfg is not None
+    return cfg
+
+
+def _check_secret(key: str, value: Any, is_secret: bool) -> list[str]:
+    how = SECRET_KEYS[key]
+    if not isinstance(value, str) or not value:
+        return [f"{PROJECT}:{key}: must be a non-empty string; set it with `{how}`"]
+    problems = []
+    if not is_secret:
+        problems.append(f"{PROJECT}:{key}: is stored in plain text; remove it and set it again with `{how}`")
+    if key == "dbPassword" and not _PASSWORD.match(value):
+        problems.append(
+            f"{PROJECT}:dbPassword: must be 12-128 characters of letters, digits and _ . @ % + : , ~ ^ ! # * - "
+            "(it goes into the vendor's ';'-separated connection strings); omit it to have one generated"
+        )
+    if key == "registryKey":
+        try:
+            ok = isinstance(json.loads(value), dict)
+        except json.JSONDecodeError:
+            ok = False
+        if not ok:
+            problems.append(f"{PROJECT}:registryKey: is not the JSON key file's content; set it with `{how}`")
+    return problems
+
+
+def load() -> SiteConfig:
+    """Read and validate the current stack's config (raises ConfigError)."""
+    prefix = f"{PROJECT}:"
+    raw = {}
+    for full in sorted(_all_keys()):
+        if full.startswith(prefix):
+            raw[full[len(prefix):]] = pulumi.runtime.config.get_config(full)
+    secret = {k for k in SECRET_KEYS if pulumi.runtime.is_config_secret(prefix + k)}
+    return parse(raw, secret, pulumi.Config("docker").get("host"))

@@ -1,0 +1,29 @@
+"""The guide's `o3net`: a bridge network with a fixed subnet, so `db` resolves by name."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+
+from .common import TYPE_PREFIX
+from .config import Network
+
+
+class O3Network(pulumi.ComponentResource):
+    """The site's user-defined bridge network."""
+
+    network: docker.Network
+
+    def __init__(self, name: str, cfg: Network, provider: docker.Provider, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(f"{TYPE_PREFIX}Network", name, {"name": cfg.name, "subnet": cfg.subnet}, opts)
+        self.network = docker.Network(
+            f"{name}-network",
+            name=cfg.name,
+            driver="bridge",
+            ipam_driver="default",
+            ipam_configs=[docker.NetworkIpamConfigArgs(subnet=cfg.subnet)],
+            # Fixed name: the old network must go before the new one can exist.
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, delete_before_replace=True),
+        )
+        self.name = self.network.name
+        self.register_outputs({"name": self.name})
