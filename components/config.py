@@ -66,8 +66,10 @@ def _dns_label(v: str) -> str:
 
 
 def _timezone(v: str) -> str:
-    if v not in zoneinfo.available_timezones():
-        raise ValueError(f"'{v}' is not an IANA time zone name; use e.g. 'Europe/Rome' or 'UTC'")
+    try:
+        zoneinfo.ZoneInfo(v)  # one file lookup; available_timezones() walks the whole tree
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{v}' is not an IANA time zone name; use e.g. 'Europe/Rome' or 'UTC'") from None
     return v
 
 

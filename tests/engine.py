@@ -12,7 +12,7 @@ import logging
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import pulumi
 from pulumi.runtime import mocks as pmocks
@@ -146,7 +146,12 @@ def stack_file_config(stack: str, secrets: Optional[dict[str, str]] = None) -> t
     import yaml  # PyYAML comes with pulumi
 
     doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     cfg, secret_keys = {}, set()
+    # The CLI fills Pulumi.yaml's defaults in for keys the stack does not set.
+    for key, decl in (project.get("config") or {}).items():
+        if isinstance(decl, dict) and "default" in decl:
+            cfg[f"{PROJECT}:{key}"] = decl["default"]
     for key, value in (doc.get("config") or {}).items():
         if isinstance(value, dict) and set(value) == {"secure"}:
             secret_keys.add(key)
@@ -160,6 +165,7 @@ def evaluate(
     secret_keys: Iterable[str] = (),
     stack: str = "dev",
     preview: bool = False,
+    program: Optional[Callable[[], None]] = None,
 ) -> Evaluation:
     """Run `__main__.py` with `config` (full keys, e.g. "o3:site"; objects as dicts) on the mock engine.
 
@@ -181,10 +187,10 @@ def evaluate(
     _last = Evaluation(monitor.registered, {}, handler.records)
     root = settings.get_root_resource()
 
-    def program():
+    def run_main():
         runpy.run_path(str(MAIN), run_name="__main__")
 
-    _sync_await(run_pulumi_func(program))
+    _sync_await(run_pulumi_func(program or run_main))
     # Serialised as the engine would receive them, so secret outputs stay wrapped.
     struct = _sync_await(rpc.serialize_properties(root.outputs, {}))
     _last.outputs = rpc.deserialize_properties(struct, keep_unknowns=True)

@@ -1,0 +1,38 @@
+"""The stacks shipped in the repo evaluate, with the CLI's handling of Pulumi.yaml defaults."""
+
+from pathlib import Path
+
+import pytest
+
+from engine import ROOT, evaluate, stack_file_config
+
+STACKS = sorted(p.name.split(".")[1] for p in Path(ROOT).glob("Pulumi.*.yaml"))
+
+
+def test_there_is_a_dev_stack_and_a_real_site():
+    assert "dev" in STACKS and len(STACKS) >= 2
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_shipped_stack_evaluates_to_a_whole_site(stack):
+    cfg, secrets = stack_file_config(stack)
+    ev = evaluate(cfg, secrets, stack=stack)
+    names = sorted(r.plain("name") for r in ev.of_type("docker:index/container:Container"))
+    assert names == ["db", "pacs", "pacs-singleton", "view"]
+    assert set(ev.outputs) == {"pacsUrl", "viewUrl", "logFolders", "storagePath", "nextSteps"}
+    assert ev.outputs["logFolders"]["pacs"].endswith("/compose/pacs/log")
+    assert any("licence" in step for step in ev.outputs["nextSteps"])
+
+
+def test_dev_publishes_mysql_on_loopback_only():
+    cfg, secrets = stack_file_config("dev")
+    ev = evaluate(cfg, secrets)
+    assert [p["ip"] for p in ev.container("db").plain("ports")] == ["127.0.0.1"]
+
+
+def test_st_marys_is_a_remote_ssh_site_with_its_public_host():
+    cfg, secrets = stack_file_config("st-marys")
+    ev = evaluate(cfg, secrets, stack="st-marys")
+    assert ev.one("pulumi:providers:docker").plain("host").startswith("ssh://")
+    assert ev.outputs["viewUrl"] == "http://pacs.st-marys.example:8181/"
+    assert not ev.container("db").plain("ports")
