@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from . import imageref
+
 PROJECT = "o3"
 
 # The guide's VARMYSQL, split the way `command: mysqld ${VARMYSQL}` is split by compose.
@@ -43,13 +45,6 @@ DEFAULT_REGISTRY = "europe-west1-docker.pkg.dev"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# name[:tag][@digest], the grammar of docker/distribution's reference package (simplified).
-_IMAGE_REF = re.compile(
-    r"^(?P<name>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-    r"(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
-    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
-    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
-)
 # Safe inside the guide's `;`-separated JDBC strings, an env var and a shell variable.
 _PASSWORD = re.compile(r"^[A-Za-z0-9_.@%+:,~^!#*-]{12,128}$")
 
@@ -91,15 +86,9 @@ def _image_ref(v: str) -> str:
         raise ValueError(
             f"'{v}' still holds the guide's placeholder: put the version your O3 contact gave you, e.g. ...:1.2.3"
         )
-    if not _IMAGE_REF.match(v):
+    if imageref.parse(v) is None:
         raise ValueError(f"'{v}' is not a valid image reference: use registry/path/name:tag")
     return v
-
-
-def image_tag(ref: str) -> Optional[str]:
-    """The tag of an image reference, or None when it has none."""
-    m = _IMAGE_REF.match(ref)
-    return m.group("tag") if m else None
 
 
 def _port(v: int) -> int:

@@ -52,6 +52,8 @@ class Schemas(pulumi.ComponentResource):
             logging=command.local.Logging.NONE,
             # A new db container (upgrade, config change) re-runs the idempotent step.
             triggers=[db.id],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[db]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[db], additional_secret_outputs=["environment", "stdout", "stderr"]
+            ),
         )
         self.register_outputs({})

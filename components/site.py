@@ -6,6 +6,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from . import sizing
 from .apps import Applications
 from .common import TYPE_PREFIX, host_name
 from .config import SiteConfig
@@ -24,6 +25,12 @@ class O3Site(pulumi.ComponentResource):
         super().__init__(f"{TYPE_PREFIX}Site", name, {"site": cfg.site.name}, opts)
         child = pulumi.ResourceOptions(parent=self)
         site = cfg.site
+
+        self._warn_if_undersized(cfg)
+        # Site facts on a real resource: the policy pack cannot see component inputs in a real
+        # run (pulumi/pulumi#10533). Replacing it is harmless, so a changed user count or host
+        # size touches nothing else (labels on the containers would restart them).
+        random.RandomId(f"{name}-site-facts", byte_length=4, keepers=site_facts(cfg), opts=child)
 
         login = RegistryLogin(f"{name}-registry", cfg.registry, cfg.registry_key_secret, cfg.docker_host, child)
         provider = login.provider
@@ -89,3 +96,32 @@ class O3Site(pulumi.ComponentResource):
             f"Logs: {self.log_folders['pacs']} and {self.log_folders['view']}, or `docker logs -f pacs|view`.",
         ]
         self.register_outputs({"pacsUrl": self.pacs_url, "viewUrl": self.view_url})
+
+    @staticmethod
+    def _warn_if_undersized(cfg: SiteConfig) -> None:
+        req, found = sizing.for_site(cfg)
+        for f in found:
+            if f.short:
+                pulumi.log.warn(f"site {cfg.site.name}: host below the vendor's minimum: {f.describe()}")
+        if req.high_exam_load:
+            pulumi.log.warn(f"site {cfg.site.name}: {req.high_exam_load}")
+
+
+FACTS_KIND = "o3-site-facts"
+
+
+def site_facts(cfg: SiteConfig) -> dict[str, str]:
+    """What the policy pack needs to know about the site, as strings (RandomId keepers)."""
+    s, h = cfg.site, cfg.host
+    return {
+        "kind": FACTS_KIND,
+        "site": s.name,
+        "concurrentUsers": str(s.concurrent_users),
+        "pathology": "true" if s.pathology else "false",
+        "examsPerDay": str(s.exams_per_day),
+        "hostCpuCores": f"{h.cpu_cores:g}",
+        "hostMemoryGb": f"{h.memory_gb:g}",
+        "hostStorageGb": f"{h.storage_gb:g}",
+        "hostNetworkMbps": f"{h.network_mbps:g}",
+        "storagePath": s.storage_path,
+    }

@@ -143,21 +143,12 @@ def stack_file_config(stack: str, secrets: Optional[dict[str, str]] = None) -> t
 
     `secure:` values cannot be decrypted without the CLI; `secrets` supplies stand-ins for them.
     """
-    import yaml  # PyYAML comes with pulumi
+    from components.stackfile import read_raw
 
-    doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    cfg, secret_keys = {}, set()
-    # The CLI fills Pulumi.yaml's defaults in for keys the stack does not set.
-    for key, decl in (project.get("config") or {}).items():
-        if isinstance(decl, dict) and "default" in decl:
-            cfg[f"{PROJECT}:{key}"] = decl["default"]
-    for key, value in (doc.get("config") or {}).items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            secret_keys.add(key)
-            value = (secrets or {}).get(key, f"stand-in-secret-for-{key}")
-        cfg[key] = value
-    return cfg, secret_keys
+    cfg, secure = read_raw(stack, ROOT)
+    for key in secure:
+        cfg[key] = (secrets or {}).get(key, f"stand-in-secret-for-{key}")
+    return cfg, secure
 
 
 def evaluate(

@@ -1,0 +1,54 @@
+"""The MySQL data, the DICOM storage and the shared-persist folders survive destroy and replacement.
+
+The program keeps that data in host bind mounts under o3:site.storagePath, which no container,
+image or network deletion removes, and its folder step never deletes. The engine does not show
+policies `retainOnDelete` (pulumi-policy 1.21's PolicyResourceOptions has no such field), so the
+rule checks the substance: data mount points are host bind mounts under the storage path, no
+container removes its volumes, every Docker volume is `protect`ed, and no command that touches
+the storage path has a delete step.
+"""
+
+from typing import Any, Callable
+
+from pulumi_policy import EnforcementLevel, StackValidationPolicy
+
+from .common import COMMAND, VOLUME, containers, site_facts
+
+DATA_MOUNTS = ("/var/lib/mysql", "/opt/storagePacs", "/opt/ipm/shared-persist", "/opt/ipv/shared-persist")
+
+
+def validate(args: Any, report: Callable) -> None:
+    found = site_facts(args.resources)
+    storage = found[1].get("storagePath") if found else None
+    for c in containers(args.resources):
+        name = c.props.get("name")
+        if c.props.get("removeVolumes"):
+            report(f"container '{name}' has remove_volumes: its volumes would be deleted with it.", c.urn)
+        for v in c.props.get("volumes") or []:
+            path = v.get("containerPath")
+            if path not in DATA_MOUNTS:
+                continue
+            host = v.get("hostPath")
+            if not host:
+                report(f"container '{name}': {path} is not a host bind mount (a Docker volume can be removed "
+                       "with the container or by a prune). Fix: bind-mount a folder under o3:site.storagePath.", c.urn)
+            elif storage and not (host == storage or host.startswith(storage.rstrip("/") + "/")):
+                report(f"container '{name}': {path} is mounted from {host}, outside o3:site.storagePath "
+                       f"({storage}), where backups and the data-folder step do not look.", c.urn)
+    for r in args.resources:
+        if r.resource_type == VOLUME and not (r.opts and r.opts.protect):
+            report(f"Docker volume '{r.name}' is not protected: `pulumi destroy` would delete it and its data. "
+                   "Fix: protect=True, or keep the data in a bind mount.", r.urn)
+        if r.resource_type == COMMAND and storage:
+            text = " ".join(str(r.props.get(k) or "") for k in ("create", "update", "delete"))
+            if storage in text and r.props.get("delete"):
+                report(f"command '{r.name}' touches {storage} and has a delete step: it could remove site data "
+                       "on destroy or replacement. Fix: drop the delete step.", r.urn)
+
+
+POLICY = StackValidationPolicy(
+    name="o3-data-survives-deletion",
+    description="Site data (MySQL, DICOM storage, shared-persist) lives where no destroy or replacement deletes it.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=validate,
+)

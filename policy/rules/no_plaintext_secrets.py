@@ -1,0 +1,93 @@
+"""No password or key in a command string, a healthcheck test, or a prop that is not kept secret.
+
+The engine hands policies secrets already unwrapped, so the rule finds the site's secret values
+where they must be (the DB password file, MYSQL_PWD, `password=` in connection strings, the
+registry key) and then looks for them, and for password-looking flags, everywhere else.
+"""
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Callable
+
+from pulumi_policy import EnforcementLevel, StackValidationPolicy
+
+from .common import COMMAND, CONTAINER, env_map, strings
+
+SECRET_ENV = re.compile(r"(PASSWORD|PASSWD|PWD|SECRET|TOKEN|_KEY)$", re.I)
+PASSWORD_FLAG = re.compile(r"(?:^|\s)(?:-p\S+|--password=\S+)|password=[^;\s]+", re.I)
+MIN_SECRET_LEN = 6  # shorter strings are too common to be evidence
+
+
+def _registry_passwords(props: dict) -> list[str]:
+    auth = props.get("registryAuth") or []
+    if isinstance(auth, str):  # provider config may arrive JSON-encoded
+        try:
+            auth = json.loads(auth)
+        except json.JSONDecodeError:
+            return []
+    return [a.get("password") for a in auth if isinstance(a, Mapping) and a.get("password")]
+
+
+def secret_values(resources) -> set[str]:
+    found: set[str] = set()
+    for r in resources:
+        p = r.props
+        if r.resource_type == CONTAINER:
+            for up in p.get("uploads") or []:
+                if "password" in str(up.get("file", "")).lower() and up.get("content"):
+                    found.add(up["content"])
+            for k, v in env_map(r).items():
+                if SECRET_ENV.search(k) and v and not k.endswith("_FILE"):
+                    found.add(v)
+                found.update(m.group(1) for m in re.finditer(r"password=([^;]+)", v))
+        elif r.resource_type == COMMAND:
+            for k, v in (p.get("environment") or {}).items():
+                if SECRET_ENV.search(k) and v:
+                    found.add(v)
+        elif r.resource_type.startswith("pulumi:providers:"):
+            found.update(_registry_passwords(p))
+    return {s for s in found if isinstance(s, str) and len(s) >= MIN_SECRET_LEN}
+
+
+def command_strings(r) -> list[tuple[str, str]]:
+    p = r.props
+    if r.resource_type == COMMAND:
+        return [(k, p[k]) for k in ("create", "update", "delete", "read") if isinstance(p.get(k), str)]
+    if r.resource_type == CONTAINER:
+        out = [(f"command{path}", s) for path, s in strings(p.get("command") or [])]
+        out += [(f"entrypoints{path}", s) for path, s in strings(p.get("entrypoints") or [])]
+        out += [(f"healthcheck.tests{path}", s) for path, s in strings((p.get("healthcheck") or {}).get("tests") or [])]
+        return out
+    return []
+
+
+def validate(args: Any, report: Callable) -> None:
+    secrets = secret_values(args.resources)
+    for r in args.resources:
+        cmd_fields = {f for f, _ in command_strings(r)}
+        for field, text in command_strings(r):
+            if any(s in text for s in secrets) or PASSWORD_FLAG.search(text):
+                report(f"{r.name}: {field} carries a password or key: command lines show up in `ps`, "
+                       "`docker inspect`, logs and error messages. Fix: pass it through the environment "
+                       "or a file (see components/schemas.py, components/database.py).", r.urn)
+        kept_secret = set(r.opts.additional_secret_outputs or []) if r.opts else set()
+        for top, value in r.props.items():
+            if top in kept_secret:
+                continue
+            for path, text in strings(value, top):
+                if path.split(".")[0].split("[")[0] in cmd_fields or path in cmd_fields:
+                    continue
+                if any(s in text for s in secrets):
+                    report(f"{r.name}: {path} holds a secret in a field that is not kept secret. "
+                           f"Fix: add '{top}' to the resource's additional_secret_outputs and pass the value "
+                           "as a Pulumi secret.", r.urn)
+                    break
+
+
+POLICY = StackValidationPolicy(
+    name="o3-no-plaintext-secrets",
+    description="No password or key in a command string, a healthcheck or a resource field that is not a secret.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=validate,
+)

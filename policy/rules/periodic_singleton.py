@@ -1,0 +1,33 @@
+"""Exactly one `pacs-singleton` runs the periodic services; no other container does."""
+
+from typing import Any, Callable
+
+from pulumi_policy import EnforcementLevel, StackValidationPolicy
+
+from .common import containers, env_map
+
+SINGLETON = "pacs-singleton"
+
+
+def validate(args: Any, report: Callable) -> None:
+    cs = containers(args.resources)
+    singletons = [c for c in cs if c.props.get("name") == SINGLETON]
+    if len(singletons) != 1:
+        report(f"expected exactly one '{SINGLETON}' container, found {len(singletons)}. "
+               "Fix: deploy the site with components.site.O3Site, which registers one.")
+    for c in cs:
+        periodic = env_map(c).get("START_PERIODIC_SERVICES")
+        name = c.props.get("name")
+        if name == SINGLETON and periodic != "true":
+            report(f"'{SINGLETON}' does not set START_PERIODIC_SERVICES=true: the periodic services would not run.", c.urn)
+        if name != SINGLETON and periodic is not None:
+            report(f"container '{name}' sets START_PERIODIC_SERVICES={periodic}: only '{SINGLETON}' may, or the "
+                   "periodic jobs run twice. Fix: remove it from o3:extraEnv.", c.urn)
+
+
+POLICY = StackValidationPolicy(
+    name="o3-periodic-singleton",
+    description="The PACS periodic services run in exactly one container, pacs-singleton.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=validate,
+)
