@@ -15,7 +15,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import pulumi  # noqa: E402
 
-from conftest import BASE  # noqa: E402
+from site_fixtures import BASE  # noqa: E402
 from engine import evaluate  # noqa: E402
 
 

@@ -7,22 +7,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PACS = "europe-west1-docker.pkg.dev/o3-cloud-internal/partner/pacs-cloud:1.2.3"
-VIEW = "europe-west1-docker.pkg.dev/o3-cloud-internal/partner/view:4.5.6"
-PASSWORD = "Site-Secret_Pw.2026"
-REGISTRY_KEY = '{"type": "service_account", "private_key": "-----BEGIN KEY-----sekrit"}'
-
-BASE = {
-    "o3:site": {
-        "name": "test-site",
-        "timezone": "Europe/Rome",
-        "storagePath": "/srv/o3",
-        "concurrentUsers": 10,
-        "examsPerDay": 100,
-    },
-    "o3:host": {"cpuCores": 8, "memoryGb": 16, "storageGb": 500, "networkMbps": 1000},
-    "o3:images": {"pacs": PACS, "view": VIEW},
-}
+from site_fixtures import BASE, PASSWORD, REGISTRY_KEY  # noqa: E402
 
 
 @pytest.fixture

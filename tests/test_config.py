@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from components.config import ConfigError, parse
-from conftest import BASE, PASSWORD
+from site_fixtures import BASE, PASSWORD
 from engine import evaluate, last_run
 
 

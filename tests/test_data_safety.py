@@ -9,7 +9,7 @@ CONTAINER = "docker:index/container:Container"
 
 @pytest.fixture(scope="module")
 def site():
-    from conftest import BASE
+    from site_fixtures import BASE
 
     return evaluate(BASE)
 

@@ -54,7 +54,7 @@ GUIDE_PORTS = {"pacs": {(8080, 8080), (4568, 4568)}, "pacs-singleton": set(), "v
 
 @pytest.fixture(scope="module")
 def site():
-    from conftest import BASE
+    from site_fixtures import BASE
 
     return evaluate(dict(BASE, **{"o3:dbPassword": PW}), {"o3:dbPassword"})
 

@@ -7,7 +7,7 @@ from engine import evaluate
 
 @pytest.fixture(scope="module")
 def site():
-    from conftest import BASE
+    from site_fixtures import BASE
 
     return evaluate(BASE)
 

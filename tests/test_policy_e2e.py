@@ -2,7 +2,7 @@
 
 import copy
 
-from conftest import BASE, PASSWORD, REGISTRY_KEY
+from site_fixtures import BASE, PASSWORD, REGISTRY_KEY
 from engine import evaluate, stack_file_config
 from policy_harness import analyze, by_policy
 

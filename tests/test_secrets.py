@@ -5,7 +5,7 @@ import json
 import pytest
 from pulumi.runtime import rpc
 
-from conftest import PASSWORD, REGISTRY_KEY
+from site_fixtures import PASSWORD, REGISTRY_KEY
 from engine import MOCK_PASSWORD, evaluate
 
 
@@ -33,7 +33,7 @@ def leaks(ev, secret):
 
 @pytest.fixture(scope="module")
 def with_secrets():
-    from conftest import BASE
+    from site_fixtures import BASE
 
     return evaluate(
         dict(BASE, **{"o3:dbPassword": PASSWORD, "o3:registryKey": REGISTRY_KEY}),

@@ -1,0 +1,152 @@
+"""Fixtures for the contract tests: a disposable Docker daemon, the stand-in images and one site
+deployed from the program's own specs. Everything made here is removed afterwards."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+SITE_NAMES = ("db", "pacs", "pacs-singleton", "view")
+PASSWORD = "Contract-Test_Pw.42"
+
+
+def _daemon_host() -> str:
+    host = os.environ.get("O3_TEST_DOCKER_HOST")
+    if not host:
+        pytest.skip("O3_TEST_DOCKER_HOST is not set: these tests create and remove containers named db/pacs/view, "
+                    "so they only run against a disposable daemon (.ci/run starts one)")
+    return host
+
+
+@pytest.fixture(scope="session")
+def docker_host() -> str:
+    return _daemon_host()
+
+
+@pytest.fixture(scope="session")
+def client(docker_host):
+    import docker
+
+    try:
+        c = docker.DockerClient(base_url=docker_host, timeout=120)
+        c.ping()
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"no Docker daemon reachable at {docker_host}: {e}")
+    return c
+
+
+@pytest.fixture(scope="session")
+def standins(docker_host, client) -> dict[str, str]:
+    """Image tags of the stand-ins, built once (reused when present)."""
+    env = dict(os.environ, DOCKER_HOST=docker_host)
+    start = time.monotonic()
+    out = subprocess.run([str(HERE / "build-standins.sh")], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.fail(f"building the stand-in images failed:\n{out.stdout}\n{out.stderr}")
+    print(f"\n[figures] stand-in images ready in {time.monotonic() - start:.1f} s: {out.stdout.strip()}")
+    tag = out.stdout.strip().split(":")[-1]
+    return {"db": f"o3-standin-db:{tag}", "app": f"o3-standin-app:{tag}"}
+
+
+@pytest.fixture(scope="session")
+def nofile_cap(client, standins) -> int:
+    """The open-files hard limit this daemon can give a container."""
+    out = client.containers.run(standins["db"], entrypoint=["sh", "-c", "ulimit -Hn"], remove=True, network_mode="none")
+    return int(out.decode().strip())
+
+
+def clean(client, network="o3net"):
+    for name in SITE_NAMES:
+        try:
+            client.containers.get(name).remove(force=True)
+        except Exception:  # noqa: BLE001 - absent is fine
+            pass
+    for n in client.networks.list(names=[network]):
+        n.remove()
+
+
+@dataclass
+class Site:
+    resources: list
+    applier: object
+    storage: str
+    config: dict
+    seconds_to_healthy: float
+    containers: dict = field(default_factory=dict)
+
+    def res(self, type_, **plain):
+        from engine import Evaluation
+
+        return Evaluation(self.resources, {}).one(type_, **plain)
+
+    def command(self, marker: str):
+        return next(r for r in self.resources if r.type == "command:local:Command" and marker in r.plain("create"))
+
+
+def site_config(storage: str, docker_host: str, nofile_cap: int) -> tuple[dict, set]:
+    from site_fixtures import BASE  # tests/conftest.py
+
+    cfg = copy.deepcopy(BASE)
+    cfg["o3:site"]["storagePath"] = storage
+    cfg["o3:ports"] = {"bindAddress": "127.0.0.1"}  # test traffic stays on loopback
+    cfg["o3:database"] = {"ulimits": {"nofileSoft": min(26677, nofile_cap), "nofileHard": min(46677, nofile_cap)},
+                          "waitTimeoutSeconds": 120}
+    cfg["o3:dbPassword"] = PASSWORD
+    cfg["docker:host"] = docker_host
+    return cfg, {"o3:dbPassword"}
+
+
+def image_map(resources, standins) -> dict[str, str]:
+    from engine import unwrap
+
+    out = {}
+    for r in resources:
+        if r.type == "docker:index/remoteImage:RemoteImage":
+            import hashlib
+
+            ref = unwrap(r.inputs["name"])
+            mock_id = "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
+            out[mock_id] = standins["db"] if r.name.endswith("-db-image") else standins["app"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def site(client, docker_host, standins, nofile_cap):
+    from apply import Applier
+    from engine import evaluate
+
+    clean(client)
+    tmp = tempfile.mkdtemp(prefix="o3-contract-")
+    storage = os.path.join(tmp, "storage")
+    cfg, secrets = site_config(storage, docker_host, nofile_cap)
+    ev = evaluate(cfg, secrets)
+    applier = Applier(client, image_map(ev.resources, standins))
+    try:
+        applier.network(ev.one("docker:index/network:Network"))
+        s = Site(ev.resources, applier, storage, cfg, 0.0)
+        mkdir = applier.command(s.command("mkdir"))
+        assert mkdir.returncode == 0, mkdir.stderr
+        db = applier.container(ev.container("db"))
+        s.seconds_to_healthy = db.seconds_to_healthy
+        print(f"\n[figures] db healthy {db.seconds_to_healthy:.1f} s after start (first start, empty data folder)")
+        s.containers["db"] = db.container
+        schemas = applier.command(s.command("CREATE SCHEMA"))
+        assert schemas.returncode == 0, schemas.stderr
+        for name in ("pacs", "pacs-singleton", "view"):
+            s.containers[name] = applier.container(ev.container(name)).container
+        yield s
+    finally:
+        clean(client)
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,209 @@
+"""What the program asks for works on a real Docker daemon: MariaDB and app stand-ins run from
+the program's own container, network and command specs (see apply.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import time
+import urllib.request
+
+import docker
+import pytest
+
+from apply import Applier, UnknownField, go_duration_ns
+from conftest import PASSWORD
+
+pytestmark = pytest.mark.engine
+
+
+def mysql(container, sql: str) -> str:
+    """Run SQL in the db container as root; the password goes by environment, not argv."""
+    code, out = container.exec_run(["mysql", "-uroot", "-N", "-e", sql], environment={"MYSQL_PWD": PASSWORD})
+    assert code == 0, out.decode()
+    return out.decode()
+
+
+def get(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+        return json.loads(r.read())
+
+
+def wait_running(c, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        c.reload()
+        logs = c.logs().decode(errors="replace")
+        if "ready" in logs:
+            return logs
+        if "FAILED" in logs:
+            raise AssertionError(f"{c.name}: {logs}")
+        time.sleep(0.25)
+    raise AssertionError(f"{c.name} not ready: {c.logs().decode(errors='replace')}")
+
+
+def docker_shim(tmp_path) -> tuple[str, str]:
+    """A `docker` first on PATH that records each call's argv, then runs the real one."""
+    real = subprocess.run(["sh", "-c", "command -v docker"], capture_output=True, text=True).stdout.strip()
+    log = tmp_path / "docker-argv.log"
+    shim = tmp_path / "docker"
+    shim.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\nexec {real} "$@"\n')
+    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
+    return str(tmp_path), str(log)
+
+
+# --- database ---------------------------------------------------------------------------
+
+def test_db_becomes_healthy_with_the_programs_healthcheck(site):
+    db = site.containers["db"]
+    db.reload()
+    assert db.attrs["State"]["Health"]["Status"] == "healthy"
+    hc = db.attrs["Config"]["Healthcheck"]
+    assert hc["Test"][:2] == ["CMD", "mysqladmin"]
+    assert (hc["Interval"], hc["Timeout"], hc["Retries"]) == (go_duration_ns("2s"), go_duration_ns("10s"), 5)
+
+
+def test_mysqld_accepts_the_guides_flags(site):
+    db = site.containers["db"]
+    modes = set(mysql(db, "SELECT @@GLOBAL.sql_mode").strip().split(","))
+    assert modes == {"STRICT_TRANS_TABLES", "NO_ZERO_IN_DATE", "ERROR_FOR_DIVISION_BY_ZERO",
+                     "NO_ENGINE_SUBSTITUTION", "ALLOW_INVALID_DATES"}
+    # MariaDB reports MySQL's utf8 under its real name, utf8mb3.
+    assert mysql(db, "SELECT @@character_set_server").strip() in ("utf8", "utf8mb3")
+    assert mysql(db, "SELECT @@collation_server").strip() in ("utf8_general_ci", "utf8mb3_general_ci")
+
+
+def test_db_runs_with_the_configured_ulimits_and_timezone(site):
+    db = site.containers["db"]
+    limits = {u["Name"]: (u["Soft"], u["Hard"]) for u in db.attrs["HostConfig"]["Ulimits"]}
+    want = site.config["o3:database"]["ulimits"]
+    assert limits["nofile"] == (want["nofileSoft"], want["nofileHard"])
+    assert limits["nproc"] == (65535, 65535)
+    assert "TZ=Europe/Rome" in db.attrs["Config"]["Env"]
+
+
+# --- schema step --------------------------------------------------------------------------
+
+def test_schema_step_created_both_schemas_and_is_harmless_twice(site):
+    db = site.containers["db"]
+    schemas = set(mysql(db, "SHOW DATABASES").split())
+    assert {"public_pacs", "public_view"} <= schemas
+    again = site.applier.command(site.command("CREATE SCHEMA"))
+    assert again.returncode == 0, again.stderr
+    assert set(mysql(db, "SHOW DATABASES").split()) == schemas
+
+
+def test_schema_step_waits_for_a_database_that_is_still_starting(site, tmp_path):
+    db = site.containers["db"]
+    shim_dir, log = docker_shim(tmp_path)
+    db.stop(timeout=30)
+    db.start()  # MariaDB needs a moment before it accepts connections again
+    out = site.applier.command(site.command("CREATE SCHEMA"), path_prefix=shim_dir)
+    assert out.returncode == 0, out.stderr
+    attempts = [line for line in open(log).read().splitlines() if line.startswith("exec")]
+    assert len(attempts) >= 2, f"expected retries while MySQL was starting, saw {attempts}"
+    Applier.wait_healthy(db, 60)
+
+
+def test_wrong_password_fails_clearly_without_printing_it(site):
+    wrong = "Wrong-Password_987"
+    out = site.applier.command(site.command("CREATE SCHEMA"), env_override={"MYSQL_PWD": wrong})
+    assert out.returncode == 2
+    assert "rejected the root password" in out.stderr and "o3:dbPassword" in out.stderr
+    assert wrong not in out.stdout + out.stderr and PASSWORD not in out.stdout + out.stderr
+
+
+def test_no_password_in_inspect_or_the_schema_steps_command_lines(site, tmp_path):
+    inspect = json.dumps(site.containers["db"].attrs)
+    assert PASSWORD not in json.dumps(site.containers["db"].attrs["Config"]["Healthcheck"])
+    assert PASSWORD not in inspect, "docker inspect of db must not show the password"
+    shim_dir, log = docker_shim(tmp_path)
+    out = site.applier.command(site.command("CREATE SCHEMA"), path_prefix=shim_dir)
+    assert out.returncode == 0, out.stderr
+    argv = open(log).read()
+    assert "exec -e MYSQL_PWD db mysql" in argv
+    assert PASSWORD not in argv
+
+
+# --- applications ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["pacs", "pacs-singleton", "view"])
+def test_apps_connect_with_their_connection_strings(site, name):
+    logs = wait_running(site.containers[name])
+    status = json.loads(logs.split("ready ", 1)[1].splitlines()[0])
+    assert status["ok"] and status["role"] == name and status["tz"] == "Europe/Rome" and status["logTo"] == "FILE"
+    schemas = sorted(d["schema"] for d in status["databases"])
+    assert schemas == {"pacs": ["public_pacs"], "pacs-singleton": ["public_pacs"], "view": ["public_pacs", "public_view"]}[name]
+
+
+@pytest.mark.parametrize(
+    "name, folders",
+    [
+        ("pacs", ["compose/storage", "compose/pacs/log", "compose/pacs/shared-persist"]),
+        ("pacs-singleton", ["compose/storage", "compose/pacs/log"]),
+        ("view", ["compose/storage", "compose/view/shared-persist", "compose/view/log"]),
+    ],
+)
+def test_apps_write_to_their_host_folders(site, name, folders):
+    wait_running(site.containers[name])
+    for folder in folders:
+        assert os.path.exists(os.path.join(site.storage, folder, f"standin-{name}.txt")), folder
+
+
+@pytest.mark.parametrize("port, role", [(8080, "pacs"), (4568, "pacs"), (8181, "view")])
+def test_pacs_and_view_answer_on_their_published_ports_on_loopback(site, port, role):
+    wait_running(site.containers[role])
+    assert get(port)["role"] == role
+
+
+# --- upgrade ------------------------------------------------------------------------------
+
+def test_replacing_db_and_apps_keeps_schemas_rows_and_files(site, client, standins):
+    db = site.containers["db"]
+    rows_before = int(mysql(db, "SELECT COUNT(*) FROM public_pacs.standin"))
+    files = {p: open(p).read() for p in (os.path.join(site.storage, "compose/pacs/shared-persist/standin-pacs.txt"),
+                                          os.path.join(site.storage, "compose/storage/standin-view.txt"))}
+    # "New versions": the stand-ins re-committed as new images, as an image bump would bring.
+    old_db_image = db.image.id
+    for ref in standins.values():
+        tmp = client.containers.create(ref)
+        tmp.commit(ref.split(":")[0], "upgrade", changes=["LABEL o3.standin.version=upgrade"])
+        tmp.remove()
+    site.applier.image_map = {k: v.split(":")[0] + ":upgrade" for k, v in site.applier.image_map.items()}
+    for name in ("pacs", "pacs-singleton", "view", "db"):  # delete-before-replace, as the program asks
+        site.containers[name].remove(force=True)
+    new_db = site.applier.container(next(r for r in site.resources if r.plain("name") == "db"))
+    site.containers["db"] = new_db.container
+    assert site.applier.command(site.command("CREATE SCHEMA")).returncode == 0
+    for name in ("pacs", "pacs-singleton", "view"):
+        site.containers[name] = site.applier.container(next(r for r in site.resources if r.plain("name") == name)).container
+        wait_running(site.containers[name])
+    assert new_db.container.image.id != old_db_image
+    assert int(mysql(new_db.container, "SELECT COUNT(*) FROM public_pacs.standin")) > rows_before
+    for path, before in files.items():
+        assert open(path).read().startswith(before), path
+
+
+# --- limits and the applier itself ---------------------------------------------------------
+
+def test_asking_for_more_open_files_than_the_daemon_allows_fails(site, client, nofile_cap):
+    if nofile_cap >= 46677:
+        pytest.skip(f"this daemon grants nofile {nofile_cap}: the guide's 46677 fits")
+    spec = next(r for r in site.resources if r.plain("name") == "db")
+    override = {"name": "db-ulimit-probe", "ulimits": [{"name": "nofile", "soft": 26677, "hard": 46677}],
+                "networksAdvanced": [], "volumes": [], "uploads": [], "wait": False}
+    with pytest.raises(docker.errors.APIError) as err:
+        site.applier.container(spec, override)
+    client.containers.get("db-ulimit-probe").remove(force=True)
+    assert "rlimit" in str(err.value)
+
+
+def test_the_applier_refuses_fields_it_does_not_know(site):
+    import copy
+
+    spec = copy.deepcopy(next(r for r in site.resources if r.plain("name") == "view"))
+    spec.inputs["privileged"] = True
+    with pytest.raises(UnknownField):
+        site.applier.container(spec)
