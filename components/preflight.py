@@ -1,0 +1,323 @@
+"""Preflight: checks a site's Docker host before `pulumi up`, from the same stack config.
+
+    python -m components.preflight --stack <site> [--registry-key-file key.json] [--json]
+
+Talks to the stack's Docker host (`docker:host`, local socket or ssh://) and reports each check
+as pass / warn / fail with the measured value and the fix; exits 1 when any check fails.
+Measurements inside the host (free space, listening ports, routes, ulimits) run in short-lived
+helper containers (`--rm`, read-only host mounts), so they work the same on a remote host.
+Nothing on the host is changed, except that the helper image is pulled when it is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from . import sizing
+from .config import SiteConfig
+from .guide import DB_CONTAINER, PACS_CONTAINER, VIEW_CONTAINER
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+SITE_CONTAINERS = {DB_CONTAINER, PACS_CONTAINER, VIEW_CONTAINER, "pacs-singleton"}
+MEMORY_TOLERANCE = 0.95  # the kernel keeps some RAM: a 12 GB host reports ~11.6 GiB
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    measured: str
+    fix: str = ""
+
+    def line(self) -> str:
+        text = f"{self.status.upper():4}  {self.name:<10} {self.measured}"
+        return text + (f"\n            fix: {self.fix}" if self.fix and self.status != PASS else "")
+
+
+class Host:
+    """The Docker host as preflight sees it: the Engine API plus helper containers."""
+
+    def __init__(self, client: Any, helper_image: str):
+        self.client = client
+        self.helper_image = helper_image
+        self._helper_ok: Optional[bool] = None
+
+    def helper_ready(self) -> bool:
+        if self._helper_ok is None:
+            import docker
+
+            try:
+                self.client.images.get(self.helper_image)
+                self._helper_ok = True
+            except docker.errors.ImageNotFound:
+                try:
+                    self.client.images.pull(self.helper_image)
+                    self._helper_ok = True
+                except docker.errors.APIError:
+                    self._helper_ok = False
+        return self._helper_ok
+
+    def run(self, script: str, **kwargs: Any) -> str:
+        """Run a shell snippet in a throw-away helper container; its stdout.
+
+        Removed afterwards even when it fails to start (a refused ulimit leaves it "Created")."""
+        import docker
+
+        c = self.client.containers.create(self.helper_image, entrypoint=["sh", "-c", script], user="0", **kwargs)
+        try:
+            c.start()
+            code = c.wait(timeout=60)["StatusCode"]
+            out = c.logs(stdout=True, stderr=False).decode(errors="replace")
+            if code != 0:
+                raise docker.errors.ContainerError(c, code, script, self.helper_image, c.logs(stdout=False, stderr=True))
+            return out
+        finally:
+            c.remove(force=True)
+
+
+# --- individual checks: each takes what it measures against and returns a Check ----------
+
+def check_daemon(client: Any) -> Check:
+    v = client.version()
+    return Check("daemon", PASS, f"Docker {v.get('Version')} (API {v.get('ApiVersion')}), {v.get('Os')}/{v.get('Arch')}")
+
+
+def check_cores(info: dict, req: sizing.Requirements, declared: float) -> Check:
+    n = float(info.get("NCPU", 0))
+    note = f"; o3:host.cpuCores declares {declared:g}" if declared != n else ""
+    if n < req.cores.value:
+        return Check("cores", FAIL, f"{n:g} cores, {req.cores.value:g} required ({req.cores.reason}){note}",
+                     "use a larger host (or lower o3:site.concurrentUsers); keep o3:host.cpuCores truthful")
+    return Check("cores", PASS, f"{n:g} cores, {req.cores.value:g} required{note}")
+
+
+def check_memory(info: dict, req: sizing.Requirements, declared: float) -> Check:
+    gb = float(info.get("MemTotal", 0)) / 1024**3
+    need = req.memory_gb.value
+    msg = f"{gb:.1f} GB, {need:g} GB required ({req.memory_gb.reason})"
+    if gb < need * MEMORY_TOLERANCE:
+        return Check("memory", FAIL, msg, "add RAM (or lower o3:site.concurrentUsers); keep o3:host.memoryGb truthful")
+    if gb < need:
+        return Check("memory", WARN, msg + f" (within {int((1 - MEMORY_TOLERANCE) * 100)}% kernel reserve)")
+    return Check("memory", PASS, msg)
+
+
+def free_gb(host: Host, storage_path: str) -> tuple[float, str]:
+    """Free GB on the file system that holds (or will hold) storage_path, and that folder."""
+    script = (
+        f'p="/host{storage_path}"; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; '
+        'df -Pk "$p" | tail -1; echo "$p"'
+    )
+    out = host.run(script, volumes={"/": {"bind": "/host", "mode": "ro"}}, network_mode="none").splitlines()
+    avail_kb = int(out[0].split()[3])
+    return avail_kb / 1024**2, out[1][len("/host"):] or "/"
+
+
+def check_storage(host: Host, storage_path: str, need_gb: float) -> Check:
+    gb, where = free_gb(host, storage_path)
+    msg = f"{gb:.1f} GB free at {where} (for {storage_path}), {need_gb:g} GB required"
+    if gb < need_gb:
+        return Check("storage", FAIL, msg, f"give {storage_path} a larger volume or move o3:site.storagePath")
+    return Check("storage", PASS, msg)
+
+
+def nofile_limit(host: Host) -> int:
+    return int(host.run("ulimit -Hn", network_mode="none").strip())
+
+
+def check_ulimits(host: Host, cfg: SiteConfig) -> Check:
+    import docker
+    from docker.types import Ulimit
+
+    u = cfg.database.ulimits
+    cap = nofile_limit(host)
+    wanted = f"nofile {u.nofile_soft}/{u.nofile_hard}, nproc {u.nproc}"
+    try:
+        host.run("true", network_mode="none", ulimits=[
+            Ulimit(name="nofile", soft=u.nofile_soft, hard=u.nofile_hard),
+            Ulimit(name="nproc", soft=u.nproc, hard=u.nproc),
+        ])
+    except docker.errors.APIError as e:
+        if "rlimit" not in str(e):
+            raise
+        return Check("ulimits", FAIL,
+                     f"the daemon refuses {wanted}: it can grant containers at most nofile {cap}",
+                     f"set o3:database.ulimits.nofileHard (and nofileSoft) to {cap} or less, "
+                     "or raise the daemon's own limit (LimitNOFILE in docker.service) and restart Docker")
+    return Check("ulimits", PASS, f"{wanted} granted (daemon's nofile limit {cap})")
+
+
+def site_ports(cfg: SiteConfig) -> dict[int, str]:
+    ports = {cfg.ports.pacs_http: PACS_CONTAINER, cfg.ports.pacs_service: PACS_CONTAINER, cfg.ports.view_http: VIEW_CONTAINER}
+    if cfg.database.publish != "off":
+        ports[cfg.database.port] = DB_CONTAINER
+    return ports
+
+
+def _listening(host: Host) -> set[int]:
+    out = host.run("cat /proc/net/tcp /proc/net/tcp6 2>/dev/null", network_mode="host")
+    ports = set()
+    for line in out.splitlines()[1:]:
+        f = line.split()
+        if len(f) > 3 and f[3] == "0A":  # TCP_LISTEN
+            ports.add(int(f[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def check_ports(host: Host, cfg: SiteConfig) -> Check:
+    wanted = site_ports(cfg)
+    held: dict[int, str] = {}
+    for c in host.client.containers.list():
+        for bindings in (c.attrs.get("NetworkSettings", {}).get("Ports") or {}).values():
+            for b in bindings or []:
+                held[int(b["HostPort"])] = c.name
+    listening = _listening(host)
+    problems, ours = [], []
+    for port, owner in sorted(wanted.items()):
+        if port in held:
+            (ours if held[port] == owner else problems).append(f"{port} ({'the site' if held[port] == owner else 'container'} '{held[port]}')")
+        elif port in listening:
+            problems.append(f"{port} (a process on the host)")
+    listed = ", ".join(str(p) for p in sorted(wanted))
+    if problems:
+        return Check("ports", FAIL, f"in use: {', '.join(problems)}",
+                     "stop what holds them, or choose other host ports in o3:ports / o3:database.port")
+    return Check("ports", PASS, f"{listed} free" + (f"; held by the site itself: {', '.join(ours)}" if ours else ""))
+
+
+def _routes(host: Host) -> list[tuple[ipaddress.IPv4Network, str]]:
+    out = host.run("cat /proc/net/route", network_mode="host")
+    routes = []
+    for line in out.splitlines()[1:]:
+        f = line.split()
+        dest, mask = (ipaddress.IPv4Address(int(x, 16).to_bytes(4, "little")) for x in (f[1], f[7]))
+        net = ipaddress.IPv4Network(f"{dest}/{mask}", strict=False)
+        if net.prefixlen > 0:  # the default route overlaps everything by design
+            routes.append((net, f[0]))
+    return routes
+
+
+def check_subnet(host: Host, cfg: SiteConfig) -> Check:
+    want = ipaddress.IPv4Network(cfg.network.subnet)
+    clashes = []
+    for n in host.client.networks.list():
+        if n.name == cfg.network.name:  # the site's own network, from an earlier `up`
+            continue
+        for pool in (n.attrs.get("IPAM") or {}).get("Config") or []:
+            subnet = pool.get("Subnet")
+            if subnet and ":" not in subnet and ipaddress.IPv4Network(subnet).overlaps(want):
+                clashes.append(f"Docker network '{n.name}' {subnet}")
+    for net, iface in _routes(host):
+        # Docker's own bridges are covered by the network list above.
+        if not iface.startswith(("br-", "docker")) and net.overlaps(want):
+            clashes.append(f"route {net} on {iface}")
+    if clashes:
+        return Check("subnet", FAIL, f"{want} overlaps {', '.join(clashes)}",
+                     "choose a free private range for o3:network.subnet (e.g. 172.31.250.0/24)")
+    return Check("subnet", PASS, f"{want} overlaps no Docker network or host route")
+
+
+def check_registry(client: Any, cfg: SiteConfig, key: Optional[str], key_is_set: bool) -> Check:
+    import docker
+
+    server = cfg.registry.server
+    if key is None:
+        if key_is_set:
+            return Check("registry", WARN, f"o3:registryKey is set but encrypted: login to {server} not tried",
+                         "pass the key file with --registry-key-file to test the login")
+        on_registry = [r for r in (cfg.images.pacs, cfg.images.view) if r.startswith(server + "/")]
+        if on_registry:
+            return Check("registry", WARN, f"no o3:registryKey, but images come from {server}",
+                         "cat key.json | pulumi config set --secret o3:registryKey")
+        return Check("registry", PASS, "no registry login configured (images are public or local)")
+    try:
+        client.login(username=cfg.registry.username, password=key, registry=server, reauth=True)
+    except docker.errors.APIError as e:
+        reason = str(getattr(e, "explanation", "") or e).replace(key, "<key>")
+        return Check("registry", FAIL, f"login to {server} as {cfg.registry.username} failed: {reason}",
+                     "check the key file (a service-account JSON key) and o3:registry.server")
+    return Check("registry", PASS, f"logged in to {server} as {cfg.registry.username}")
+
+
+# --- the command ----------------------------------------------------------------------------
+
+def connect(docker_host: Optional[str]):
+    import docker
+
+    if docker_host:
+        return docker.DockerClient(base_url=docker_host, use_ssh_client=docker_host.startswith("ssh://"), timeout=60)
+    return docker.from_env(timeout=60)
+
+
+def run_checks(cfg: SiteConfig, helper_image: str, key: Optional[str], key_is_set: bool) -> list[Check]:
+    checks: list[Check] = []
+
+    def guarded(name: str, fn: Callable[[], Check], needs_helper: bool = False) -> None:
+        if needs_helper and not host.helper_ready():
+            checks.append(Check(name, WARN, f"not measured: helper image {helper_image} is not available",
+                                "pull o3:images.db on the host, or pass --helper-image"))
+            return
+        try:
+            checks.append(fn())
+        except Exception as e:  # noqa: BLE001 - a broken check is reported, the others still run
+            checks.append(Check(name, FAIL, f"could not check: {e}"))
+
+    try:
+        client = connect(cfg.docker_host)
+        checks.append(check_daemon(client))
+        info = client.info()
+    except Exception as e:  # noqa: BLE001
+        return [Check("daemon", FAIL, f"cannot reach the Docker daemon at {cfg.docker_host or 'DOCKER_HOST/local socket'}: {e}",
+                      "start Docker on the host, or fix docker:host (ssh://user@host needs an SSH key and the docker CLI there)")]
+    host = Host(client, helper_image)
+    req, _ = sizing.for_site(cfg)
+    guarded("cores", lambda: check_cores(info, req, cfg.host.cpu_cores))
+    guarded("memory", lambda: check_memory(info, req, cfg.host.memory_gb))
+    guarded("storage", lambda: check_storage(host, cfg.site.storage_path, req.storage_gb.value), needs_helper=True)
+    guarded("ulimits", lambda: check_ulimits(host, cfg), needs_helper=True)
+    guarded("ports", lambda: check_ports(host, cfg), needs_helper=True)
+    guarded("subnet", lambda: check_subnet(host, cfg), needs_helper=True)
+    guarded("registry", lambda: check_registry(client, cfg, key, key_is_set))
+    return checks
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from .config import ConfigError
+    from .stackfile import ROOT, StackFileError, load_stack_config, read_raw
+
+    p = argparse.ArgumentParser(prog="python -m components.preflight", description=__doc__.split("\n\n")[0])
+    p.add_argument("--stack", required=True, help="site stack (Pulumi.<stack>.yaml)")
+    p.add_argument("--dir", help="folder holding the stack files (default: this project)")
+    p.add_argument("--registry-key-file", help="the registry's JSON key, to test the login (stack secrets stay encrypted)")
+    p.add_argument("--helper-image", help="image with sh/df/cat for the measurements (default: o3:images.db)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    args = p.parse_args(argv)
+    root = Path(args.dir) if args.dir else ROOT
+    try:
+        cfg = load_stack_config(args.stack, root)
+        _, secure = read_raw(args.stack, root)
+    except (StackFileError, ConfigError) as e:
+        print(f"preflight: {e}", file=sys.stderr)
+        return 2
+    key = Path(args.registry_key_file).read_text() if args.registry_key_file else os.environ.get("O3_REGISTRY_KEY")
+    checks = run_checks(cfg, args.helper_image or cfg.images.db, key, "o3:registryKey" in secure)
+    failed = any(c.status == FAIL for c in checks)
+    if args.json:
+        print(json.dumps({"site": cfg.site.name, "ok": not failed, "checks": [asdict(c) for c in checks]}, indent=2))
+    else:
+        print(f"preflight for site {cfg.site.name} (stack {args.stack}) on {cfg.docker_host or 'the local Docker'}:")
+        for c in checks:
+            print("  " + c.line())
+        print("result: " + ("FAIL - fix the above before `pulumi up`" if failed else "ready for `pulumi up`"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
