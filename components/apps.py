@@ -44,6 +44,7 @@ class Applications(pulumi.ComponentResource):
         network_name: pulumi.Input[str],
         extra_env: Mapping[str, Mapping[str, str]],
         labels: Mapping[str, str],
+        image_refs: Mapping[str, str],
         provider: docker.Provider,
         depends_on: list[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
@@ -52,19 +53,25 @@ class Applications(pulumi.ComponentResource):
         dpacs = {"DPACS_CONNECTION_STRING": connection_strings["DPACS_CONNECTION_STRING"]}
         common = {"LOG_TO": "FILE", "TZ": timezone}
         publish = ports.bind_address
+        # o3.image records the reference each container runs (the backup names dumps after it).
+        pacs_labels = {**labels, "o3.image": image_refs["pacs"]}
+        view_labels = {**labels, "o3.image": image_refs["view"]}
         specs = {
             PACS_CONTAINER: (
                 pacs_image_id,
+                pacs_labels,
                 {**extra_env["pacs"], **common, **dpacs},
                 [(PACS_HTTP_PORT, ports.pacs_http), (PACS_SERVICE_PORT, ports.pacs_service)],
             ),
             SINGLETON_CONTAINER: (
                 pacs_image_id,
+                pacs_labels,
                 {**extra_env["pacsSingleton"], **common, **dpacs, "START_PERIODIC_SERVICES": "true"},
                 [],
             ),
             VIEW_CONTAINER: (
                 view_image_id,
+                view_labels,
                 {
                     **extra_env["view"],
                     **common,
@@ -75,7 +82,7 @@ class Applications(pulumi.ComponentResource):
             ),
         }
         self.containers = {}
-        for cname, (image, env, published) in specs.items():
+        for cname, (image, cont_labels, env, published) in specs.items():
             self.containers[cname] = docker.Container(
                 f"{name}-{cname}",
                 name=cname,
@@ -88,7 +95,7 @@ class Applications(pulumi.ComponentResource):
                 ],
                 ports=[docker.ContainerPortArgs(internal=i, external=e, ip=publish) for i, e in published] or None,
                 networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network_name)],
-                labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
+                labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(cont_labels.items())],
                 destroy_grace_seconds=30,
                 opts=pulumi.ResourceOptions(
                     parent=self,

@@ -100,6 +100,9 @@ def _port(v: int) -> int:
 Port = Annotated[StrictInt, AfterValidator(_port)]
 
 
+RINGS = ("canary", "early", "broad")
+
+
 class Site(_Model):
     """`o3:site`: who the site is and where its data lives."""
 
@@ -117,6 +120,8 @@ class Site(_Model):
     """Exams per day (the guide's sizing holds below 150 exams of 200 images)."""
     public_host: Optional[str] = Field(default=None, alias="publicHost")
     """Host name users type in their browser; default: the Docker host's name."""
+    ring: Literal["canary", "early", "broad"] = "broad"
+    """Rollout ring: upgrades reach canary sites first, then early, then broad."""
 
 
 class Host(_Model):
@@ -290,6 +295,13 @@ class ExtraEnv(_Model):
     view: _env_map("view") = {}
 
 
+class Backup(_Model):
+    """`o3:backup`: the pre-upgrade dump of both schemas."""
+
+    retain: StrictInt = Field(10, ge=1)
+    """How many dumps to keep in <storagePath>/backups."""
+
+
 class SiteConfig(_Model):
     """Everything the program reads from the stack, validated."""
 
@@ -301,6 +313,7 @@ class SiteConfig(_Model):
     database: Database = Database()
     ports: Ports = Ports()
     extra_env: ExtraEnv = Field(default_factory=ExtraEnv, alias="extraEnv")
+    backup: Backup = Backup()
     # Secrets stay out of the model's repr: they are handed out as pulumi secrets only.
     db_password: Optional[str] = Field(default=None, alias="dbPassword", repr=False)
     registry_key: Optional[str] = Field(default=None, alias="registryKey", repr=False)
@@ -353,6 +366,7 @@ OBJECT_KEYS = {
     "database": "",
     "ports": "",
     "extraEnv": "",
+    "backup": "",
 }
 SECRET_KEYS = {
     "dbPassword": "pulumi config set --secret o3:dbPassword <password>",

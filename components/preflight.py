@@ -79,7 +79,7 @@ class Host:
                 raise docker.errors.ContainerError(c, code, script, self.helper_image, c.logs(stdout=False, stderr=True))
             return out
         finally:
-            c.remove(force=True)
+            c.remove(force=True, v=True)  # v: images such as mysql declare volumes
 
 
 # --- individual checks: each takes what it measures against and returns a Check ----------

@@ -8,6 +8,7 @@ import pulumi_random as random
 
 from . import sizing
 from .apps import Applications
+from .backup import PreUpgradeBackup
 from .common import TYPE_PREFIX, host_name
 from .config import SiteConfig
 from .database import Database
@@ -53,6 +54,11 @@ class O3Site(pulumi.ComponentResource):
         net = O3Network(f"{name}-net", cfg.network, provider, child)
         folders = StorageFolders(f"{name}-folders", site.storage_path, images["db"].image_id, cfg.docker_host, child)
         labels = {"o3.site": site.name, "o3.managed-by": "pulumi"}
+        # Runs (and must succeed) before any container is replaced for a new image.
+        backup = PreUpgradeBackup(
+            f"{name}-backup", cfg.images, site.storage_path, images["db"].image_id, password,
+            cfg.backup.retain, cfg.docker_host, depends_on=[folders.ready], opts=child,
+        )
 
         db = Database(
             f"{name}-db",
@@ -63,9 +69,9 @@ class O3Site(pulumi.ComponentResource):
             folders.paths,
             net.name,
             cfg.extra_env.db,
-            labels,
+            {**labels, "o3.image": cfg.images.db},
             provider,
-            depends_on=[folders.ready],
+            depends_on=[folders.ready, backup.command],
             opts=child,
         )
         schemas = Schemas(f"{name}-schemas", db.container, password, cfg.database.schema_retries, cfg.docker_host, child)
@@ -80,8 +86,9 @@ class O3Site(pulumi.ComponentResource):
             net.name,
             {"pacs": cfg.extra_env.pacs, "pacsSingleton": cfg.extra_env.pacs_singleton, "view": cfg.extra_env.view},
             labels,
+            {"pacs": cfg.images.pacs, "view": cfg.images.view},
             provider,
-            depends_on=[schemas.command],
+            depends_on=[schemas.command, backup.command],
             opts=child,
         )
 
@@ -90,6 +97,7 @@ class O3Site(pulumi.ComponentResource):
         self.view_url = f"http://{host}:{cfg.ports.view_http}/"
         self.log_folders = {"pacs": folders.paths["pacsLog"], "view": folders.paths["viewLog"]}
         self.storage_path = site.storage_path
+        self.backup_folder = backup.folder
         self.next_steps = [
             f"Activate the VIEW licence and finish VIEW's setup at {self.view_url} (vendor guide: 'VIEW configuration').",
             f"Configure the PACS at {self.pacs_url} (vendor guide: 'PACS configuration').",

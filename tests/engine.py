@@ -41,6 +41,7 @@ class Resource:
     replace_on_changes: list[str]
     ignore_changes: list[str]
     additional_secret_outputs: list[str]
+    id: str = ""
 
     def plain(self, key: str) -> Any:
         """An input with secrets unwrapped."""
@@ -65,6 +66,12 @@ class Evaluation:
 
     def container(self, name: str) -> Resource:
         return self.one("docker:index/container:Container", name=name)
+
+    def command(self, suffix: str) -> Resource:
+        """The local command whose resource name ends with `suffix` (-mkdir, -create, -dump)."""
+        found = [r for r in self.of_type("command:local:Command") if r.name.endswith(suffix)]
+        assert len(found) == 1, f"expected one command named *{suffix}, found {[r.name for r in found]}"
+        return found[0]
 
     def by_urn(self, urn: str) -> Resource:
         return next(r for r in self.resources if r.urn == urn)
@@ -94,7 +101,10 @@ class _Mocks(pulumi.runtime.Mocks):
             outputs["imageId"] = "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
         elif args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = MOCK_PASSWORD
-        return f"{args.name}-id", outputs
+        # A changed resource gets a new id, as a replacement would: dependants that use the id
+        # (e.g. the schema step's trigger on the db container) see the change too.
+        digest = hashlib.sha256(json.dumps(unwrap(args.inputs), sort_keys=True, default=str).encode()).hexdigest()[:8]
+        return f"{args.name}-{digest}", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}, []
@@ -124,6 +134,7 @@ class _Recorder(pmocks.MockMonitor):
                     replace_on_changes=list(request.replaceOnChanges),
                     ignore_changes=list(request.ignoreChanges),
                     additional_secret_outputs=list(request.additionalSecretOutputs),
+                    id=response.id,
                 )
             )
         return response

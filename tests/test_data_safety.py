@@ -24,7 +24,7 @@ def test_data_lives_only_in_host_bind_mounts_never_in_docker_volumes(site):
 
 
 def test_folder_step_never_deletes_and_is_retained_on_destroy(site):
-    mkdir = next(r for r in site.of_type("command:local:Command") if "mkdir" in r.plain("create"))
+    mkdir = site.command("-mkdir")
     assert mkdir.retain_on_delete
     assert not mkdir.plain("delete"), "a delete command could remove the site's data"
     create = mkdir.plain("create")
@@ -34,7 +34,7 @@ def test_folder_step_never_deletes_and_is_retained_on_destroy(site):
 
 
 def test_folder_step_is_only_redone_when_the_storage_path_moves(site):
-    mkdir = next(r for r in site.of_type("command:local:Command") if "mkdir" in r.plain("create"))
+    mkdir = site.command("-mkdir")
     assert mkdir.plain("triggers") == ["/srv/o3"]
     assert "create" in mkdir.ignore_changes, "a db image bump must not show as a change to the folder step"
 

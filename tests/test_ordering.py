@@ -17,7 +17,7 @@ def deps(site, r):
 
 
 def schema_cmd(site):
-    return next(r for r in site.of_type("command:local:Command") if "O3_SCHEMAS" in (r.plain("environment") or {}))
+    return site.command("-create")
 
 
 @pytest.mark.parametrize("name", ["pacs", "pacs-singleton", "view"])
@@ -31,11 +31,11 @@ def test_schemas_are_created_after_the_db_is_healthy(site):
     assert db.urn in deps(site, cmd)
     # Create of a wait=True container returns only when healthy: compose's service_healthy.
     assert db.plain("wait") is True
-    assert cmd.plain("triggers") == [f"{db.name}-id"], "a new db container must re-run the schema step"
+    assert cmd.plain("triggers") == [db.id], "a new db container must re-run the schema step"
 
 
 def test_db_starts_after_its_folders_exist(site):
-    mkdir = next(r for r in site.of_type("command:local:Command") if "mkdir" in r.plain("create"))
+    mkdir = site.command("-mkdir")
     assert mkdir.urn in deps(site, site.container("db"))
 
 

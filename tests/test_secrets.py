@@ -77,10 +77,13 @@ def test_password_reaches_mysql_as_a_file_not_an_env_value(with_secrets):
     assert db.plain("uploads")[0]["content"] == PASSWORD
 
 
-def test_schema_step_gets_the_password_by_environment_with_logging_off(with_secrets):
-    cmd = next(r for r in with_secrets.of_type("command:local:Command") if "MYSQL_PWD" in (r.plain("environment") or {}))
+@pytest.mark.parametrize("step", ["-create", "-dump"])
+def test_schema_and_backup_steps_get_the_password_by_environment_with_logging_off(with_secrets, step):
+    cmd = with_secrets.command(step)
     assert cmd.plain("environment")["MYSQL_PWD"] == PASSWORD
+    assert rpc.is_rpc_secret(cmd.inputs["environment"])
     assert cmd.plain("logging") == "none"
+    assert "environment" in cmd.additional_secret_outputs
 
 
 def test_registry_key_is_the_providers_secret_auth(with_secrets):

@@ -19,7 +19,7 @@ def test_shipped_stack_evaluates_to_a_whole_site(stack):
     ev = evaluate(cfg, secrets, stack=stack)
     names = sorted(r.plain("name") for r in ev.of_type("docker:index/container:Container"))
     assert names == ["db", "pacs", "pacs-singleton", "view"]
-    assert set(ev.outputs) == {"pacsUrl", "viewUrl", "logFolders", "storagePath", "nextSteps"}
+    assert set(ev.outputs) == {"pacsUrl", "viewUrl", "logFolders", "storagePath", "backupFolder", "nextSteps"}
     assert ev.outputs["logFolders"]["pacs"].endswith("/compose/pacs/log")
     assert any("licence" in step for step in ev.outputs["nextSteps"])
 

@@ -31,7 +31,7 @@ CONTAINER_FIELDS = {
     "networksAdvanced", "labels", "wait", "waitTimeout", "destroyGraceSeconds",
 }
 NETWORK_FIELDS = {"name", "driver", "ipamDriver", "ipamConfigs"}
-COMMAND_FIELDS = {"create", "interpreter", "environment", "logging", "triggers"}
+COMMAND_FIELDS = {"create", "update", "interpreter", "environment", "logging", "triggers"}
 
 
 class UnknownField(AssertionError):
@@ -150,10 +150,12 @@ class Applier:
         raise AssertionError(f"container {c.name} not healthy after {timeout} s: {c.logs(tail=20).decode(errors='replace')}")
 
     def command(self, r: Resource, env_override: Optional[dict[str, str]] = None, path_prefix: Optional[str] = None,
-                timeout: float = 300) -> subprocess.CompletedProcess:
+                timeout: float = 300, step: str = "create") -> subprocess.CompletedProcess:
+        """Run the command's `create` (a new or replaced resource) or its `update` (in-place change)."""
         p = substitute(_check_fields(r, COMMAND_FIELDS), self.image_map)
         env = {"PATH": os.environ["PATH"], **p.get("environment", {}), **(env_override or {})}
         if path_prefix:
             env["PATH"] = f"{path_prefix}:{env['PATH']}"
         interpreter = p.get("interpreter") or ["/bin/sh", "-c"]
-        return subprocess.run([*interpreter, p["create"]], env=env, capture_output=True, text=True, timeout=timeout)
+        script = p.get(step) or p["create"]  # the provider runs create when update is unset
+        return subprocess.run([*interpreter, script], env=env, capture_output=True, text=True, timeout=timeout)

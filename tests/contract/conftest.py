@@ -63,18 +63,30 @@ def standins(docker_host, client) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def nofile_cap(client, standins) -> int:
     """The open-files hard limit this daemon can give a container."""
-    out = client.containers.run(standins["db"], entrypoint=["sh", "-c", "ulimit -Hn"], remove=True, network_mode="none")
-    return int(out.decode().strip())
+    c = client.containers.create(standins["db"], entrypoint=["sh", "-c", "ulimit -Hn"], network_mode="none")
+    try:
+        c.start()
+        c.wait()
+        return int(c.logs().decode().strip())
+    finally:
+        c.remove(force=True, v=True)
 
 
 def clean(client, network="o3net"):
-    for name in SITE_NAMES:
+    """Remove what a site run leaves on the test daemon: containers (with their anonymous
+    volumes), the network and the upgrade test's images."""
+    for name in (*SITE_NAMES, "db-ulimit-probe"):
         try:
-            client.containers.get(name).remove(force=True)
+            client.containers.get(name).remove(force=True, v=True)
         except Exception:  # noqa: BLE001 - absent is fine
             pass
     for n in client.networks.list(names=[network]):
         n.remove()
+    for ref in ("o3-standin-db:upgrade", "o3-standin-app:upgrade"):
+        try:
+            client.images.remove(ref)
+        except Exception:  # noqa: BLE001
+            pass
 
 
 @dataclass
@@ -91,8 +103,10 @@ class Site:
 
         return Evaluation(self.resources, {}).one(type_, **plain)
 
-    def command(self, marker: str):
-        return next(r for r in self.resources if r.type == "command:local:Command" and marker in r.plain("create"))
+    def command(self, suffix: str):
+        from engine import Evaluation
+
+        return Evaluation(self.resources, {}).command(suffix)
 
 
 def site_config(storage: str, docker_host: str, nofile_cap: int) -> tuple[dict, set]:
@@ -136,13 +150,15 @@ def site(client, docker_host, standins, nofile_cap):
     try:
         applier.network(ev.one("docker:index/network:Network"))
         s = Site(ev.resources, applier, storage, cfg, 0.0)
-        mkdir = applier.command(s.command("mkdir"))
+        mkdir = applier.command(s.command("-mkdir"))
         assert mkdir.returncode == 0, mkdir.stderr
+        first = applier.command(s.command("-dump"))  # the program orders it before every container
+        assert first.returncode == 0 and "first install" in first.stdout, first.stderr
         db = applier.container(ev.container("db"))
         s.seconds_to_healthy = db.seconds_to_healthy
         print(f"\n[figures] db healthy {db.seconds_to_healthy:.1f} s after start (first start, empty data folder)")
         s.containers["db"] = db.container
-        schemas = applier.command(s.command("CREATE SCHEMA"))
+        schemas = applier.command(s.command("-create"))
         assert schemas.returncode == 0, schemas.stderr
         for name in ("pacs", "pacs-singleton", "view"):
             s.containers[name] = applier.container(ev.container(name)).container

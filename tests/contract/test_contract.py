@@ -90,7 +90,7 @@ def test_schema_step_created_both_schemas_and_is_harmless_twice(site):
     db = site.containers["db"]
     schemas = set(mysql(db, "SHOW DATABASES").split())
     assert {"public_pacs", "public_view"} <= schemas
-    again = site.applier.command(site.command("CREATE SCHEMA"))
+    again = site.applier.command(site.command("-create"))
     assert again.returncode == 0, again.stderr
     assert set(mysql(db, "SHOW DATABASES").split()) == schemas
 
@@ -100,7 +100,7 @@ def test_schema_step_waits_for_a_database_that_is_still_starting(site, tmp_path)
     shim_dir, log = docker_shim(tmp_path)
     db.stop(timeout=30)
     db.start()  # MariaDB needs a moment before it accepts connections again
-    out = site.applier.command(site.command("CREATE SCHEMA"), path_prefix=shim_dir)
+    out = site.applier.command(site.command("-create"), path_prefix=shim_dir)
     assert out.returncode == 0, out.stderr
     attempts = [line for line in open(log).read().splitlines() if line.startswith("exec")]
     assert len(attempts) >= 2, f"expected retries while MySQL was starting, saw {attempts}"
@@ -109,7 +109,7 @@ def test_schema_step_waits_for_a_database_that_is_still_starting(site, tmp_path)
 
 def test_wrong_password_fails_clearly_without_printing_it(site):
     wrong = "Wrong-Password_987"
-    out = site.applier.command(site.command("CREATE SCHEMA"), env_override={"MYSQL_PWD": wrong})
+    out = site.applier.command(site.command("-create"), env_override={"MYSQL_PWD": wrong})
     assert out.returncode == 2
     assert "rejected the root password" in out.stderr and "o3:dbPassword" in out.stderr
     assert wrong not in out.stdout + out.stderr and PASSWORD not in out.stdout + out.stderr
@@ -120,7 +120,7 @@ def test_no_password_in_inspect_or_the_schema_steps_command_lines(site, tmp_path
     assert PASSWORD not in json.dumps(site.containers["db"].attrs["Config"]["Healthcheck"])
     assert PASSWORD not in inspect, "docker inspect of db must not show the password"
     shim_dir, log = docker_shim(tmp_path)
-    out = site.applier.command(site.command("CREATE SCHEMA"), path_prefix=shim_dir)
+    out = site.applier.command(site.command("-create"), path_prefix=shim_dir)
     assert out.returncode == 0, out.stderr
     argv = open(log).read()
     assert "exec -e MYSQL_PWD db mysql" in argv
@@ -170,13 +170,13 @@ def test_replacing_db_and_apps_keeps_schemas_rows_and_files(site, client, standi
     for ref in standins.values():
         tmp = client.containers.create(ref)
         tmp.commit(ref.split(":")[0], "upgrade", changes=["LABEL o3.standin.version=upgrade"])
-        tmp.remove()
+        tmp.remove(v=True)
     site.applier.image_map = {k: v.split(":")[0] + ":upgrade" for k, v in site.applier.image_map.items()}
     for name in ("pacs", "pacs-singleton", "view", "db"):  # delete-before-replace, as the program asks
         site.containers[name].remove(force=True)
     new_db = site.applier.container(next(r for r in site.resources if r.plain("name") == "db"))
     site.containers["db"] = new_db.container
-    assert site.applier.command(site.command("CREATE SCHEMA")).returncode == 0
+    assert site.applier.command(site.command("-create")).returncode == 0
     for name in ("pacs", "pacs-singleton", "view"):
         site.containers[name] = site.applier.container(next(r for r in site.resources if r.plain("name") == name)).container
         wait_running(site.containers[name])
@@ -196,7 +196,7 @@ def test_asking_for_more_open_files_than_the_daemon_allows_fails(site, client, n
                 "networksAdvanced": [], "volumes": [], "uploads": [], "wait": False}
     with pytest.raises(docker.errors.APIError) as err:
         site.applier.container(spec, override)
-    client.containers.get("db-ulimit-probe").remove(force=True)
+    client.containers.get("db-ulimit-probe").remove(force=True, v=True)
     assert "rlimit" in str(err.value)
 
 
