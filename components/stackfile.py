@@ -40,8 +40,13 @@ def read_raw(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], set[str]]:
     if not path.exists():
         known = ", ".join(stack_names(root)) or "none"
         raise StackFileError(f"no stack file Pulumi.{stack}.yaml in {root} (stacks there: {known})")
-    doc = _load_yaml(path) or {}
-    project = _load_yaml(root / "Pulumi.yaml") or {}
+    return merge(_load_yaml(path) or {}, _load_yaml(root / "Pulumi.yaml") or {}, path.name)
+
+
+def merge(doc: Any, project: Any, where: str) -> tuple[dict[str, Any], set[str]]:
+    """A stack document's config with the project's declared defaults filled in."""
+    if not isinstance(doc, dict):
+        raise StackFileError(f"{where}: must be a mapping with a 'config' key")
     cfg: dict[str, Any] = {}
     for key, decl in (project.get("config") or {}).items():
         if isinstance(decl, dict) and "default" in decl:
@@ -49,7 +54,7 @@ def read_raw(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], set[str]]:
     secure = set()
     stack_cfg = doc.get("config") or {}
     if not isinstance(stack_cfg, dict):
-        raise StackFileError(f"{path.name}: 'config' must be a mapping")
+        raise StackFileError(f"{where}: 'config' must be a mapping")
     for key, value in stack_cfg.items():
         if isinstance(value, dict) and set(value) == {"secure"}:
             secure.add(key)
@@ -59,7 +64,11 @@ def read_raw(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], set[str]]:
 
 def load_stack_config(stack: str, root: Path = ROOT, secrets: Optional[dict[str, str]] = None) -> SiteConfig:
     """The stack's validated SiteConfig. Secure values are left out unless `secrets` supplies them."""
-    cfg, secure = read_raw(stack, root)
+    return validate(*read_raw(stack, root), secrets)
+
+
+def validate(cfg: dict[str, Any], secure: set[str], secrets: Optional[dict[str, str]] = None) -> SiteConfig:
+    """SiteConfig from merged stack config (see merge); raises ConfigError."""
     prefix = f"{PROJECT}:"
     raw = {}
     for key, value in cfg.items():
@@ -74,4 +83,4 @@ def load_stack_config(stack: str, root: Path = ROOT, secrets: Optional[dict[str,
     return parse(raw, {k[len(prefix):] for k in secure}, docker_host)
 
 
-__all__ = ["ConfigError", "StackFileError", "load_stack_config", "read_raw", "stack_names"]
+__all__ = ["ConfigError", "StackFileError", "load_stack_config", "merge", "read_raw", "stack_names", "validate"]

@@ -1,0 +1,173 @@
+"""Bump one image's version in the stack files of a rollout ring (or of named sites).
+
+    python -m ops.bump --component pacs --version 2.8.2 --ring canary
+    python -m ops.bump --component view --version 3.5.0 --site riverside --site north-clinic
+
+Only the tag of `o3:images.<component>` changes; comments, order and layout of the files are
+kept (ruamel.yaml round trip). An unpinned (`latest`, empty) or placeholder (`{X.Y.Z}`) version
+is refused. Every file is changed and re-validated in memory first; files are only written when
+all of them are good, each atomically (temp file + rename), so no file is ever half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from ruamel.yaml import YAML
+
+from components import imageref
+from components.config import DEFAULT_DB_IMAGE, RINGS, ConfigError
+from components.stackfile import ROOT, StackFileError, merge, stack_names, validate
+
+COMPONENTS = ("pacs", "view", "db")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+
+
+class BumpError(Exception):
+    pass
+
+
+def _yaml() -> YAML:
+    y = YAML()  # round trip: comments and order survive
+    y.preserve_quotes = True
+    y.width = 4096  # never re-wrap long lines (image references)
+    y.indent(mapping=2, sequence=4, offset=2)
+    return y
+
+
+def check_version(version: str) -> None:
+    if not version or imageref.has_placeholder(version):
+        raise BumpError(f"version '{version}' is empty or still a placeholder: give the exact version, e.g. 2.8.2")
+    if version == "latest":
+        raise BumpError("'latest' is not a version: give the exact version your O3 contact gave you, e.g. 2.8.2")
+    if not (_TAG.match(version) or _DIGEST.match(version)):
+        raise BumpError(f"'{version}' is not a valid image tag (letters, digits, '_', '.', '-') or sha256 digest")
+
+
+def with_version(ref: str, version: str) -> str:
+    parsed = imageref.parse(ref)
+    if parsed is None:
+        raise BumpError(f"current reference '{ref}' is not a valid image reference")
+    return f"{parsed.name}@{version}" if version.startswith("sha256:") else f"{parsed.name}:{version}"
+
+
+@dataclass
+class Change:
+    stack: str
+    path: Path
+    old: str
+    new: str
+    text: str  # the new file content
+
+
+def plan(root: Path, component: str, version: str, ring: Optional[str], sites: Sequence[str]) -> list[Change]:
+    """What the bump would write, fully validated; raises BumpError before anything is written."""
+    if component not in COMPONENTS:
+        raise BumpError(f"unknown component '{component}': choose one of {', '.join(COMPONENTS)}")
+    check_version(version)
+    known = stack_names(root)
+    unknown = [s for s in sites if s not in known]
+    if unknown:
+        raise BumpError(f"unknown site(s) {', '.join(unknown)}: stacks here are {', '.join(known) or 'none'}")
+    y = _yaml()
+    project = YAML(typ="safe").load((root / "Pulumi.yaml").read_text())
+    docs: dict[str, Any] = {}
+    for stack in known:
+        path = root / f"Pulumi.{stack}.yaml"
+        try:
+            docs[stack] = y.load(path.read_text())
+        except Exception as e:  # ruamel raises several parser/scanner types
+            if not sites or stack in sites:
+                raise BumpError(f"{path.name} is not valid YAML, nothing was changed: {e}") from None
+    targets = list(sites) or [
+        s for s in known if s in docs and _ring(docs[s]) == ring
+    ]
+    if not targets:
+        raise BumpError(f"no site is in ring '{ring}' (rings: {', '.join(RINGS)})")
+    changes = []
+    for stack in targets:
+        path = root / f"Pulumi.{stack}.yaml"
+        doc = docs[stack]
+        images = _images(doc, path)
+        old = images.get(component) or (DEFAULT_DB_IMAGE if component == "db" else None)
+        if old is None:
+            raise BumpError(f"{path.name} has no o3:images.{component} to bump")
+        new = with_version(str(old), version)
+        if new == old:
+            continue
+        images[component] = new
+        buf = io.StringIO()
+        y.dump(doc, buf)
+        try:  # the bumped file must still be a valid site config
+            validate(*merge(YAML(typ="safe").load(buf.getvalue()), project, path.name))
+        except (StackFileError, ConfigError) as e:
+            raise BumpError(f"{path.name} would not be valid after the bump, nothing was changed: {e}") from None
+        changes.append(Change(stack, path, str(old), new, buf.getvalue()))
+    return changes
+
+
+def _ring(doc: Any) -> str:
+    site = ((doc or {}).get("config") or {}).get("o3:site") or {}
+    return site.get("ring", "broad") if hasattr(site, "get") else "broad"
+
+
+def _images(doc: Any, path: Path) -> Any:
+    config = (doc or {}).get("config") if hasattr(doc, "get") else None
+    if not hasattr(config, "get"):
+        raise BumpError(f"{path.name} has no 'config' mapping")
+    images = config.get("o3:images")
+    if not hasattr(images, "get"):
+        raise BumpError(f"{path.name} has no o3:images mapping")
+    return images
+
+
+def write(changes: list[Change]) -> None:
+    for c in changes:
+        fd, tmp = tempfile.mkstemp(dir=c.path.parent, prefix=f".{c.path.name}.")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(c.text)
+            os.chmod(tmp, c.path.stat().st_mode & 0o777)
+            os.replace(tmp, c.path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ops.bump", description=__doc__.split("\n\n")[0])
+    p.add_argument("--component", required=True, help="pacs, view or db")
+    p.add_argument("--version", required=True, help="the new tag (or sha256:... digest)")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--ring", choices=RINGS, help="every site of this ring")
+    target.add_argument("--site", action="append", default=[], help="a site's stack name (repeatable)")
+    p.add_argument("--dir", help="folder holding the stack files (default: this project)")
+    p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
+    args = p.parse_args(argv)
+    root = Path(args.dir) if args.dir else ROOT
+    try:
+        changes = plan(root, args.component, args.version, args.ring, args.site)
+    except BumpError as e:
+        print(f"bump: {e}", file=sys.stderr)
+        return 2
+    if not changes:
+        print(f"bump: every targeted site already runs {args.component} {args.version}; nothing to do")
+        return 0
+    if not args.dry_run:
+        write(changes)
+    for c in changes:
+        print(f"{'would bump' if args.dry_run else 'bumped'} {c.path.name}: {c.old} -> {c.new}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

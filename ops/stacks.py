@@ -1,0 +1,80 @@
+"""Which site stacks a CI run should touch, grouped by rollout ring.
+
+    python -m ops.stacks [--changed-since REF] [--ring RING] [--json | --by-ring]
+
+A stack is CI-deployable when its file sets `docker:host` (the dev stack runs on a
+developer's own Docker and is left out). With --changed-since, only the stacks whose file
+changed since REF, or all of them when the program, the policy pack or the dependencies changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from components.config import RINGS
+from components.stackfile import ROOT, StackFileError, read_raw, stack_names
+
+# Paths whose change affects every site.
+PROGRAM_PATHS = ("__main__.py", "Pulumi.yaml", "components/", "policy/", "requirements.txt")
+
+
+def ring_of(stack: str, root: Path) -> str:
+    cfg, _ = read_raw(stack, root)
+    site = cfg.get("o3:site") or {}
+    return site.get("ring", "broad") if isinstance(site, dict) else "broad"
+
+
+def ci_stacks(root: Path) -> list[str]:
+    return [s for s in stack_names(root) if read_raw(s, root)[0].get("docker:host")]
+
+
+def changed_files(since: str, root: Path) -> list[str]:
+    out = subprocess.run(["git", "diff", "--name-only", f"{since}...HEAD"], cwd=root, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise StackFileError(f"git diff against {since} failed: {out.stderr.strip()}")
+    return out.stdout.split()
+
+
+def select(root: Path, changed: Optional[list[str]] = None) -> list[str]:
+    stacks = ci_stacks(root)
+    if changed is None or any(f.startswith(PROGRAM_PATHS) for f in changed):
+        return stacks
+    touched = {f[len("Pulumi."):-len(".yaml")] for f in changed if f.startswith("Pulumi.") and f.endswith(".yaml")}
+    return [s for s in stacks if s in touched]
+
+
+def by_ring(stacks: list[str], root: Path) -> dict[str, list[str]]:
+    rings: dict[str, list[str]] = {r: [] for r in RINGS}
+    for s in stacks:
+        rings[ring_of(s, root)].append(s)
+    return rings
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ops.stacks", description=__doc__.split("\n\n")[0])
+    p.add_argument("--dir", help="folder holding the stack files (default: this project)")
+    p.add_argument("--changed-since", metavar="REF", help="only stacks affected by changes since this git ref")
+    p.add_argument("--ring", choices=RINGS, help="only this ring")
+    p.add_argument("--by-ring", action="store_true", help='JSON object {"canary": [...], "early": [...], "broad": [...]}')
+    args = p.parse_args(argv)
+    root = Path(args.dir) if args.dir else ROOT
+    try:
+        stacks = select(root, changed_files(args.changed_since, root) if args.changed_since else None)
+        rings = by_ring(stacks, root)
+    except StackFileError as e:
+        print(f"stacks: {e}", file=sys.stderr)
+        return 2
+    if args.by_ring:
+        print(json.dumps(rings))
+    else:
+        print(json.dumps(rings[args.ring] if args.ring else stacks))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Day-2 commands on sample stack files in a temp folder, and the CI/Renovate configuration."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from ops import bump, fleet, stacks
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(ROOT / ".venv" / "bin")
+
+
+@pytest.fixture
+def fleet_dir(tmp_path):
+    for f in ROOT.glob("Pulumi*.yaml"):
+        shutil.copy(f, tmp_path)
+    return tmp_path
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(folder.iterdir())}
+
+
+# --- bump ----------------------------------------------------------------------------------
+
+def test_bump_changes_only_the_tag_line_in_the_rings_files(fleet_dir, capsys):
+    before = snapshot(fleet_dir)
+    assert bump.main(["--component", "pacs", "--version", "2.9.0", "--ring", "canary", "--dir", str(fleet_dir)]) == 0
+    after = snapshot(fleet_dir)
+    changed = {n for n in before if before[n] != after[n]}
+    assert changed == {"Pulumi.st-marys.yaml", "Pulumi.dev.yaml"}
+    for name in changed:
+        old, new = before[name].splitlines(), after[name].splitlines()
+        diff = [(a, b) for a, b in zip(old, new) if a != b]
+        assert len(old) == len(new) and len(diff) == 1, diff  # comments and layout untouched
+        assert diff[0][0].endswith("pacs-cloud:2.8.1") and diff[0][1].endswith("pacs-cloud:2.9.0")
+    assert "bumped Pulumi.st-marys.yaml" in capsys.readouterr().out
+
+
+def test_bump_by_site_and_of_a_default_db_image(fleet_dir):
+    assert bump.main(["--component", "db", "--version", "8.0.40", "--site", "north-clinic", "--dir", str(fleet_dir)]) == 0
+    doc = YAML(typ="safe").load((fleet_dir / "Pulumi.north-clinic.yaml").read_text())
+    assert doc["config"]["o3:images"]["db"] == "mysql:8.0.40"
+    assert "# North clinic" in (fleet_dir / "Pulumi.north-clinic.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--component", "pacs", "--version", "latest", "--ring", "canary"], "'latest' is not a version"),
+        (["--component", "pacs", "--version", "{X.Y.Z}", "--ring", "canary"], "placeholder"),
+        (["--component", "pacs", "--version", "", "--ring", "canary"], "empty"),
+        (["--component", "pacs", "--version", "2.9 beta", "--ring", "canary"], "not a valid image tag"),
+        (["--component", "pacs", "--version", "2.9.0", "--site", "atlantis"], "unknown site(s) atlantis"),
+        (["--component", "ris", "--version", "2.9.0", "--ring", "canary"], "unknown component 'ris'"),
+    ],
+)
+def test_bad_bump_input_is_refused_and_nothing_is_written(fleet_dir, capsys, args, words):
+    before = snapshot(fleet_dir)
+    assert bump.main([*args, "--dir", str(fleet_dir)]) == 2
+    assert words in capsys.readouterr().err
+    assert snapshot(fleet_dir) == before
+
+
+def test_malformed_yaml_in_a_target_stops_every_write(fleet_dir, capsys):
+    (fleet_dir / "Pulumi.dev.yaml").write_text("config:\n  o3:site: [unclosed\n")
+    before = snapshot(fleet_dir)
+    assert bump.main(["--component", "view", "--version", "3.5.0", "--ring", "canary", "--dir", str(fleet_dir)]) == 2
+    assert "Pulumi.dev.yaml is not valid YAML, nothing was changed" in capsys.readouterr().err
+    assert snapshot(fleet_dir) == before, "st-marys (valid, same ring) must not be written either"
+
+
+def test_dry_run_and_already_current_write_nothing(fleet_dir, capsys):
+    before = snapshot(fleet_dir)
+    assert bump.main(["--component", "view", "--version", "3.5.0", "--ring", "early", "--dir", str(fleet_dir), "--dry-run"]) == 0
+    assert "would bump Pulumi.riverside.yaml" in capsys.readouterr().out
+    assert bump.main(["--component", "view", "--version", "3.4.2", "--ring", "early", "--dir", str(fleet_dir)]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert snapshot(fleet_dir) == before
+
+
+def test_a_bump_that_would_break_the_config_is_refused(fleet_dir, capsys):
+    text = (fleet_dir / "Pulumi.riverside.yaml").read_text()
+    (fleet_dir / "Pulumi.riverside.yaml").write_text(text.replace("concurrentUsers: 24", "concurrentUsers: 0"))
+    before = snapshot(fleet_dir)
+    assert bump.main(["--component", "view", "--version", "3.5.0", "--site", "riverside", "--dir", str(fleet_dir)]) == 2
+    assert "would not be valid after the bump" in capsys.readouterr().err
+    assert snapshot(fleet_dir) == before
+
+
+# --- fleet ---------------------------------------------------------------------------------
+
+def test_fleet_table_and_json(fleet_dir, capsys):
+    assert fleet.main(["--dir", str(fleet_dir)]) == 0
+    out = capsys.readouterr().out
+    for site in ("dev", "st-marys", "riverside", "north-clinic"):
+        assert site in out
+    assert fleet.main(["--dir", str(fleet_dir), "--json"]) == 0
+    rows = {r["stack"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["riverside"]["ring"] == "early" and rows["riverside"]["pathology"] is True
+    assert rows["riverside"]["minimum"]["cpuCores"] == 36  # 1.5 x 24 users
+    assert rows["st-marys"]["versions"] == {"pacs": "2.8.1", "view": "3.4.2", "db": "8.0.34"}
+    assert rows["st-marys"]["sizing"] == "pass"
+
+
+def test_fleet_shows_a_short_host_and_a_broken_file(fleet_dir, capsys):
+    text = (fleet_dir / "Pulumi.st-marys.yaml").read_text()
+    (fleet_dir / "Pulumi.st-marys.yaml").write_text(text.replace("cpuCores: 20", "cpuCores: 12"))
+    (fleet_dir / "Pulumi.broken.yaml").write_text("config: [\n")
+    assert fleet.main(["--dir", str(fleet_dir), "--json"]) == 1
+    rows = {r["stack"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["st-marys"]["sizing"] == "short" and rows["st-marys"]["shortBy"] == {"cpuCores": 6}
+    assert "not valid YAML" in rows["broken"]["error"]
+    assert fleet.main(["--dir", str(fleet_dir)]) == 1
+    out = capsys.readouterr().out
+    assert "short (cpuCores -6)" in out and "ERROR" in out
+
+
+# --- which stacks CI runs ---------------------------------------------------------------------
+
+def test_ci_stacks_leave_out_the_local_dev_stack_and_group_by_ring(fleet_dir):
+    assert stacks.by_ring(stacks.select(fleet_dir), fleet_dir) == {
+        "canary": ["st-marys"], "early": ["riverside"], "broad": ["north-clinic"]}
+
+
+@pytest.mark.parametrize(
+    "changed, expected",
+    [
+        (["Pulumi.riverside.yaml"], ["riverside"]),
+        (["Pulumi.dev.yaml", "README.md"], []),
+        (["components/apps.py"], ["north-clinic", "riverside", "st-marys"]),
+        (["policy/rules/pinned_images.py"], ["north-clinic", "riverside", "st-marys"]),
+    ],
+)
+def test_changed_files_pick_the_stacks(fleet_dir, changed, expected):
+    assert stacks.select(fleet_dir, changed) == expected
+
+
+# --- workflows and Renovate ----------------------------------------------------------------------
+
+def test_workflows_pass_actionlint():
+    files = sorted(str(p) for p in (ROOT / ".github" / "workflows").glob("*.yml"))
+    out = subprocess.run([str(VENV_BIN / "actionlint"), "-shellcheck=", *files], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("schema, paths", [
+    ("vendor.github-workflows", [".github/workflows/preview.yml", ".github/workflows/up.yml",
+                                 ".github/workflows/up-ring.yml", ".github/workflows/drift.yml"]),
+    ("vendor.github-actions", [".github/actions/setup/action.yml"]),
+    ("vendor.renovate", ["renovate.json"]),
+])
+def test_ci_and_renovate_files_match_their_schemas(schema, paths):
+    out = subprocess.run([str(VENV_BIN / "check-jsonschema"), "--builtin-schema", schema, *paths], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_up_applies_rings_in_order_and_stops_at_the_first_failure():
+    jobs = YAML(typ="safe").load((ROOT / ".github/workflows/up.yml").read_text())["jobs"]
+    assert jobs["early"]["needs"] == ["stacks", "canary"]
+    assert jobs["broad"]["needs"] == ["stacks", "canary", "early"]
+    for ring in ("early", "broad"):
+        assert "!failure()" in jobs[ring]["if"] and "!cancelled()" in jobs[ring]["if"]
+    ring_job = YAML(typ="safe").load((ROOT / ".github/workflows/up-ring.yml").read_text())["jobs"]["up"]
+    step = next(s for s in ring_job["steps"] if str(s.get("uses", "")).startswith("pulumi/actions"))
+    assert step["with"]["command"] == "up" and step["with"]["policyPacks"] == "policy"
+
+
+def test_preview_posts_the_diff_and_drift_expects_no_changes():
+    wf = ROOT / ".github/workflows"
+    preview = YAML(typ="safe").load((wf / "preview.yml").read_text())["jobs"]["preview"]["steps"][-1]["with"]
+    assert preview["command"] == "preview" and preview["comment-on-pr"] is True and preview["policyPacks"] == "policy"
+    drift = YAML(typ="safe").load((wf / "drift.yml").read_text())
+    step = drift["jobs"]["drift"]["steps"][-1]["with"]
+    assert step["expect-no-changes"] is True and step["refresh"] is True
+    assert "schedule" in drift["on"]
+
+
+def test_secrets_come_from_the_ci_secret_store():
+    for f in (ROOT / ".github").rglob("*.yml"):
+        text = f.read_text()
+        assert "PULUMI_CONFIG_PASSPHRASE: ${{ secrets." in text or "PULUMI_CONFIG_PASSPHRASE" not in text, f
+        assert not re.search(r"(?i)(passphrase|password|key):\s*['\"]?[A-Za-z0-9+/]{16,}", text), f
+
+
+def test_renovate_targets_exactly_the_canary_stacks_and_finds_their_images():
+    config = json.loads((ROOT / "renovate.json").read_text())
+    manager = config["customManagers"][0]
+    canary = {s for s in (p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+              if stacks.ring_of(s, ROOT) == "canary"}
+    patterns = [re.compile(p.strip("/")) for p in manager["managerFilePatterns"]]
+    matched = {p.name for p in ROOT.glob("Pulumi.*.yaml") if any(r.search(p.name) for r in patterns)}
+    assert matched == {f"Pulumi.{s}.yaml" for s in canary}
+    regex = re.compile(manager["matchStrings"][0].replace("(?<", "(?P<"))
+    found = {(m["depName"], m["currentValue"]) for m in regex.finditer((ROOT / "Pulumi.st-marys.yaml").read_text())}
+    assert found == {
+        ("mysql", "8.0.34"),
+        ("europe-west1-docker.pkg.dev/o3-cloud-internal/partner/pacs-cloud", "2.8.1"),
+        ("europe-west1-docker.pkg.dev/o3-cloud-internal/partner/view", "3.4.2"),
+    }
