@@ -13,7 +13,7 @@ import json
 import posixpath
 import re
 import zoneinfo
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, get_args
 
 import pulumi
 from pydantic import (
@@ -100,7 +100,8 @@ def _port(v: int) -> int:
 Port = Annotated[StrictInt, AfterValidator(_port)]
 
 
-RINGS = ("canary", "early", "broad")
+Ring = Literal["canary", "early", "broad"]
+RINGS: tuple[str, ...] = get_args(Ring)  # rollout order
 
 
 class Site(_Model):
@@ -120,7 +121,7 @@ class Site(_Model):
     """Exams per day (the guide's sizing holds below 150 exams of 200 images)."""
     public_host: Optional[str] = Field(default=None, alias="publicHost")
     """Host name users type in their browser; default: the Docker host's name."""
-    ring: Literal["canary", "early", "broad"] = "broad"
+    ring: Ring = "broad"
     """Rollout ring: upgrades reach canary sites first, then early, then broad."""
 
 

@@ -21,7 +21,8 @@ def facts(**over):
 
 
 def container(name, envs=(), secret_outputs=("envs",), **props):
-    return resource(C, f"s1-{name}", {"name": name, "envs": list(envs), **props}, secret_outputs=secret_outputs)
+    envs = envs if isinstance(envs, str) else list(envs)  # a str is the unknown sentinel
+    return resource(C, f"s1-{name}", {"name": name, "envs": envs, **props}, secret_outputs=secret_outputs)
 
 
 def singleton():
@@ -197,3 +198,20 @@ def test_data_that_a_deletion_could_remove_is_a_violation(extra, words):
 def test_a_protected_volume_is_fine():
     vol = resource("docker:index/volume:Volume", "dbdata", {"name": "dbdata"}, protect=True)
     assert violations([facts(), vol, singleton()], "o3-data-survives-deletion") == []
+
+
+# --- preview: values not known yet ---------------------------------------------------------
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown-value sentinel
+
+
+def test_rules_still_check_what_is_known_during_preview():
+    # A new site at preview: image ids and the generated password are not known yet.
+    db = container("db", ["MYSQL_ROOT_PASSWORD=" + PW], image=UNKNOWN, secret_outputs=(),
+                   healthcheck={"tests": ["CMD", "mysql", "-p" + PW]})
+    app = container("view", UNKNOWN, image=UNKNOWN)
+    mk = resource(CMD, "mkdir", {"create": UNKNOWN, "environment": {"DOCKER_HOST": "unix:///x"}})
+    got = by_policy(analyze([facts(), db, app, mk, singleton()]))
+    assert "o3-no-plaintext-secrets" in got, "known values must still be checked"
+    assert all("can't run policy" not in v.message for vs in got.values() for v in vs), got
+    assert "o3-periodic-singleton" not in got

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Iterable, Optional
 
+from pulumi_policy.proxy import UnknownValueError
+
 CONTAINER = "docker:index/container:Container"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 VOLUME = "docker:index/volume:Volume"
@@ -16,6 +18,17 @@ COMMAND = "command:local:Command"
 FACTS = "random:index/randomId:RandomId"
 FACTS_KIND = "o3-site-facts"  # components.site.FACTS_KIND
 DB_IMAGE_SUFFIX = "-db-image"  # components.site names the MySQL image `<site>-db-image`
+
+
+def known(mapping: Any, key: Any, default: Any = None) -> Any:
+    """mapping[key], or `default` when absent or not known yet (during preview)."""
+    try:
+        value = mapping[key]
+    except (KeyError, IndexError):
+        return default
+    except UnknownValueError:
+        return default
+    return default if value is None else value
 
 
 def config(args: Any, defaults: dict[str, Any]) -> dict[str, Any]:
@@ -26,9 +39,9 @@ def site_facts(resources: Iterable[Any]) -> Optional[tuple[Any, dict[str, str]]]
     """(resource, facts) of the site-facts record, or None."""
     for r in resources:
         if r.resource_type == FACTS:
-            keepers = r.props.get("keepers") or {}
-            if keepers.get("kind") == FACTS_KIND:
-                return r, dict(keepers)
+            keepers = known(r.props, "keepers", {})
+            if known(keepers, "kind") == FACTS_KIND:
+                return r, {k: known(keepers, k) for k in keepers}
     return None
 
 
@@ -36,9 +49,16 @@ def containers(resources: Iterable[Any]) -> list[Any]:
     return [r for r in resources if r.resource_type == CONTAINER]
 
 
-def env_map(container: Any) -> dict[str, str]:
+def env_map(container: Any) -> Optional[dict[str, str]]:
+    """The container's env as a dict; None while it is not known (preview, new secret)."""
+    envs = known(container.props, "envs", [])
+    if envs == []:
+        return {}
     out = {}
-    for e in container.props.get("envs") or []:
+    for i in range(len(envs)):
+        e = known(envs, i)
+        if e is None:
+            return None
         k, _, v = str(e).partition("=")
         out[k] = v
     return out
@@ -48,14 +68,21 @@ def num(facts: dict[str, str], key: str) -> float:
     return float(facts[key])
 
 
+_UNKNOWN = object()
+
+
 def strings(value: Any, path: str = "") -> Iterable[tuple[str, str]]:
-    """(path, string) for every string inside a prop value."""
+    """(path, string) for every known string inside a prop value (unknowns are skipped)."""
     if isinstance(value, str):
         yield path, value
     # Props come wrapped in pulumi-policy's Mapping/Sequence proxies, not dict/list.
     elif isinstance(value, Mapping):
-        for k, v in value.items():
-            yield from strings(v, f"{path}.{k}" if path else str(k))
+        for k in list(value):
+            v = known(value, k, _UNKNOWN)
+            if v is not _UNKNOWN:
+                yield from strings(v, f"{path}.{k}" if path else str(k))
     elif isinstance(value, Sequence):
-        for i, v in enumerate(value):
-            yield from strings(v, f"{path}[{i}]")
+        for i in range(len(value)):
+            v = known(value, i, _UNKNOWN)
+            if v is not _UNKNOWN:
+                yield from strings(v, f"{path}[{i}]")

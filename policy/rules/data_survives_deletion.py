@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
-from .common import COMMAND, VOLUME, containers, site_facts
+from .common import COMMAND, VOLUME, containers, known, site_facts
 
 DATA_MOUNTS = ("/var/lib/mysql", "/opt/storagePacs", "/opt/ipm/shared-persist", "/opt/ipv/shared-persist")
 
@@ -21,14 +21,16 @@ def validate(args: Any, report: Callable) -> None:
     found = site_facts(args.resources)
     storage = found[1].get("storagePath") if found else None
     for c in containers(args.resources):
-        name = c.props.get("name")
-        if c.props.get("removeVolumes"):
+        name = known(c.props, "name")
+        if known(c.props, "removeVolumes"):
             report(f"container '{name}' has remove_volumes: its volumes would be deleted with it.", c.urn)
-        for v in c.props.get("volumes") or []:
-            path = v.get("containerPath")
+        volumes = known(c.props, "volumes", [])
+        for i in range(len(volumes)):
+            v = known(volumes, i, {})
+            path = known(v, "containerPath")
             if path not in DATA_MOUNTS:
                 continue
-            host = v.get("hostPath")
+            host = known(v, "hostPath")
             if not host:
                 report(f"container '{name}': {path} is not a host bind mount (a Docker volume can be removed "
                        "with the container or by a prune). Fix: bind-mount a folder under o3:site.storagePath.", c.urn)
@@ -40,8 +42,8 @@ def validate(args: Any, report: Callable) -> None:
             report(f"Docker volume '{r.name}' is not protected: `pulumi destroy` would delete it and its data. "
                    "Fix: protect=True, or keep the data in a bind mount.", r.urn)
         if r.resource_type == COMMAND and storage:
-            text = " ".join(str(r.props.get(k) or "") for k in ("create", "update", "delete"))
-            if storage in text and r.props.get("delete"):
+            text = " ".join(str(known(r.props, k, "")) for k in ("create", "update", "delete"))
+            if storage in text and known(r.props, "delete"):
                 report(f"command '{r.name}' touches {storage} and has a delete step: it could remove site data "
                        "on destroy or replacement. Fix: drop the delete step.", r.urn)
 

@@ -4,18 +4,21 @@ from typing import Any, Callable
 
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
 
-from .common import CONTAINER
+from .common import CONTAINER, known
 
 ALL_INTERFACES = {"", "0.0.0.0", "::", None}
 
 
 def validate(args: Any, report: Callable) -> None:
-    if args.resource_type != CONTAINER or args.props.get("name") != "db":
+    if args.resource_type != CONTAINER or known(args.props, "name") != "db":
         return
-    for p in args.props.get("ports") or []:
-        if p.get("ip") in ALL_INTERFACES:
-            report(f"MySQL port {p.get('internal'):g} is published on all interfaces as host port "
-                   f"{p.get('external') or p.get('internal'):g}: anyone on the network can try the root password. "
+    ports = known(args.props, "ports", [])
+    for i in range(len(ports)):
+        p = known(ports, i, {})
+        if known(p, "ip", "") in ALL_INTERFACES:
+            internal = known(p, "internal", 3306)
+            report(f"MySQL port {internal:g} is published on all interfaces as host port "
+                   f"{known(p, 'external', internal):g}: anyone on the network can try the root password. "
                    "Fix: o3:database.publish 'off' (default) or 'loopback' or one admin address.")
 
 

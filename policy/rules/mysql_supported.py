@@ -6,13 +6,13 @@ from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
 from components import imageref
 
-from .common import DB_IMAGE_SUFFIX, REMOTE_IMAGE
+from .common import DB_IMAGE_SUFFIX, REMOTE_IMAGE, known
 
 
 def db_image(resources) -> Optional[tuple[Any, str]]:
     for r in resources:
         if r.resource_type == REMOTE_IMAGE and r.name.endswith(DB_IMAGE_SUFFIX):
-            return r, r.props.get("name") or ""
+            return r, known(r.props, "name", "")
     return None
 
 

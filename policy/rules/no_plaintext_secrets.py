@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
-from .common import COMMAND, CONTAINER, env_map, strings
+from .common import COMMAND, CONTAINER, env_map, known, strings
 
 SECRET_ENV = re.compile(r"(PASSWORD|PASSWD|PWD|SECRET|TOKEN|_KEY)$", re.I)
 PASSWORD_FLAG = re.compile(r"(?:^|\s)(?:-p\S+|--password=\S+)|password=[^;\s]+", re.I)
@@ -20,13 +20,13 @@ MIN_SECRET_LEN = 6  # shorter strings are too common to be evidence
 
 
 def _registry_passwords(props: dict) -> list[str]:
-    auth = props.get("registryAuth") or []
+    auth = known(props, "registryAuth", [])
     if isinstance(auth, str):  # provider config may arrive JSON-encoded
         try:
             auth = json.loads(auth)
         except json.JSONDecodeError:
             return []
-    return [a.get("password") for a in auth if isinstance(a, Mapping) and a.get("password")]
+    return [pw for a in auth if isinstance(a, Mapping) and (pw := known(a, "password"))]
 
 
 def secret_values(resources) -> set[str]:
@@ -34,16 +34,21 @@ def secret_values(resources) -> set[str]:
     for r in resources:
         p = r.props
         if r.resource_type == CONTAINER:
-            for up in p.get("uploads") or []:
-                if "password" in str(up.get("file", "")).lower() and up.get("content"):
-                    found.add(up["content"])
-            for k, v in env_map(r).items():
+            uploads = known(p, "uploads", [])
+            for up in range(len(uploads)):
+                item = known(uploads, up, {})
+                content = known(item, "content")
+                if "password" in str(known(item, "file", "")).lower() and content:
+                    found.add(content)
+            for k, v in (env_map(r) or {}).items():
                 if SECRET_ENV.search(k) and v and not k.endswith("_FILE"):
                     found.add(v)
                 found.update(m.group(1) for m in re.finditer(r"password=([^;]+)", v))
         elif r.resource_type == COMMAND:
-            for k, v in (p.get("environment") or {}).items():
-                if SECRET_ENV.search(k) and v:
+            env = known(p, "environment", {})
+            for k in list(env):
+                v = known(env, k)
+                if SECRET_ENV.search(k) and isinstance(v, str) and v:
                     found.add(v)
         elif r.resource_type.startswith("pulumi:providers:"):
             found.update(_registry_passwords(p))
@@ -53,11 +58,11 @@ def secret_values(resources) -> set[str]:
 def command_strings(r) -> list[tuple[str, str]]:
     p = r.props
     if r.resource_type == COMMAND:
-        return [(k, p[k]) for k in ("create", "update", "delete", "read") if isinstance(p.get(k), str)]
+        return [(k, v) for k in ("create", "update", "delete", "read") if isinstance(v := known(p, k), str)]
     if r.resource_type == CONTAINER:
-        out = [(f"command{path}", s) for path, s in strings(p.get("command") or [])]
-        out += [(f"entrypoints{path}", s) for path, s in strings(p.get("entrypoints") or [])]
-        out += [(f"healthcheck.tests{path}", s) for path, s in strings((p.get("healthcheck") or {}).get("tests") or [])]
+        out = [(f"command{path}", s) for path, s in strings(known(p, "command", []))]
+        out += [(f"entrypoints{path}", s) for path, s in strings(known(p, "entrypoints", []))]
+        out += [(f"healthcheck.tests{path}", s) for path, s in strings(known(known(p, "healthcheck", {}), "tests", []))]
         return out
     return []
 
@@ -72,10 +77,10 @@ def validate(args: Any, report: Callable) -> None:
                        "`docker inspect`, logs and error messages. Fix: pass it through the environment "
                        "or a file (see components/schemas.py, components/database.py).", r.urn)
         kept_secret = set(r.opts.additional_secret_outputs or []) if r.opts else set()
-        for top, value in r.props.items():
+        for top in list(r.props):
             if top in kept_secret:
                 continue
-            for path, text in strings(value, top):
+            for path, text in strings(known(r.props, top, ""), top):
                 if path.split(".")[0].split("[")[0] in cmd_fields or path in cmd_fields:
                     continue
                 if any(s in text for s in secrets):

@@ -4,20 +4,23 @@ from typing import Any, Callable
 
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
-from .common import containers, env_map
+from .common import containers, env_map, known
 
 SINGLETON = "pacs-singleton"
 
 
 def validate(args: Any, report: Callable) -> None:
     cs = containers(args.resources)
-    singletons = [c for c in cs if c.props.get("name") == SINGLETON]
+    singletons = [c for c in cs if known(c.props, "name") == SINGLETON]
     if len(singletons) != 1:
         report(f"expected exactly one '{SINGLETON}' container, found {len(singletons)}. "
                "Fix: deploy the site with components.site.O3Site, which registers one.")
     for c in cs:
-        periodic = env_map(c).get("START_PERIODIC_SERVICES")
-        name = c.props.get("name")
+        env = env_map(c)
+        if env is None:  # not known until the update (e.g. a new generated password); checked then
+            continue
+        periodic = env.get("START_PERIODIC_SERVICES")
+        name = known(c.props, "name")
         if name == SINGLETON and periodic != "true":
             report(f"'{SINGLETON}' does not set START_PERIODIC_SERVICES=true: the periodic services would not run.", c.urn)
         if name != SINGLETON and periodic is not None:

@@ -6,13 +6,13 @@ from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
 
 from components import imageref
 
-from .common import REMOTE_IMAGE
+from .common import REMOTE_IMAGE, known
 
 
 def validate(args: Any, report: Callable) -> None:
     if args.resource_type != REMOTE_IMAGE:
         return
-    ref = args.props.get("name") or ""
+    ref = known(args.props, "name", "")
     problem = imageref.pin_problem(ref)
     if problem:
         report(f"{problem}. Fix: set o3:images to the exact version your O3 contact gave you "
