@@ -82,7 +82,7 @@ def _abs_path(v: str) -> str:
 
 
 def _image_ref(v: str) -> str:
-    if "{" in v or "}" in v:
+    if imageref.has_placeholder(v):
         raise ValueError(
             f"'{v}' still holds the guide's placeholder: put the version your O3 contact gave you, e.g. ...:1.2.3"
         )

@@ -25,7 +25,6 @@ from .config import SiteConfig
 from .guide import DB_CONTAINER, PACS_CONTAINER, VIEW_CONTAINER
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
-SITE_CONTAINERS = {DB_CONTAINER, PACS_CONTAINER, VIEW_CONTAINER, "pacs-singleton"}
 MEMORY_TOLERANCE = 0.95  # the kernel keeps some RAM: a 12 GB host reports ~11.6 GiB
 
 
@@ -290,7 +289,7 @@ def run_checks(cfg: SiteConfig, helper_image: str, key: Optional[str], key_is_se
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from .config import ConfigError
-    from .stackfile import ROOT, StackFileError, load_stack_config, read_raw
+    from .stackfile import ROOT, StackFileError, read_raw, validate
 
     p = argparse.ArgumentParser(prog="python -m components.preflight", description=__doc__.split("\n\n")[0])
     p.add_argument("--stack", required=True, help="site stack (Pulumi.<stack>.yaml)")
@@ -301,8 +300,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = p.parse_args(argv)
     root = Path(args.dir) if args.dir else ROOT
     try:
-        cfg = load_stack_config(args.stack, root)
-        _, secure = read_raw(args.stack, root)
+        raw, secure = read_raw(args.stack, root)  # secure: which secrets are set (not readable)
+        cfg = validate(raw, secure)
     except (StackFileError, ConfigError) as e:
         print(f"preflight: {e}", file=sys.stderr)
         return 2

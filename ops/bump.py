@@ -26,6 +26,7 @@ from ruamel.yaml import YAML
 from components import imageref
 from components.config import DEFAULT_DB_IMAGE, RINGS, ConfigError
 from components.stackfile import ROOT, StackFileError, merge, stack_names, validate
+from ops.stacks import ring_in
 
 COMPONENTS = ("pacs", "view", "db")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
@@ -89,7 +90,7 @@ def plan(root: Path, component: str, version: str, ring: Optional[str], sites: S
             if not sites or stack in sites:
                 raise BumpError(f"{path.name} is not valid YAML, nothing was changed: {e}") from None
     targets = list(sites) or [
-        s for s in known if s in docs and _ring(docs[s]) == ring
+        s for s in known if s in docs and ring_in((docs[s] or {}).get("config")) == ring
     ]
     if not targets:
         raise BumpError(f"no site is in ring '{ring}' (rings: {', '.join(RINGS)})")
@@ -113,11 +114,6 @@ def plan(root: Path, component: str, version: str, ring: Optional[str], sites: S
             raise BumpError(f"{path.name} would not be valid after the bump, nothing was changed: {e}") from None
         changes.append(Change(stack, path, str(old), new, buf.getvalue()))
     return changes
-
-
-def _ring(doc: Any) -> str:
-    site = ((doc or {}).get("config") or {}).get("o3:site") or {}
-    return site.get("ring", "broad") if hasattr(site, "get") else "broad"
 
 
 def _images(doc: Any, path: Path) -> Any:

@@ -14,7 +14,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from components.config import RINGS
 from components.stackfile import ROOT, StackFileError, read_raw, stack_names
@@ -23,14 +23,23 @@ from components.stackfile import ROOT, StackFileError, read_raw, stack_names
 PROGRAM_PATHS = ("__main__.py", "Pulumi.yaml", "components/", "policy/", "requirements.txt")
 
 
+def ring_in(config: Any) -> str:
+    """The o3:site.ring of a stack's `config` mapping (default broad)."""
+    site = config.get("o3:site") if hasattr(config, "get") else None
+    return site.get("ring", "broad") if hasattr(site, "get") else "broad"
+
+
 def ring_of(stack: str, root: Path) -> str:
-    cfg, _ = read_raw(stack, root)
-    site = cfg.get("o3:site") or {}
-    return site.get("ring", "broad") if isinstance(site, dict) else "broad"
+    return ring_in(read_raw(stack, root)[0])
 
 
-def ci_stacks(root: Path) -> list[str]:
-    return [s for s in stack_names(root) if read_raw(s, root)[0].get("docker:host")]
+def load_configs(root: Path) -> dict[str, dict[str, Any]]:
+    """Every stack's config, each file read once."""
+    return {s: read_raw(s, root)[0] for s in stack_names(root)}
+
+
+def ci_stacks(configs: dict[str, dict[str, Any]]) -> list[str]:
+    return [s for s, cfg in configs.items() if cfg.get("docker:host")]
 
 
 def changed_files(since: str, root: Path) -> list[str]:
@@ -40,18 +49,18 @@ def changed_files(since: str, root: Path) -> list[str]:
     return out.stdout.split()
 
 
-def select(root: Path, changed: Optional[list[str]] = None) -> list[str]:
-    stacks = ci_stacks(root)
+def select(configs: dict[str, dict[str, Any]], changed: Optional[list[str]] = None) -> list[str]:
+    stacks = ci_stacks(configs)
     if changed is None or any(f.startswith(PROGRAM_PATHS) for f in changed):
         return stacks
     touched = {f[len("Pulumi."):-len(".yaml")] for f in changed if f.startswith("Pulumi.") and f.endswith(".yaml")}
     return [s for s in stacks if s in touched]
 
 
-def by_ring(stacks: list[str], root: Path) -> dict[str, list[str]]:
+def by_ring(stacks: list[str], configs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     rings: dict[str, list[str]] = {r: [] for r in RINGS}
     for s in stacks:
-        rings[ring_of(s, root)].append(s)
+        rings[ring_in(configs[s])].append(s)
     return rings
 
 
@@ -64,8 +73,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = p.parse_args(argv)
     root = Path(args.dir) if args.dir else ROOT
     try:
-        stacks = select(root, changed_files(args.changed_since, root) if args.changed_since else None)
-        rings = by_ring(stacks, root)
+        configs = load_configs(root)
+        stacks = select(configs, changed_files(args.changed_since, root) if args.changed_since else None)
+        rings = by_ring(stacks, configs)
     except StackFileError as e:
         print(f"stacks: {e}", file=sys.stderr)
         return 2

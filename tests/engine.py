@@ -90,6 +90,11 @@ def unwrap(value: Any) -> Any:
     return value
 
 
+def mock_image_id(ref: str) -> str:
+    """The image id the mocks give a RemoteImage of `ref` (what containers then reference)."""
+    return "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
+
+
 MOCK_PASSWORD = "MockGeneratedPassword0123456789ab"
 
 
@@ -98,7 +103,7 @@ class _Mocks(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         if args.typ == "docker:index/remoteImage:RemoteImage":
             ref = unwrap(args.inputs["name"])
-            outputs["imageId"] = "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
+            outputs["imageId"] = mock_image_id(ref)
         elif args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = MOCK_PASSWORD
         # A changed resource gets a new id, as a replacement would: dependants that use the id

@@ -126,7 +126,8 @@ def test_fleet_shows_a_short_host_and_a_broken_file(fleet_dir, capsys):
 # --- which stacks CI runs ---------------------------------------------------------------------
 
 def test_ci_stacks_leave_out_the_local_dev_stack_and_group_by_ring(fleet_dir):
-    assert stacks.by_ring(stacks.select(fleet_dir), fleet_dir) == {
+    configs = stacks.load_configs(fleet_dir)
+    assert stacks.by_ring(stacks.select(configs), configs) == {
         "canary": ["st-marys"], "early": ["riverside"], "broad": ["north-clinic"]}
 
 
@@ -140,7 +141,7 @@ def test_ci_stacks_leave_out_the_local_dev_stack_and_group_by_ring(fleet_dir):
     ],
 )
 def test_changed_files_pick_the_stacks(fleet_dir, changed, expected):
-    assert stacks.select(fleet_dir, changed) == expected
+    assert stacks.select(stacks.load_configs(fleet_dir), changed) == expected
 
 
 # --- workflows and Renovate ----------------------------------------------------------------------

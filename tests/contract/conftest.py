@@ -63,13 +63,9 @@ def standins(docker_host, client) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def nofile_cap(client, standins) -> int:
     """The open-files hard limit this daemon can give a container."""
-    c = client.containers.create(standins["db"], entrypoint=["sh", "-c", "ulimit -Hn"], network_mode="none")
-    try:
-        c.start()
-        c.wait()
-        return int(c.logs().decode().strip())
-    finally:
-        c.remove(force=True, v=True)
+    from components import preflight
+
+    return preflight.nofile_limit(preflight.Host(client, standins["db"]))
 
 
 def clean(client, network="o3net"):
@@ -123,17 +119,13 @@ def site_config(storage: str, docker_host: str, nofile_cap: int) -> tuple[dict, 
 
 
 def image_map(resources, standins) -> dict[str, str]:
-    from engine import unwrap
+    from engine import mock_image_id
 
-    out = {}
-    for r in resources:
-        if r.type == "docker:index/remoteImage:RemoteImage":
-            import hashlib
-
-            ref = unwrap(r.inputs["name"])
-            mock_id = "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
-            out[mock_id] = standins["db"] if r.name.endswith("-db-image") else standins["app"]
-    return out
+    return {
+        mock_image_id(r.plain("name")): standins["db"] if r.name.endswith("-db-image") else standins["app"]
+        for r in resources
+        if r.type == "docker:index/remoteImage:RemoteImage"
+    }
 
 
 @pytest.fixture(scope="module")
