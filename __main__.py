@@ -2,7 +2,7 @@
 
 import pulumi
 
-from components import config
+from sitespec import config
 from components.site import O3Site
 
 cfg = config.load()  # raises before any resource exists when the stack config is invalid

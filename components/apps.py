@@ -13,9 +13,8 @@ from typing import Mapping
 import pulumi
 import pulumi_docker as docker
 
-from .common import TYPE_PREFIX, env_list
-from .config import Ports
-from .guide import (
+from sitespec.config import Ports
+from sitespec.guide import (
     MOUNTS,
     PACS_CONTAINER,
     PACS_HTTP_PORT,
@@ -25,6 +24,8 @@ from .guide import (
     VIEW_CONTAINER,
     VIEW_HTTP_PORT,
 )
+
+from . import TYPE_PREFIX, env_list
 
 
 class Applications(pulumi.ComponentResource):

@@ -16,18 +16,14 @@ from typing import Optional
 import pulumi
 import pulumi_command as command
 
-from .common import TYPE_PREFIX, docker_cli_env
-from .config import Images
-from .guide import DB_CONTAINER, SCHEMAS
-from .imageref import parse
+from sitespec.config import Images
+from sitespec.guide import DB_CONTAINER, SCHEMAS
+from sitespec.imageref import version_of
+
+from . import TYPE_PREFIX, docker_cli_env
 
 SCRIPT = (Path(__file__).parent / "scripts" / "pre-upgrade-backup.sh").read_text()
 BACKUP_FOLDER = "backups"
-
-
-def version_of(ref: str) -> str:
-    parsed = parse(ref)
-    return (parsed.tag or (parsed.digest or "")[:19]) if parsed else "unknown"
 
 
 class PreUpgradeBackup(pulumi.ComponentResource):

@@ -14,9 +14,10 @@ from typing import Mapping, Optional
 import pulumi
 import pulumi_docker as docker
 
-from .common import TYPE_PREFIX, env_list
-from .config import Database as DatabaseConfig
-from .guide import DB_CONTAINER, MOUNTS, MYSQL_PORT, RESTART
+from sitespec.config import Database as DatabaseConfig
+from sitespec.guide import DB_CONTAINER, MOUNTS, MYSQL_PORT, RESTART
+
+from . import TYPE_PREFIX, env_list
 
 PASSWORD_FILE = "/etc/o3-db-root-password"
 

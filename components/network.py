@@ -5,8 +5,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from .common import TYPE_PREFIX
-from .config import Network
+from sitespec.config import Network
+
+from . import TYPE_PREFIX
 
 
 class O3Network(pulumi.ComponentResource):

@@ -11,8 +11,9 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
-from .common import TYPE_PREFIX
-from .config import Registry
+from sitespec.config import Registry
+
+from . import TYPE_PREFIX
 
 
 class RegistryLogin(pulumi.ComponentResource):

@@ -15,8 +15,9 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from .common import TYPE_PREFIX, docker_cli_env
-from .guide import DB_CONTAINER, SCHEMAS
+from sitespec.guide import DB_CONTAINER, SCHEMAS
+
+from . import TYPE_PREFIX, docker_cli_env
 
 SCRIPT = (Path(__file__).parent / "scripts" / "create-schemas.sh").read_text()
 RETRY_DELAY_SECONDS = 2

@@ -6,13 +6,15 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from . import sizing
+from sitespec import sizing
+from sitespec.config import SiteConfig
+from sitespec.facts import FACTS_SUFFIX, site_facts
+from sitespec.guide import connection_strings
+
+from . import TYPE_PREFIX
 from .apps import Applications
 from .backup import PreUpgradeBackup
-from .common import TYPE_PREFIX, host_name
-from .config import SiteConfig
 from .database import Database
-from .guide import connection_strings
 from .network import O3Network
 from .registry import RegistryLogin
 from .schemas import Schemas
@@ -31,7 +33,7 @@ class O3Site(pulumi.ComponentResource):
         # Site facts on a real resource: the policy pack cannot see component inputs in a real
         # run (pulumi/pulumi#10533). Replacing it is harmless, so a changed user count or host
         # size touches nothing else (labels on the containers would restart them).
-        random.RandomId(f"{name}-site-facts", byte_length=4, keepers=site_facts(cfg), opts=child)
+        random.RandomId(f"{name}{FACTS_SUFFIX}", byte_length=4, keepers=site_facts(cfg), opts=child)
 
         login = RegistryLogin(f"{name}-registry", cfg.registry, cfg.registry_key_secret, cfg.docker_host, child)
         provider = login.provider
@@ -92,7 +94,7 @@ class O3Site(pulumi.ComponentResource):
             opts=child,
         )
 
-        host = site.public_host or host_name(cfg.docker_host)
+        host = cfg.public_host_name
         self.pacs_url = f"http://{host}:{cfg.ports.pacs_http}/"
         self.view_url = f"http://{host}:{cfg.ports.view_http}/"
         self.log_folders = {"pacs": folders.paths["pacsLog"], "view": folders.paths["viewLog"]}
@@ -113,23 +115,3 @@ class O3Site(pulumi.ComponentResource):
                 pulumi.log.warn(f"site {cfg.site.name}: host below the vendor's minimum: {f.describe()}")
         if req.high_exam_load:
             pulumi.log.warn(f"site {cfg.site.name}: {req.high_exam_load}")
-
-
-FACTS_KIND = "o3-site-facts"
-
-
-def site_facts(cfg: SiteConfig) -> dict[str, str]:
-    """What the policy pack needs to know about the site, as strings (RandomId keepers)."""
-    s, h = cfg.site, cfg.host
-    return {
-        "kind": FACTS_KIND,
-        "site": s.name,
-        "concurrentUsers": str(s.concurrent_users),
-        "pathology": "true" if s.pathology else "false",
-        "examsPerDay": str(s.exams_per_day),
-        "hostCpuCores": f"{h.cpu_cores:g}",
-        "hostMemoryGb": f"{h.memory_gb:g}",
-        "hostStorageGb": f"{h.storage_gb:g}",
-        "hostNetworkMbps": f"{h.network_mbps:g}",
-        "storagePath": s.storage_path,
-    }

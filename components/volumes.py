@@ -14,8 +14,9 @@ from typing import Optional
 import pulumi
 import pulumi_command as command
 
-from .common import TYPE_PREFIX, docker_cli_env
-from .guide import DATA_FOLDERS, FOLDERS
+from sitespec.guide import DATA_FOLDERS, FOLDERS
+
+from . import TYPE_PREFIX, docker_cli_env
 
 _MOUNT = "/o3-storage"
 

@@ -1,1 +1,3 @@
-"""Day-2 commands for a fleet of sites: which stacks CI should run, version bumps, the fleet view."""
+"""What an operator runs: sizing, preflight, version bumps, the fleet view, which stacks CI runs.
+
+Each command reads `sitespec` (the site's domain) and never a Pulumi component module."""

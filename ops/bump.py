@@ -23,9 +23,9 @@ from typing import Any, Optional, Sequence
 
 from ruamel.yaml import YAML
 
-from components import imageref
-from components.config import DEFAULT_DB_IMAGE, RINGS, ConfigError
-from components.stackfile import ROOT, StackFileError, merge, stack_names, validate
+from sitespec import imageref
+from sitespec.config import DEFAULT_DB_IMAGE, RINGS, ConfigError
+from sitespec.stackfile import ROOT, StackFileError, merge, stack_names, validate
 from ops.stacks import ring_in
 
 COMPONENTS = ("pacs", "view", "db")

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from components import sizing
-from components.backup import version_of
-from components.config import ConfigError
-from components.stackfile import ROOT, StackFileError, load_stack_config, stack_names
+from sitespec import sizing
+from sitespec.config import ConfigError
+from sitespec.imageref import version_of
+from sitespec.stackfile import ROOT, StackFileError, load_stack_config, stack_names
 
 
 def row(stack: str, root: Path) -> dict[str, Any]:

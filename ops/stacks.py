@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from components.config import RINGS
-from components.stackfile import ROOT, StackFileError, read_raw, stack_names
+from sitespec.config import RINGS
+from sitespec.stackfile import ROOT, StackFileError, read_raw, stack_names
 
 # Paths whose change affects every site.
-PROGRAM_PATHS = ("__main__.py", "Pulumi.yaml", "components/", "policy/", "requirements.txt")
+PROGRAM_PATHS = ("__main__.py", "Pulumi.yaml", "components/", "sitespec/", "policy/", "requirements.txt")
 
 
 def ring_in(config: Any) -> str:

@@ -159,7 +159,7 @@ def stack_file_config(stack: str, secrets: Optional[dict[str, str]] = None) -> t
 
     `secure:` values cannot be decrypted without the CLI; `secrets` supplies stand-ins for them.
     """
-    from components.stackfile import read_raw
+    from sitespec.stackfile import read_raw
 
     cfg, secure = read_raw(stack, ROOT)
     for key in secure:

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from components.config import ConfigError, parse
+from sitespec.config import ConfigError, parse
 from site_fixtures import BASE, PASSWORD
 from engine import evaluate, last_run
 

@@ -1,7 +1,7 @@
 """What the applications see must be exactly what the vendor guide's compose file gives them.
 
 Expected values are written out here from `vendor-install-guide.txt`, independently of
-components/guide.py, so a drift in the program is caught.
+sitespec/guide.py, so a drift in the program is caught.
 """
 
 import pytest

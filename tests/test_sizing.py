@@ -2,8 +2,9 @@
 
 import pytest
 
-from components import sizing
-from components.sizing import main, requirements
+from sitespec import sizing
+from ops.sizing import main
+from sitespec.sizing import requirements
 
 TABLE = [
     # users, pathology, cores, memory GB

@@ -1,4 +1,4 @@
-"""The sizing rules' shared body: the vendor's table (components.sizing) against the site facts."""
+"""The sizing rules' shared body: the vendor's table (sitespec.sizing) against the site facts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, StackValidationPolicy
 
-from components import sizing
+from sitespec import sizing
 
 from .common import config, num, site_facts
 
@@ -24,7 +24,7 @@ def site_requirements(args: Any, report: Callable) -> tuple[str, dict[str, str],
     found = site_facts(args.resources)
     if found is None:
         report("no site-facts record (random RandomId `<site>-site-facts`) is registered: the program that "
-               "registers it (components/site.py) is needed for the sizing check")
+               "registers it (components/site.py, sitespec/facts.py) is needed for the sizing check")
         return None
     _, facts = found
     cfg = config(args, DEFAULTS)

@@ -11,13 +11,14 @@ from typing import Any, Iterable, Optional
 
 from pulumi_policy.proxy import UnknownValueError
 
+# What the program registers for the pack: one record, one name convention (sitespec.facts).
+from sitespec.facts import DB_IMAGE_SUFFIX, FACTS_KIND  # noqa: F401 - re-exported to the rules
+
 CONTAINER = "docker:index/container:Container"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 VOLUME = "docker:index/volume:Volume"
 COMMAND = "command:local:Command"
 FACTS = "random:index/randomId:RandomId"
-FACTS_KIND = "o3-site-facts"  # components.site.FACTS_KIND
-DB_IMAGE_SUFFIX = "-db-image"  # components.site names the MySQL image `<site>-db-image`
 
 
 def known(mapping: Any, key: Any, default: Any = None) -> Any:

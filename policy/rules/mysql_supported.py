@@ -4,7 +4,7 @@ from typing import Any, Callable, Optional
 
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
-from components import imageref
+from sitespec import imageref
 
 from .common import DB_IMAGE_SUFFIX, REMOTE_IMAGE, known
 

@@ -4,7 +4,7 @@ from typing import Any, Callable
 
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
 
-from components import imageref
+from sitespec import imageref
 
 from .common import REMOTE_IMAGE, known
 

@@ -63,7 +63,7 @@ def standins(docker_host, client) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def nofile_cap(client, standins) -> int:
     """The open-files hard limit this daemon can give a container."""
-    from components import preflight
+    from ops import preflight
 
     return preflight.nofile_limit(preflight.Host(client, standins["db"]))
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from docker.types import IPAMConfig, IPAMPool
 
-from components import preflight, sizing
-from components.stackfile import load_stack_config
+from ops import preflight
+from sitespec import sizing
+from sitespec.stackfile import load_stack_config
 
 pytestmark = pytest.mark.engine
 

@@ -1,6 +1,6 @@
 """Preflight: checks a site's Docker host before `pulumi up`, from the same stack config.
 
-    python -m components.preflight --stack <site> [--registry-key-file key.json] [--json]
+    python -m ops.preflight --stack <site> [--registry-key-file key.json] [--json]
 
 Talks to the stack's Docker host (`docker:host`, local socket or ssh://) and reports each check
 as pass / warn / fail with the measured value and the fix; exits 1 when any check fails.
@@ -20,9 +20,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from . import sizing
-from .config import SiteConfig
-from .guide import DB_CONTAINER, PACS_CONTAINER, VIEW_CONTAINER
+from sitespec import sizing
+from sitespec.config import ConfigError, SiteConfig
+from sitespec.guide import DB_CONTAINER, PACS_CONTAINER, VIEW_CONTAINER
+from sitespec.stackfile import ROOT, StackFileError, read_raw, validate
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 MEMORY_TOLERANCE = 0.95  # the kernel keeps some RAM: a 12 GB host reports ~11.6 GiB
@@ -288,10 +289,7 @@ def run_checks(cfg: SiteConfig, helper_image: str, key: Optional[str], key_is_se
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from .config import ConfigError
-    from .stackfile import ROOT, StackFileError, read_raw, validate
-
-    p = argparse.ArgumentParser(prog="python -m components.preflight", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m ops.preflight", description=__doc__.split("\n\n")[0])
     p.add_argument("--stack", required=True, help="site stack (Pulumi.<stack>.yaml)")
     p.add_argument("--dir", help="folder holding the stack files (default: this project)")
     p.add_argument("--registry-key-file", help="the registry's JSON key, to test the login (stack secrets stay encrypted)")

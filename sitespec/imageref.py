@@ -36,6 +36,12 @@ def parse(ref: str) -> Optional[ImageRef]:
     return ImageRef(m.group("name"), m.group("tag"), m.group("digest")) if m else None
 
 
+def version_of(ref: str) -> str:
+    """The tag (or the digest's start) a reference pins, e.g. '2.8.1'; 'unknown' when unparsable."""
+    parsed = parse(ref)
+    return (parsed.tag or (parsed.digest or "")[:19]) if parsed else "unknown"
+
+
 def has_placeholder(ref: str) -> bool:
     return "{" in ref or "}" in ref
 

@@ -1,5 +1,5 @@
 """The vendor's sizing minimums, in one place: used by the program (a warning at preview), the
-policy pack (enforcement) and people (`python -m components.sizing`).
+policy pack (enforcement) and people (`python -m ops.sizing`).
 
 From the guide's "Minimal hardware requirements":
   up to 10 concurrent users: 6 cores, 12 GB RAM; up to 20: 10 cores, 20 GB; up to 50: 18 cores,
@@ -12,11 +12,9 @@ Standard library only: the policy pack imports this module in its own virtualenv
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 # (max concurrent users, cores, memory GB): a count between two rows needs the higher row.
 TABLE: tuple[tuple[int, int, int], ...] = ((10, 6, 12), (20, 10, 20), (50, 18, 36))
@@ -59,14 +57,15 @@ class Finding:
         return self.found < self.need.value
 
     def describe(self) -> str:
-        verdict = f"short by {_fmt(self.need.value - self.found)} {self.need.unit}" if self.short else "ok"
+        verdict = f"short by {fmt(self.need.value - self.found)} {self.need.unit}" if self.short else "ok"
         return (
-            f"{self.key}: {_fmt(self.found)} {self.need.unit} declared, "
-            f"{_fmt(self.need.value)} {self.need.unit} required ({self.need.reason}): {verdict}"
+            f"{self.key}: {fmt(self.found)} {self.need.unit} declared, "
+            f"{fmt(self.need.value)} {self.need.unit} required ({self.need.reason}): {verdict}"
         )
 
 
-def _fmt(x: float) -> str:
+def fmt(x: float) -> str:
+    """A number as the tables print it: no trailing '.0'."""
     return f"{x:g}"
 
 
@@ -137,66 +136,3 @@ def for_site(cfg) -> tuple[Requirements, list[Finding]]:
     s, h = cfg.site, cfg.host
     req = requirements(s.concurrent_users, s.pathology, s.exams_per_day)
     return req, findings(req, h.cpu_cores, h.memory_gb, h.storage_gb, h.network_mbps)
-
-
-def _print_requirements(req: Requirements) -> None:
-    print(f"  cores        {_fmt(req.cores.value):>6}   {req.cores.reason}")
-    print(f"  memory GB    {_fmt(req.memory_gb.value):>6}   {req.memory_gb.reason}")
-    print(f"  storage GB   {_fmt(req.storage_gb.value):>6}   {req.storage_gb.reason}")
-    print(f"  network Mb/s {_fmt(req.network_mbps.value):>6}   {req.network_mbps.reason}")
-    if req.high_exam_load:
-        print(f"  note: {req.high_exam_load}")
-
-
-def _check_stack(stack: str, root: Optional[str]) -> int:
-    # Needs pydantic and ruamel.yaml: the program's virtualenv, not the policy pack's.
-    from pathlib import Path
-
-    from .config import ConfigError
-    from .stackfile import ROOT, StackFileError, load_stack_config
-
-    try:
-        cfg = load_stack_config(stack, Path(root) if root else ROOT)
-    except (StackFileError, ConfigError) as e:
-        print(f"sizing: {e}", file=sys.stderr)
-        return 2
-    req, found = for_site(cfg)
-    site = cfg.site
-    print(f"site {site.name} (stack {stack}): {site.concurrent_users} users, pathology {'yes' if site.pathology else 'no'}, {site.exams_per_day} exams/day")
-    _print_requirements(req)
-    print("declared host:")
-    failed = False
-    for f in found:
-        level = "FAIL" if f.short and f.key in MANDATORY else ("WARN" if f.short else "pass")
-        failed |= level == "FAIL"
-        print(f"  {level:4} {f.describe()}")
-    if req.high_exam_load:
-        print(f"  WARN {req.high_exam_load}")
-    return 1 if failed else 0
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m components.sizing",
-        description="The vendor's minimum host size for an O3 PACS + VIEW site.",
-    )
-    p.add_argument("--users", type=int, help="concurrent users")
-    p.add_argument("--pathology", action="store_true", help="digital pathology project")
-    p.add_argument("--exams", type=int, default=0, help="exams per day (default 0)")
-    p.add_argument("--stack", help="check the host declared in Pulumi.<stack>.yaml; exit 1 when it falls short")
-    p.add_argument("--dir", help="folder holding the stack files (default: this project)")
-    args = p.parse_args(argv)
-    if args.stack:
-        return _check_stack(args.stack, args.dir)
-    if args.users is None:
-        p.error("give --users N (or --stack NAME)")
-    if args.users < 1:
-        p.error("--users must be at least 1")
-    req = requirements(args.users, args.pathology, args.exams)
-    print(f"{args.users} concurrent users, pathology {'yes' if args.pathology else 'no'}, {args.exams} exams/day needs at least:")
-    _print_requirements(req)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,6 +14,7 @@ import posixpath
 import re
 import zoneinfo
 from typing import Annotated, Any, Literal, Optional, get_args
+from urllib.parse import urlparse
 
 import pulumi
 from pydantic import (
@@ -336,6 +337,15 @@ class SiteConfig(_Model):
         if len(set(used)) != len(used):
             raise ValueError("o3:ports and o3:database.port must all be different host ports")
         return self
+
+    @property
+    def public_host_name(self) -> str:
+        """Host users reach the site on: o3:site.publicHost, else the Docker host's name, else localhost."""
+        if self.site.public_host:
+            return self.site.public_host
+        if self.docker_host and self.docker_host.startswith(("ssh://", "tcp://")):
+            return urlparse(self.docker_host).hostname or "localhost"
+        return "localhost"
 
     @property
     def db_password_secret(self) -> Optional[pulumi.Output[str]]:

@@ -1,0 +1,104 @@
+"""The folder layout is the architecture: these tests keep the arrows pointing one way and the
+README's layout table true to the tree."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRST_PARTY = ("components", "sitespec", "ops", "policy")
+
+
+def imports_of(path: Path) -> set[str]:
+    """Top-level first-party packages a module imports (relative imports stay in its own package)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        found |= {n.split(".")[0] for n in names if n.split(".")[0] in FIRST_PARTY}
+    return found
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+# package -> first-party packages it may import besides itself
+ALLOWED = {
+    "sitespec": set(),
+    "components": {"sitespec"},
+    "ops": {"sitespec"},
+    "policy": {"sitespec"},
+}
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_imports_point_at_the_domain_only(package):
+    wrong = {
+        str(m.relative_to(ROOT)): sorted(imports_of(m) - ALLOWED[package] - {package})
+        for m in modules(package)
+    }
+    assert {k: v for k, v in wrong.items() if v} == {}
+
+
+def test_the_domain_imports_no_pulumi_resources():
+    for m in modules("sitespec"):
+        text = m.read_text()
+        assert not re.search(r"^\s*(import|from)\s+pulumi_(docker|command|random)", text, re.M), m
+
+
+def test_policy_pack_modules_of_the_domain_need_only_the_standard_library():
+    # The pack runs in its own virtualenv (pulumi + pulumi_policy only).
+    stdlib_only = {"sizing", "imageref", "facts"}
+    used = set()
+    for m in modules("policy"):
+        for mod, name in re.findall(r"from sitespec(?:\.(\w+))? import (\w+)", m.read_text()):
+            used.add(mod or name)
+    assert used and used <= stdlib_only, used
+    for name in stdlib_only:
+        assert imports_of(ROOT / "sitespec" / f"{name}.py") == set()
+        third = re.findall(r"^\s*(?:import|from)\s+(pydantic|ruamel|pulumi\w*|docker)\b", (ROOT / "sitespec" / f"{name}.py").read_text(), re.M)
+        assert third == [], (name, third)
+
+
+def test_components_holds_components_only():
+    for m in modules("components"):
+        if m.name == "__init__.py":
+            continue
+        assert re.search(r"class \w+\(pulumi\.ComponentResource\)", m.read_text()), f"{m.name} defines no component"
+
+
+def readme_layout_paths() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("## Layout"):text.index("## Configure a new site")]
+    return re.findall(r"^\| `([^`]+)`", table, re.M)
+
+
+def test_readme_layout_table_names_paths_that_exist():
+    missing = [p for p in readme_layout_paths() if not (ROOT / p.rstrip("/")).exists()]
+    assert missing == []
+
+
+@pytest.mark.parametrize("package", ["components", "sitespec", "ops"])
+def test_readme_layout_table_covers_every_module(package):
+    listed = set(readme_layout_paths())
+    if f"{package}/" in listed and package == "ops":
+        return  # the ops row names every command
+    unlisted = [
+        str(m.relative_to(ROOT)) for m in modules(package)
+        if m.name != "__init__.py" and str(m.relative_to(ROOT)) not in listed
+    ]
+    assert unlisted == []
+
+
+def test_readme_names_every_operator_command():
+    text = (ROOT / "README.md").read_text()
+    for m in modules("ops"):
+        if m.name != "__init__.py":
+            assert f"ops.{m.stem}" in text, m.stem
