@@ -4,9 +4,12 @@
     python -m ops.bump --component view --version 3.5.0 --site riverside --site north-clinic
 
 Only the tag of `o3:images.<component>` changes; comments, order and layout of the files are
-kept (ruamel.yaml round trip). An unpinned (`latest`, empty) or placeholder (`{X.Y.Z}`) version
-is refused. Every file is changed and re-validated in memory first; files are only written when
-all of them are good, each atomically (temp file + rename), so no file is ever half-written.
+kept (ruamel.yaml round trip). Refused, with the reason, before anything is written: an
+unpinned (`latest`, empty) or placeholder (`{X.Y.Z}`) version, a version the site's own
+validation or the policy pack's mandatory rules would refuse (e.g. a MySQL that is not 8.0),
+and a downgrade (or a change that cannot be ordered, e.g. to a digest) unless
+--allow-downgrade says it is meant. Every file is changed and re-validated in memory first;
+files are only written when all of them are good, each atomically (temp file + rename).
 """
 
 from __future__ import annotations
@@ -25,15 +28,16 @@ from ruamel.yaml import YAML
 
 from sitespec import imageref
 from sitespec.config import DEFAULT_DB_IMAGE, RINGS, ConfigError
-from sitespec.stackfile import ROOT, StackFileError, merge, stack_names, validate
-from ops.stacks import ring_in
+from sitespec.stackfile import StackFileError, merge, ring, stack_names, validate
+
+from ._cli import OpsError, add_dir_argument, run
 
 COMPONENTS = ("pacs", "view", "db")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 
 
-class BumpError(Exception):
+class BumpError(OpsError):
     pass
 
 
@@ -70,7 +74,8 @@ class Change:
     text: str  # the new file content
 
 
-def plan(root: Path, component: str, version: str, ring: Optional[str], sites: Sequence[str]) -> list[Change]:
+def plan(root: Path, component: str, version: str, ring_name: Optional[str], sites: Sequence[str],
+         allow_downgrade: bool = False) -> list[Change]:
     """What the bump would write, fully validated; raises BumpError before anything is written."""
     if component not in COMPONENTS:
         raise BumpError(f"unknown component '{component}': choose one of {', '.join(COMPONENTS)}")
@@ -89,11 +94,15 @@ def plan(root: Path, component: str, version: str, ring: Optional[str], sites: S
         except Exception as e:  # ruamel raises several parser/scanner types
             if not sites or stack in sites:
                 raise BumpError(f"{path.name} is not valid YAML, nothing was changed: {e}") from None
-    targets = list(sites) or [
-        s for s in known if s in docs and ring_in((docs[s] or {}).get("config")) == ring
-    ]
+    if not sites:
+        try:  # every ring must be readable: a misspelt one would silently leave its site out
+            rings = {s: ring((docs[s] or {}).get("config") if hasattr(docs[s], "get") else None, f"Pulumi.{s}.yaml")
+                     for s in known if s in docs}
+        except StackFileError as e:
+            raise BumpError(f"{e}; nothing was changed") from None
+    targets = list(sites) or [s for s in known if s in docs and rings[s] == ring_name]
     if not targets:
-        raise BumpError(f"no site is in ring '{ring}' (rings: {', '.join(RINGS)})")
+        raise BumpError(f"no site is in ring '{ring_name}' (rings: {', '.join(RINGS)})")
     changes = []
     for stack in targets:
         path = root / f"Pulumi.{stack}.yaml"
@@ -105,6 +114,10 @@ def plan(root: Path, component: str, version: str, ring: Optional[str], sites: S
         new = with_version(str(old), version)
         if new == old:
             continue
+        if component == "db" and (problem := imageref.mysql_problem(new)):
+            raise BumpError(f"{path.name}: {problem}; the policy pack's mandatory rule o3-database-mysql would "
+                            "refuse the deployment, so nothing was changed")
+        _check_order(path.name, component, str(old), new, allow_downgrade)
         images[component] = new
         buf = io.StringIO()
         y.dump(doc, buf)
@@ -114,6 +127,24 @@ def plan(root: Path, component: str, version: str, ring: Optional[str], sites: S
             raise BumpError(f"{path.name} would not be valid after the bump, nothing was changed: {e}") from None
         changes.append(Change(stack, path, str(old), new, buf.getvalue()))
     return changes
+
+
+def _check_order(where: str, component: str, old: str, new: str, allow_downgrade: bool) -> None:
+    """Refuse a downgrade, or a change that cannot be ordered, unless it is asked for."""
+    before, after = imageref.version_of(old), imageref.version_of(new)
+    order = imageref.compare_versions(before, after)
+    if order == 1 or allow_downgrade:
+        return
+    what = (f"{before} -> {after} is a downgrade" if order == -1
+            else f"cannot tell whether {after} is newer than {before}")
+    if component == "db":
+        consequence = ("A database downgrade is not a rollback: the newer MySQL may have upgraded the data files "
+                       "in place, and an older server can refuse to start on them or damage them. To go back, "
+                       "restore the dump taken before the upgrade into the older version (README: Rollback). ")
+    else:
+        consequence = "To roll back an upgrade, revert its commit (README: Rollback). "
+    raise BumpError(f"{where}: o3:images.{component} {what}. {consequence}"
+                    "If this is intended, run again with --allow-downgrade. Nothing was changed.")
 
 
 def _images(doc: Any, path: Path) -> Any:
@@ -139,22 +170,19 @@ def write(changes: list[Change]) -> None:
             raise
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def _main(argv: Optional[Sequence[str]]) -> int:
     p = argparse.ArgumentParser(prog="python -m ops.bump", description=__doc__.split("\n\n")[0])
     p.add_argument("--component", required=True, help="pacs, view or db")
     p.add_argument("--version", required=True, help="the new tag (or sha256:... digest)")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--ring", choices=RINGS, help="every site of this ring")
     target.add_argument("--site", action="append", default=[], help="a site's stack name (repeatable)")
-    p.add_argument("--dir", help="folder holding the stack files (default: this project)")
+    add_dir_argument(p)
     p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
+    p.add_argument("--allow-downgrade", action="store_true",
+                   help="allow a lower version, or one that cannot be ordered (e.g. a digest)")
     args = p.parse_args(argv)
-    root = Path(args.dir) if args.dir else ROOT
-    try:
-        changes = plan(root, args.component, args.version, args.ring, args.site)
-    except BumpError as e:
-        print(f"bump: {e}", file=sys.stderr)
-        return 2
+    changes = plan(args.dir, args.component, args.version, args.ring, args.site, args.allow_downgrade)
     if not changes:
         print(f"bump: every targeted site already runs {args.component} {args.version}; nothing to do")
         return 0
@@ -163,6 +191,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for c in changes:
         print(f"{'would bump' if args.dry_run else 'bumped'} {c.path.name}: {c.old} -> {c.new}")
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return run(_main, "bump", argv)
 
 
 if __name__ == "__main__":

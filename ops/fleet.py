@@ -1,9 +1,11 @@
-"""The fleet on a Monday morning: every site's ring, versions, load and host size vs the minimums.
+"""The fleet on a Monday morning: every stack's site, ring, versions, load and host size vs the minimums.
 
     python -m ops.fleet [--json] [--dir D]
 
 Reads every Pulumi.<site>.yaml (no Pulumi CLI needed). Exits 1 when a stack file cannot be
-read or validated (its row says why) or a host is short of a mandatory minimum.
+read or validated (its row says why), a host is short of a mandatory minimum, or two stacks
+deploy to the same Docker host (they would fight over the container names db/pacs/view and
+the ports).
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from urllib.parse import urlparse
+
 from sitespec import sizing
 from sitespec.config import ConfigError
 from sitespec.imageref import version_of
-from sitespec.stackfile import ROOT, StackFileError, load_stack_config, stack_names
+from sitespec.stackfile import StackFileError, load_stack_config, stack_names
+
+from ._cli import OpsError, add_dir_argument, run
 
 
 def row(stack: str, root: Path) -> dict[str, Any]:
@@ -31,6 +37,7 @@ def row(stack: str, root: Path) -> dict[str, Any]:
     return {
         "stack": stack,
         "site": cfg.site.name,
+        "dockerHost": cfg.docker_host,
         "ring": cfg.site.ring,
         "versions": {"pacs": version_of(cfg.images.pacs), "view": version_of(cfg.images.view), "db": version_of(cfg.images.db)},
         "users": cfg.site.concurrent_users,
@@ -45,36 +52,74 @@ def row(stack: str, root: Path) -> dict[str, Any]:
     }
 
 
+def host_key(docker_host: Optional[str]) -> str:
+    """Which daemon a docker:host reaches: user and scheme do not matter, host and port do."""
+    if not docker_host:
+        return "the local Docker (no docker:host)"
+    u = urlparse(docker_host)
+    if u.scheme == "unix":
+        return f"unix://{u.path}"
+    port = u.port or {"ssh": 22, "tcp": 2375}.get(u.scheme)
+    return f"{(u.hostname or '').lower()}:{port}"
+
+
+def mark_shared_hosts(rows: list[dict[str, Any]]) -> None:
+    """Add `sharesHostWith` to rows whose stacks deploy to the same Docker host."""
+    by_host: dict[str, list[str]] = {}
+    for r in rows:
+        if "error" not in r:
+            by_host.setdefault(host_key(r["dockerHost"]), []).append(r["stack"])
+    for r in rows:
+        if "error" not in r:
+            others = [s for s in by_host[host_key(r["dockerHost"])] if s != r["stack"]]
+            if others:
+                r["sharesHostWith"] = others
+
+
 def _fmt_host(h: dict[str, float]) -> str:
     return f"{h['cpuCores']:g}c/{h['memoryGb']:g}G/{h['storageGb']:g}G"
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ["site", "ring", "pacs", "view", "db", "users", "patho", "host c/RAM/disk", "minimum", "sizing"]
+    head = ["stack", "site", "ring", "pacs", "view", "db", "users", "patho", "host c/RAM/disk", "minimum", "sizing"]
     lines = [head]
     for r in rows:
         if "error" in r:
-            lines.append([r["stack"], "-", "-", "-", "-", "-", "-", "-", "-", "ERROR: " + r["error"].splitlines()[0]])
+            lines.append([r["stack"], "-", "-", "-", "-", "-", "-", "-", "-", "-", "ERROR: " + r["error"].splitlines()[0]])
             continue
         verdict = r["sizing"]
         if r["shortBy"]:
             verdict += " (" + ", ".join(f"{k} -{v:g}" for k, v in r["shortBy"].items()) + ")"
-        lines.append([r["site"], r["ring"], r["versions"]["pacs"], r["versions"]["view"], r["versions"]["db"],
+        if r.get("sharesHostWith"):
+            verdict += f"; SAME DOCKER HOST as {', '.join(r['sharesHostWith'])}"
+        lines.append([r["stack"], r["site"], r["ring"], r["versions"]["pacs"], r["versions"]["view"], r["versions"]["db"],
                       str(r["users"]), "yes" if r["pathology"] else "no", _fmt_host(r["host"]), _fmt_host(r["minimum"]),
                       verdict])
     widths = [max(len(line[i]) for line in lines) for i in range(len(head) - 1)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)) + "  " + line[-1] for line in lines)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def _main(argv: Optional[Sequence[str]]) -> int:
     p = argparse.ArgumentParser(prog="python -m ops.fleet", description=__doc__.split("\n\n")[0])
-    p.add_argument("--dir", help="folder holding the stack files (default: this project)")
+    add_dir_argument(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     args = p.parse_args(argv)
-    root = Path(args.dir) if args.dir else ROOT
-    rows = [row(s, root) for s in stack_names(root)]
+    names = stack_names(args.dir)
+    if not names:
+        raise OpsError(f"no Pulumi.<site>.yaml stack files in {args.dir}: nothing to show")
+    rows = [row(s, args.dir) for s in names]
+    mark_shared_hosts(rows)
     print(json.dumps(rows, indent=2) if args.json else table(rows))
-    return 1 if any("error" in r or r["sizing"] == "short" for r in rows) else 0
+    shared = [r for r in rows if r.get("sharesHostWith")]
+    if shared and not args.json:
+        print(f"\nfleet: {len(shared)} stacks share a Docker host: each site needs its own host (container names "
+              "db/pacs/view and the ports are fixed by the vendor's guide); give each stack its own docker:host",
+              file=sys.stderr)
+    return 1 if any("error" in r or r["sizing"] == "short" or r.get("sharesHostWith") for r in rows) else 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return run(_main, "fleet", argv)
 
 
 if __name__ == "__main__":

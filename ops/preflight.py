@@ -17,13 +17,14 @@ import json
 import os
 import sys
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from sitespec import sizing
-from sitespec.config import ConfigError, SiteConfig
+from sitespec.config import SiteConfig
 from sitespec.guide import DB_CONTAINER, PACS_CONTAINER, VIEW_CONTAINER
-from sitespec.stackfile import ROOT, StackFileError, read_raw, validate
+from sitespec.stackfile import read_raw, validate
+
+from ._cli import OpsError, add_dir_argument, readable_file, run
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 MEMORY_TOLERANCE = 0.95  # the kernel keeps some RAM: a 12 GB host reports ~11.6 GiB
@@ -288,32 +289,43 @@ def run_checks(cfg: SiteConfig, helper_image: str, key: Optional[str], key_is_se
     return checks
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def _main(argv: Optional[Sequence[str]]) -> int:
     p = argparse.ArgumentParser(prog="python -m ops.preflight", description=__doc__.split("\n\n")[0])
     p.add_argument("--stack", required=True, help="site stack (Pulumi.<stack>.yaml)")
-    p.add_argument("--dir", help="folder holding the stack files (default: this project)")
-    p.add_argument("--registry-key-file", help="the registry's JSON key, to test the login (stack secrets stay encrypted)")
+    add_dir_argument(p)
+    p.add_argument("--registry-key-file", type=readable_file,
+                   help="the registry's JSON key, to test the login (stack secrets stay encrypted)")
     p.add_argument("--helper-image", help="image with sh/df/cat for the measurements (default: o3:images.db)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     args = p.parse_args(argv)
-    root = Path(args.dir) if args.dir else ROOT
-    try:
-        raw, secure = read_raw(args.stack, root)  # secure: which secrets are set (not readable)
-        cfg = validate(raw, secure)
-    except (StackFileError, ConfigError) as e:
-        print(f"preflight: {e}", file=sys.stderr)
-        return 2
-    key = Path(args.registry_key_file).read_text() if args.registry_key_file else os.environ.get("O3_REGISTRY_KEY")
+    raw, secure = read_raw(args.stack, args.dir)  # secure: which secrets are set (not readable)
+    cfg = validate(raw, secure)
+    key = args.registry_key_file.read_text() if args.registry_key_file else os.environ.get("O3_REGISTRY_KEY")
+    if key is not None and not _is_json_object(key):
+        source = f"--registry-key-file {args.registry_key_file}" if args.registry_key_file else "O3_REGISTRY_KEY"
+        raise OpsError(f"{source} is not a registry JSON key (a service-account key file's content)")
     checks = run_checks(cfg, args.helper_image or cfg.images.db, key, "o3:registryKey" in secure)
     failed = any(c.status == FAIL for c in checks)
     if args.json:
-        print(json.dumps({"site": cfg.site.name, "ok": not failed, "checks": [asdict(c) for c in checks]}, indent=2))
+        print(json.dumps({"site": cfg.site.name, "stack": args.stack, "ok": not failed,
+                          "checks": [asdict(c) for c in checks]}, indent=2))
     else:
         print(f"preflight for site {cfg.site.name} (stack {args.stack}) on {cfg.docker_host or 'the local Docker'}:")
         for c in checks:
             print("  " + c.line())
         print("result: " + ("FAIL - fix the above before `pulumi up`" if failed else "ready for `pulumi up`"))
     return 1 if failed else 0
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return run(_main, "preflight", argv)
 
 
 if __name__ == "__main__":

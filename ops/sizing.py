@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from sitespec.config import ConfigError
 from sitespec.sizing import MANDATORY, Requirements, fmt, for_site, requirements
-from sitespec.stackfile import ROOT, StackFileError, load_stack_config
+from sitespec.stackfile import load_stack_config
+
+from ._cli import add_dir_argument, non_negative_int, positive_int, run
 
 
 def _print_requirements(req: Requirements) -> None:
@@ -27,12 +28,8 @@ def _print_requirements(req: Requirements) -> None:
         print(f"  note: {req.high_exam_load}")
 
 
-def _check_stack(stack: str, root: Optional[str]) -> int:
-    try:
-        cfg = load_stack_config(stack, Path(root) if root else ROOT)
-    except (StackFileError, ConfigError) as e:
-        print(f"sizing: {e}", file=sys.stderr)
-        return 2
+def _check_stack(stack: str, root: Path) -> int:
+    cfg = load_stack_config(stack, root)
     req, found = for_site(cfg)
     site = cfg.site
     print(f"site {site.name} (stack {stack}): {site.concurrent_users} users, pathology {'yes' if site.pathology else 'no'}, {site.exams_per_day} exams/day")
@@ -48,27 +45,36 @@ def _check_stack(stack: str, root: Optional[str]) -> int:
     return 1 if failed else 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def _main(argv: Optional[Sequence[str]]) -> int:
     p = argparse.ArgumentParser(
         prog="python -m ops.sizing",
-        description="The vendor's minimum host size for an O3 PACS + VIEW site.",
+        description="The vendor's minimum host size for an O3 PACS + VIEW site. Pathology cores are "
+        "rounded up to whole cores.",
     )
-    p.add_argument("--users", type=int, help="concurrent users")
+    p.add_argument("--users", type=positive_int, help="concurrent users (at least 1)")
     p.add_argument("--pathology", action="store_true", help="digital pathology project")
-    p.add_argument("--exams", type=int, default=0, help="exams per day (default 0)")
+    p.add_argument("--exams", type=non_negative_int, help="exams per day (default 0)")
     p.add_argument("--stack", help="check the host declared in Pulumi.<stack>.yaml; exit 1 when it falls short")
-    p.add_argument("--dir", help="folder holding the stack files (default: this project)")
+    add_dir_argument(p)
     args = p.parse_args(argv)
     if args.stack:
+        given = [f for f, v in (("--users", args.users), ("--pathology", args.pathology), ("--exams", args.exams))
+                 if v not in (None, False)]
+        if given:
+            p.error(f"{', '.join(given)} cannot be combined with --stack: the stack file declares the site's users, "
+                    "pathology and exams; give either --stack or the site's numbers")
         return _check_stack(args.stack, args.dir)
     if args.users is None:
         p.error("give --users N (or --stack NAME)")
-    if args.users < 1:
-        p.error("--users must be at least 1")
-    req = requirements(args.users, args.pathology, args.exams)
-    print(f"{args.users} concurrent users, pathology {'yes' if args.pathology else 'no'}, {args.exams} exams/day needs at least:")
+    exams = args.exams or 0
+    req = requirements(args.users, args.pathology, exams)
+    print(f"{args.users} concurrent users, pathology {'yes' if args.pathology else 'no'}, {exams} exams/day needs at least:")
     _print_requirements(req)
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return run(_main, "sizing", argv)
 
 
 if __name__ == "__main__":

@@ -17,20 +17,16 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from sitespec.config import RINGS
-from sitespec.stackfile import ROOT, StackFileError, read_raw, stack_names
+from sitespec.stackfile import StackFileError, read_raw, ring, stack_names
+
+from ._cli import add_dir_argument, run
 
 # Paths whose change affects every site.
 PROGRAM_PATHS = ("__main__.py", "Pulumi.yaml", "components/", "sitespec/", "policy/", "requirements.txt")
 
 
-def ring_in(config: Any) -> str:
-    """The o3:site.ring of a stack's `config` mapping (default broad)."""
-    site = config.get("o3:site") if hasattr(config, "get") else None
-    return site.get("ring", "broad") if hasattr(site, "get") else "broad"
-
-
 def ring_of(stack: str, root: Path) -> str:
-    return ring_in(read_raw(stack, root)[0])
+    return ring(read_raw(stack, root)[0], f"Pulumi.{stack}.yaml")
 
 
 def load_configs(root: Path) -> dict[str, dict[str, Any]]:
@@ -60,30 +56,30 @@ def select(configs: dict[str, dict[str, Any]], changed: Optional[list[str]] = No
 def by_ring(stacks: list[str], configs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     rings: dict[str, list[str]] = {r: [] for r in RINGS}
     for s in stacks:
-        rings[ring_in(configs[s])].append(s)
+        rings[ring(configs[s], f"Pulumi.{s}.yaml")].append(s)
     return rings
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def _main(argv: Optional[Sequence[str]]) -> int:
     p = argparse.ArgumentParser(prog="python -m ops.stacks", description=__doc__.split("\n\n")[0])
-    p.add_argument("--dir", help="folder holding the stack files (default: this project)")
+    add_dir_argument(p)
     p.add_argument("--changed-since", metavar="REF", help="only stacks affected by changes since this git ref")
     p.add_argument("--ring", choices=RINGS, help="only this ring")
     p.add_argument("--by-ring", action="store_true", help='JSON object {"canary": [...], "early": [...], "broad": [...]}')
     args = p.parse_args(argv)
-    root = Path(args.dir) if args.dir else ROOT
-    try:
-        configs = load_configs(root)
-        stacks = select(configs, changed_files(args.changed_since, root) if args.changed_since else None)
-        rings = by_ring(stacks, configs)
-    except StackFileError as e:
-        print(f"stacks: {e}", file=sys.stderr)
-        return 2
+    configs = load_configs(args.dir)
+    stacks = select(configs, changed_files(args.changed_since, args.dir) if args.changed_since else None)
+    rings = by_ring(ci_stacks(configs), configs)  # every CI stack's ring is checked, not only the selected ones
+    rings = {r: [s for s in members if s in stacks] for r, members in rings.items()}
     if args.by_ring:
         print(json.dumps(rings))
     else:
         print(json.dumps(rings[args.ring] if args.ring else stacks))
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return run(_main, "stacks", argv)
 
 
 if __name__ == "__main__":

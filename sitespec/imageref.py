@@ -60,3 +60,39 @@ def pin_problem(ref: str) -> Optional[str]:
     if parsed.tag == "latest":
         return f"'{ref}' uses the moving 'latest' tag"
     return None
+
+
+# The vendor supports MySQL 8.0 (highly recommended) and 5.7; anything else is refused.
+SUPPORTED_MYSQL = ("8.0", "5.7")
+
+
+def mysql_version(ref: str) -> Optional[str]:
+    """'8.0' / '5.7' / other major.minor of an official-looking mysql image, else None."""
+    parsed = parse(ref)
+    if parsed is None or parsed.repository != "mysql" or not parsed.tag:
+        return None
+    parts = parsed.tag.split(".")
+    return ".".join(parts[:2]) if len(parts) >= 2 else parsed.tag
+
+
+def mysql_problem(ref: str) -> Optional[str]:
+    """Why `ref` is not a MySQL the vendor supports, or None when it is."""
+    if mysql_version(ref) in SUPPORTED_MYSQL:
+        return None
+    return f"database image '{ref}' is not MySQL 8.0 (the vendor supports MySQL 8.0, and 5.7)"
+
+
+_NUMBERS = re.compile(r"\d+")
+
+
+def compare_versions(old: str, new: str) -> Optional[int]:
+    """-1, 0 or 1 as `new` is older than, the same as or newer than `old`; None when the two
+    tags cannot be ordered (e.g. a digest, or the same numbers with different words)."""
+    if old == new:
+        return 0
+    if old.startswith("sha256:") or new.startswith("sha256:"):
+        return None
+    a, b = [tuple(int(n) for n in _NUMBERS.findall(v)) for v in (old, new)]
+    if not a or not b or a == b:
+        return None
+    return 1 if b > a else -1

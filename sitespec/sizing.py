@@ -97,9 +97,13 @@ def requirements(
         )
     core_need = Need(float(cores), "cores", f"{users} users, {row}")
     if pathology:
-        path_cores = pathology_cores_per_user * users
+        exact = pathology_cores_per_user * users
+        # Cores come whole: 1.5 x 35 = 52.5 means a host with 53.
+        path_cores = math.ceil(exact - 1e-9)
         if path_cores > cores:
-            core_need = Need(path_cores, "cores", f"digital pathology: {pathology_cores_per_user:g} cores x {users} users")
+            rounding = f" = {exact:g}, rounded up to whole cores" if path_cores != exact else ""
+            core_need = Need(float(path_cores), "cores",
+                             f"digital pathology: {pathology_cores_per_user:g} cores x {users} users{rounding}")
         else:
             core_need = Need(float(cores), "cores", f"{users} users, {row} (pathology needs only {path_cores:g})")
     high = None

@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 from ruamel.yaml import YAML
 
-from .config import PROJECT, ConfigError, SiteConfig, parse
+from .config import PROJECT, RINGS, ConfigError, SiteConfig, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,6 +62,24 @@ def merge(doc: Any, project: Any, where: str) -> tuple[dict[str, Any], set[str]]
     return cfg, secure
 
 
+def ring(config: Any, where: str) -> str:
+    """The o3:site.ring of a stack's `config` mapping (default broad), checked.
+
+    Read without validating the rest of the site, so that CI can group stacks by ring even
+    while another key of one stack is being fixed; a ring that is not one of RINGS is an error
+    that names the file, since a misspelt ring would silently drop the site from its rollout."""
+    site = config.get("o3:site") if hasattr(config, "get") else None
+    if site is None:
+        return "broad"
+    if not hasattr(site, "get"):
+        raise StackFileError(f"{where}: o3:site must be a mapping of the site's settings")
+    value = site.get("ring", "broad")
+    if value not in RINGS:
+        raise StackFileError(
+            f"{where}: o3:site.ring is {value!r}, which is not a rollout ring: use one of {', '.join(RINGS)} (lower case)")
+    return value
+
+
 def load_stack_config(stack: str, root: Path = ROOT, secrets: Optional[dict[str, str]] = None) -> SiteConfig:
     """The stack's validated SiteConfig. Secure values are left out unless `secrets` supplies them."""
     return validate(*read_raw(stack, root), secrets)
@@ -83,4 +101,4 @@ def validate(cfg: dict[str, Any], secure: set[str], secrets: Optional[dict[str, 
     return parse(raw, {k[len(prefix):] for k in secure}, docker_host)
 
 
-__all__ = ["ConfigError", "StackFileError", "load_stack_config", "merge", "read_raw", "stack_names", "validate"]
+__all__ = ["ConfigError", "StackFileError", "load_stack_config", "merge", "read_raw", "ring", "stack_names", "validate"]

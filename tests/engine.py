@@ -154,14 +154,17 @@ class _ListHandler(logging.Handler):
         self.records.append((record.levelno, record.getMessage()))
 
 
-def stack_file_config(stack: str, secrets: Optional[dict[str, str]] = None) -> tuple[dict[str, Any], set[str]]:
+def stack_file_config(stack: str, secrets: Optional[dict[str, str]] = None, root: Path = ROOT) -> tuple[dict[str, Any], set[str]]:
     """Config of a shipped `Pulumi.<stack>.yaml` as the engine hands it to the program.
 
     `secure:` values cannot be decrypted without the CLI; `secrets` supplies stand-ins for them.
     """
-    from sitespec.stackfile import read_raw
+    from ruamel.yaml import YAML
 
-    cfg, secure = read_raw(stack, ROOT)
+    from sitespec.stackfile import merge
+
+    path = root / f"Pulumi.{stack}.yaml"  # a sample fleet's file, with the project's declarations
+    cfg, secure = merge(YAML(typ="safe").load(path.read_text()), YAML(typ="safe").load((ROOT / "Pulumi.yaml").read_text()), path.name)
     for key in secure:
         cfg[key] = (secrets or {}).get(key, f"stand-in-secret-for-{key}")
     return cfg, secure

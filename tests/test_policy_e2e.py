@@ -34,7 +34,7 @@ def test_undersized_host_is_refused_with_the_site_found_required_and_why():
         "o3-sizing-cores", "o3-sizing-memory", "o3-sizing-storage"}
     assert got["o3-sizing-network"][0].level == "advisory"
     cores = got["o3-sizing-cores"][0].message
-    assert "site test-site" in cores and "16 cores declared, 52.5 cores required" in cores and "pathology" in cores
+    assert "site test-site" in cores and "16 cores declared, 53 cores required" in cores and "pathology" in cores
     # The program itself warns at preview too.
     assert any("cpuCores" in w for w in ev.warnings())
 

@@ -39,7 +39,7 @@ def violations(resources, policy, config=None):
     "policy, over, level, words",
     [
         ("o3-sizing-cores", {"hostCpuCores": "17"}, "mandatory", ["site s1", "17 cores declared, 18 cores required", "up to 50 users"]),
-        ("o3-sizing-cores", {"pathology": "true", "hostCpuCores": "40"}, "mandatory", ["52.5 cores required", "digital pathology"]),
+        ("o3-sizing-cores", {"pathology": "true", "hostCpuCores": "40"}, "mandatory", ["53 cores required", "digital pathology", "= 52.5, rounded up"]),
         ("o3-sizing-memory", {"hostMemoryGb": "32"}, "mandatory", ["32 GB RAM declared, 36 GB RAM required"]),
         ("o3-sizing-storage", {"hostStorageGb": "40"}, "mandatory", ["40 GB storage declared, 50 GB storage required"]),
         ("o3-sizing-network", {"hostNetworkMbps": "50"}, "advisory", ["50 Mbit/s declared, 100 Mbit/s required"]),

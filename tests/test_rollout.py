@@ -15,11 +15,13 @@ from ops import bump, fleet, stacks
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(ROOT / ".venv" / "bin")
+SAMPLE_FLEET = Path(__file__).resolve().parent / "fleet"  # stable sample stacks, not the shipped ones
 
 
 @pytest.fixture
 def fleet_dir(tmp_path):
-    for f in ROOT.glob("Pulumi*.yaml"):
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
+    for f in SAMPLE_FLEET.glob("Pulumi.*.yaml"):
         shutil.copy(f, tmp_path)
     return tmp_path
 
@@ -193,15 +195,31 @@ def test_secrets_come_from_the_ci_secret_store():
 
 
 def test_renovate_targets_exactly_the_canary_stacks_and_finds_their_images():
+    """Holds for any set of shipped stacks: a new canary site needs its line in renovate.json."""
     config = json.loads((ROOT / "renovate.json").read_text())
     manager = config["customManagers"][0]
     canary = {s for s in (p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
               if stacks.ring_of(s, ROOT) == "canary"}
     patterns = [re.compile(p.strip("/")) for p in manager["managerFilePatterns"]]
     matched = {p.name for p in ROOT.glob("Pulumi.*.yaml") if any(r.search(p.name) for r in patterns)}
-    assert matched == {f"Pulumi.{s}.yaml" for s in canary}
+    wanted = {f"Pulumi.{s}.yaml" for s in canary}
+    missing = ", ".join(f'"/^Pulumi\\\\.{n[7:-5]}\\\\.yaml$/"' for n in sorted(wanted - matched))
+    assert matched == wanted, (
+        f"renovate.json's managerFilePatterns must list exactly the canary stacks (README: Configure a new site); "
+        f"add {missing or 'nothing'}, remove {sorted(matched - wanted) or 'nothing'}")
     regex = re.compile(manager["matchStrings"][0].replace("(?<", "(?P<"))
-    found = {(m["depName"], m["currentValue"]) for m in regex.finditer((ROOT / "Pulumi.st-marys.yaml").read_text())}
+    for name in sorted(wanted):
+        text = (ROOT / name).read_text()
+        found = {m["depName"].rsplit("/", 1)[-1] for m in regex.finditer(text)}
+        images = YAML(typ="safe").load(text)["config"]["o3:images"]
+        expected = {images[c].split(":")[0].rsplit("/", 1)[-1] for c in ("db", "pacs", "view") if c in images}
+        assert found == expected, name
+
+
+def test_renovate_regex_reads_each_image_and_its_tag():
+    manager = json.loads((ROOT / "renovate.json").read_text())["customManagers"][0]
+    regex = re.compile(manager["matchStrings"][0].replace("(?<", "(?P<"))
+    found = {(m["depName"], m["currentValue"]) for m in regex.finditer((SAMPLE_FLEET / "Pulumi.st-marys.yaml").read_text())}
     assert found == {
         ("mysql", "8.0.34"),
         ("europe-west1-docker.pkg.dev/o3-cloud-internal/partner/pacs-cloud", "2.8.1"),

@@ -2,8 +2,8 @@
 
 import pytest
 
-from sitespec import sizing
 from ops.sizing import main
+from sitespec import sizing
 from sitespec.sizing import requirements
 
 TABLE = [
@@ -21,9 +21,9 @@ TABLE = [
     (1000, False, 113, 416),
     (4, False, 6, 12),
     (4, True, 6, 12),  # 1.5 x 4 = 6: the table already covers it
-    (5, True, 7.5, 12),
+    (5, True, 8, 12),  # 7.5 rounded up: cores come whole
     (10, True, 15, 12),
-    (11, True, 16.5, 20),
+    (11, True, 17, 20),  # 16.5 rounded up
     (60, True, 90, 40),
 ]
 
@@ -70,7 +70,7 @@ def test_findings_say_found_required_and_by_how_much():
 def test_command_prints_each_minimum_and_its_rule(capsys):
     assert main(["--users", "35", "--pathology"]) == 0
     out = capsys.readouterr().out
-    assert "52.5" in out and "digital pathology" in out and "36" in out and "up to 50 users" in out
+    assert "53" in out and "52.5, rounded up to whole cores" in out and "digital pathology" in out and "36" in out and "up to 50 users" in out
 
 
 def test_command_checks_a_stack_and_fails_when_short(tmp_path, capsys):
@@ -79,7 +79,7 @@ def test_command_checks_a_stack_and_fails_when_short(tmp_path, capsys):
     from engine import ROOT
 
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
-    text = (ROOT / "Pulumi.st-marys.yaml").read_text()
+    text = (ROOT / "tests" / "fleet" / "Pulumi.st-marys.yaml").read_text()
     (tmp_path / "Pulumi.ok.yaml").write_text(text)
     (tmp_path / "Pulumi.small.yaml").write_text(text.replace("cpuCores: 20", "cpuCores: 8"))
     assert main(["--stack", "ok", "--dir", str(tmp_path)]) == 0

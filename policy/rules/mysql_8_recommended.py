@@ -4,7 +4,9 @@ from typing import Any, Callable
 
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
-from .mysql_supported import db_image, mysql_version
+from sitespec.imageref import mysql_version
+
+from .mysql_supported import db_image
 
 
 def validate(args: Any, report: Callable) -> None:

@@ -16,24 +16,14 @@ def db_image(resources) -> Optional[tuple[Any, str]]:
     return None
 
 
-def mysql_version(ref: str) -> Optional[str]:
-    """'8.0' / '5.7' / other major.minor of an official-looking mysql image, else None."""
-    parsed = imageref.parse(ref)
-    if parsed is None or parsed.repository != "mysql" or not parsed.tag:
-        return None
-    parts = parsed.tag.split(".")
-    return ".".join(parts[:2]) if len(parts) >= 2 else parsed.tag
-
-
 def validate(args: Any, report: Callable) -> None:
     found = db_image(args.resources)
     if found is None:
         return
     r, ref = found
-    version = mysql_version(ref)
-    if version not in ("8.0", "5.7"):
-        report(f"database image '{ref}' is not MySQL 8.0 (the vendor supports MySQL 8.0, and 5.7). "
-               "Fix: set o3:images.db to mysql:8.0.x (default mysql:8.0.34).", r.urn)
+    problem = imageref.mysql_problem(ref)
+    if problem:
+        report(f"{problem}. Fix: set o3:images.db to mysql:8.0.x (default mysql:8.0.34).", r.urn)
 
 
 POLICY = StackValidationPolicy(
