@@ -67,10 +67,20 @@ def check_db(name: str, cs: dict, me: str) -> dict:
     return {"variable": name, "schema": cs["schema"], "rows": rows}
 
 
+def version() -> str:
+    """The release this image plays (the e2e tests publish one image per version)."""
+    try:
+        with open("/opt/o3-standin/version") as f:
+            return f.read().strip()
+    except OSError:
+        return "unversioned"
+
+
 def main() -> int:
     me = role()
     variables, folders, ports = ROLES[me]
-    status = {"role": me, "tz": os.environ.get("TZ"), "logTo": os.environ.get("LOG_TO"), "databases": [], "files": []}
+    status = {"role": me, "version": version(), "tz": os.environ.get("TZ"), "logTo": os.environ.get("LOG_TO"),
+              "databases": [], "files": []}
     try:
         for v in variables:
             status["databases"].append(check_db(v, parse(os.environ[v]), me))

@@ -1,0 +1,298 @@
+"""The pieces the end-to-end tests drive: the real Pulumi CLI on a project copy, a local image
+registry serving the stand-ins, and reads of what Docker and MySQL really hold.
+
+Nothing here imitates Pulumi or Docker: `Project.pulumi()` runs the CLI built by
+`scripts/pulumi-toolchain`, with a file state backend and passphrase secrets in a temp folder.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tarfile
+import time
+import urllib.request
+from pathlib import Path
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Optional
+
+from ruamel.yaml import YAML
+
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAM = ("__main__.py", "Pulumi.yaml", "requirements.txt", "components", "sitespec")
+PASSPHRASE = "e2e-state-passphrase"
+
+
+class CommandFailed(AssertionError):
+    pass
+
+
+def toolchain_env() -> tuple[dict[str, str], dict[str, str]]:
+    """(environment, missing pieces) of `scripts/pulumi-toolchain --partial --env`.
+
+    `missing` names the pieces the Go module proxy refused (the toolchain's MISSING file)."""
+    tool = str(ROOT / "scripts" / "pulumi-toolchain")
+    out = subprocess.run([tool, "--partial", "--env"], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"scripts/pulumi-toolchain --partial --env failed:\n{out.stderr[-3000:]}")
+    dump = subprocess.run(["bash", "-c", out.stdout + "\nenv -0"], capture_output=True,
+                          env={"PATH": os.environ["PATH"]}, check=True)
+    env = dict(item.split("=", 1) for item in dump.stdout.decode().split("\0") if "=" in item)
+    env = {k: v for k, v in env.items() if k.startswith(("PULUMI", "GO")) or k == "PATH"}
+    missing_file = Path(env["PULUMI_HOME"]).parent / "MISSING"
+    missing = {}
+    if missing_file.exists():
+        missing = dict(line.split(": ", 1) for line in missing_file.read_text().splitlines() if ": " in line)
+    return env, missing
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Registry:
+    """Debian's docker-registry on loopback, without auth: the stand-ins are pulled from it for real."""
+
+    def __init__(self, storage: Path, addr: str = "127.0.0.1", port: Optional[int] = None):
+        self.port = port or free_port()
+        self.host = f"{addr}:{self.port}"
+        self.storage = storage
+        self.dir = storage.parent / f"registry-{self.port}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        cfg = self.dir / "config.yml"
+        cfg.write_text(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+            f"    rootdirectory: {storage}\n  delete:\n    enabled: true\nhttp:\n  addr: {self.host}\n"
+        )
+        self.log = open(self.dir / "registry.log", "ab")
+        self.proc = subprocess.Popen(["docker-registry", "serve", str(cfg)], stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2).read()
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"docker-registry did not answer on {self.host}; see {self.dir / 'registry.log'}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def publish(client, base: str, ref: str, version: str) -> str:
+    """Push `ref` to the registry: `base` plus a file naming `version` (a distinct image per
+    version, as a real release is). The local tag is removed again so `up` really pulls it."""
+    dockerfile = f"FROM {base}\nCOPY version /opt/o3-standin/version\nLABEL org.o3.standin.version={version}\n"
+    ctx = io.BytesIO()
+    with tarfile.open(fileobj=ctx, mode="w") as tar:
+        for name, data in (("Dockerfile", dockerfile.encode()), ("version", f"{version}\n".encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    ctx.seek(0)
+    image, _ = client.images.build(fileobj=ctx, custom_context=True, tag=ref, rm=True, network_mode="none")
+    for line in client.images.push(ref, stream=True, decode=True):
+        if "error" in line:
+            raise RuntimeError(f"pushing {ref}: {line['error']}")
+    client.images.remove(ref)
+    return image.id
+
+
+class Project:
+    """A copy of the program with one stack, driven by the real CLI."""
+
+    def __init__(self, workdir: Path, stack: str, env: dict[str, str], secrets: Iterable[str] = ()):
+        self.dir = workdir / "project"
+        self.state = workdir / "state"
+        self.stack = stack
+        self.secrets = [s for s in secrets if s]
+        self.log: list[tuple[list[str], str]] = []
+        self.dir.mkdir(parents=True)
+        self.state.mkdir()
+        for name in PROGRAM:
+            src = ROOT / name
+            (shutil.copytree if src.is_dir() else shutil.copy2)(src, self.dir / name)
+        (self.dir / ".venv").symlink_to(ROOT / ".venv")
+        self.env = {
+            **os.environ,
+            **env,
+            "PULUMI_BACKEND_URL": f"file://{self.state}",
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "PULUMI_SKIP_CONFIRMATIONS": "true",
+            "NO_COLOR": "1",
+        }
+
+    @property
+    def stack_file(self) -> Path:
+        return self.dir / f"Pulumi.{self.stack}.yaml"
+
+    def pulumi(self, *args: str, check: bool = True, input: Optional[str] = None, timeout: int = 900) -> subprocess.CompletedProcess:
+        cmd = ["pulumi", *args, "--non-interactive"]
+        out = subprocess.run(cmd, cwd=self.dir, env=self.env, capture_output=True, text=True, input=input, timeout=timeout)
+        text = out.stdout + out.stderr
+        self.log.append((cmd, text))
+        leaked = [i for i, s in enumerate(self.secrets) if s in text]
+        assert not leaked, f"`{' '.join(cmd)}` printed secret #{leaked[0]} in its output"
+        if check and out.returncode != 0:
+            raise CommandFailed(f"`{' '.join(cmd)}` exited {out.returncode}:\n{text[-6000:]}")
+        return out
+
+    def init(self, config: dict[str, Any], secrets: Optional[dict[str, str]] = None) -> None:
+        """Create the stack with `config` (full keys) and set `secrets` with --secret (value on stdin)."""
+        self.write_config(config)
+        self.pulumi("stack", "init", self.stack, "--secrets-provider", "passphrase")
+        for key, value in (secrets or {}).items():
+            self.pulumi("config", "set", "--secret", key, "--stack", self.stack, input=value)
+
+    def _yaml(self) -> YAML:
+        y = YAML()
+        y.preserve_quotes = True
+        return y
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        doc: dict[str, Any] = {}
+        if self.stack_file.exists():
+            doc = self._yaml().load(self.stack_file.read_text()) or {}
+        current = doc.get("config") or {}
+        # Keep the CLI's own entries (encryption salt, secure values) and replace the rest.
+        doc["config"] = {**{k: v for k, v in current.items() if isinstance(v, dict) and "secure" in v}, **config}
+        buf = io.StringIO()
+        self._yaml().dump(doc, buf)
+        self.stack_file.write_text(buf.getvalue())
+
+    def edit(self, change: Callable[[dict[str, Any]], None]) -> None:
+        """Change the stack file's config in place (comments and secure values kept)."""
+        doc = self._yaml().load(self.stack_file.read_text())
+        change(doc["config"])
+        buf = io.StringIO()
+        self._yaml().dump(doc, buf)
+        self.stack_file.write_text(buf.getvalue())
+
+    def stack_args(self) -> list[str]:
+        return ["--stack", self.stack]
+
+    def up(self, *extra: str, policy: bool = True, check: bool = True) -> subprocess.CompletedProcess:
+        args = ["up", "--yes", *self.stack_args(), *extra]
+        if policy:
+            args += ["--policy-pack", str(ROOT / "policy")]
+        return self.pulumi(*args, check=check)
+
+    def preview(self, *extra: str, policy: bool = True, check: bool = True) -> subprocess.CompletedProcess:
+        args = ["preview", *self.stack_args(), *extra]
+        if policy:
+            args += ["--policy-pack", str(ROOT / "policy")]
+        return self.pulumi(*args, check=check)
+
+    def preview_steps(self) -> list[dict[str, Any]]:
+        """`pulumi preview --json`'s steps."""
+        out = self.preview("--json", policy=False)
+        return json.loads(out.stdout).get("steps", [])
+
+    def destroy(self, check: bool = True) -> subprocess.CompletedProcess:
+        return self.pulumi("destroy", "--yes", *self.stack_args(), check=check)
+
+    def outputs(self) -> dict[str, Any]:
+        return json.loads(self.pulumi("stack", "output", "--json", *self.stack_args()).stdout)
+
+    def state_json(self) -> dict[str, Any]:
+        return json.loads(self.pulumi("stack", "export", *self.stack_args()).stdout)
+
+    def state_files_text(self) -> str:
+        """Every file of the state backend, as text (to prove a secret is not in it)."""
+        return "\n".join(p.read_text(errors="replace") for p in self.state.rglob("*") if p.is_file())
+
+    def resources(self, type_: Optional[str] = None) -> list[dict[str, Any]]:
+        res = self.state_json()["deployment"].get("resources") or []
+        return [r for r in res if type_ is None or r["type"] == type_]
+
+    def remove(self) -> None:
+        self.pulumi("stack", "rm", "--yes", "--force", *self.stack_args(), check=False)
+
+
+def by_type(steps: Iterable[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
+    """Preview steps as {op: [(type, name)]}, leaving out 'same'."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for s in steps:
+        if s["op"] == "same":
+            continue
+        urn = s["urn"]
+        out.setdefault(s["op"], []).append((urn.split("::")[-2].split("$")[-1], urn.split("::")[-1]))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def mysql(container, password: str, sql: str) -> str:
+    """SQL in the db container as root; the password goes by environment, not argv."""
+    code, out = container.exec_run(["mysql", "-uroot", "-N", "-e", sql], environment={"MYSQL_PWD": password})
+    assert code == 0, out.decode()
+    return out.decode()
+
+
+def http_json(port: int, host: str = "127.0.0.1", timeout: float = 30) -> dict[str, Any]:
+    """GET / on a published port, retried while the app is still starting."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}/", timeout=5) as r:
+                return json.loads(r.read())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+# --- the site the tests deploy -------------------------------------------------------
+
+PASSWORD = "E2e-Site_Pw.2026x"
+SITE = "e2e-site"
+REQUIRED = os.environ.get("O3_E2E_REQUIRED") == "1"
+SITE_CONTAINERS = ("db", "pacs", "pacs-singleton", "view")
+VERSIONS = {"db": ("8.0.34", "8.0.35"), "pacs": ("2.8.1", "2.8.2"), "view": ("3.4.2", "3.4.3")}
+REPOS = {"db": "o3/mysql", "pacs": "o3-cloud-internal/partner/pacs-cloud", "view": "o3-cloud-internal/partner/view-cloud"}
+
+
+@dataclass
+class Images:
+    registry: str
+    refs: dict[str, dict[str, str]]  # component -> version -> reference
+    ids: dict[str, str]  # reference -> image id
+
+    def ref(self, component: str, which: int = 0) -> str:
+        return self.refs[component][VERSIONS[component][which]]
+
+
+def clean(client) -> None:
+    """What a failed run could leave: the site's containers and network."""
+    for name in SITE_CONTAINERS:
+        try:
+            client.containers.get(name).remove(force=True, v=True)
+        except Exception:  # noqa: BLE001 - absent is fine
+            pass
+    for n in client.networks.list(names=["o3net"]):
+        n.remove()
+
+
+def site_config(storage: str, images: Images, docker_host: str, nofile_cap: int, name: str = SITE) -> dict:
+    return {
+        "o3:site": {"name": name, "timezone": "Europe/Rome", "storagePath": storage, "concurrentUsers": 10,
+                    "examsPerDay": 100, "ring": "canary"},
+        "o3:host": {"cpuCores": 8, "memoryGb": 16, "storageGb": 500, "networkMbps": 1000},
+        "o3:images": {c: images.ref(c) for c in ("db", "pacs", "view")},
+        "o3:ports": {"bindAddress": "127.0.0.1"},  # test traffic stays on loopback
+        "o3:database": {"ulimits": {"nofileSoft": min(26677, nofile_cap), "nofileHard": min(46677, nofile_cap)},
+                        "waitTimeoutSeconds": 120},
+        "o3:backup": {"retain": 10},
+        "docker:host": docker_host,
+    }
