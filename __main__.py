@@ -2,8 +2,8 @@
 
 import pulumi
 
-from sitespec import config
 from components.site import O3Site
+from sitespec import config
 
 cfg = config.load()  # raises before any resource exists when the stack config is invalid
 site = O3Site(cfg.site.name, cfg)
@@ -14,3 +14,4 @@ pulumi.export("logFolders", site.log_folders)
 pulumi.export("storagePath", site.storage_path)
 pulumi.export("backupFolder", site.backup_folder)
 pulumi.export("nextSteps", site.next_steps)
+pulumi.export("images", site.images)

@@ -1,14 +1,17 @@
 """The Pulumi components of one O3 site, one module per part of the vendor guide.
 
 Only components (and their shell scripts) live here; what a site *is* lives in `sitespec`.
-Below: the two small helpers every component shares.
+Below: the small helpers every component shares.
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
+
+from sitespec.config import Logs
 
 TYPE_PREFIX = "o3:index:"
 
@@ -21,6 +24,18 @@ def env_list(env: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[list[str]]:
     )
 
 
-def docker_cli_env(docker_host: Optional[str]) -> dict[str, str]:
-    """Environment that points a `docker` CLI at the same daemon as the provider (local or ssh://)."""
-    return {"DOCKER_HOST": docker_host} if docker_host else {}
+SSH_PRELUDE = (Path(__file__).parent / "scripts" / "ssh-prelude.sh").read_text()
+
+
+def docker_cli_env(docker_host: Optional[str], ssh_opts: Sequence[str] = ()) -> dict[str, str]:
+    """Environment that points a `docker` CLI at the same daemon as the provider (local or ssh://);
+    scripts that start with SSH_PRELUDE also reach it with docker:sshOpts."""
+    env = {"DOCKER_HOST": docker_host} if docker_host else {}
+    if ssh_opts:
+        env["O3_SSH_OPTS"] = "\n".join(ssh_opts)
+    return env
+
+
+def log_limits(logs: Logs) -> dict[str, Any]:
+    """Container arguments that bound Docker's own log of a container (o3:logs)."""
+    return {"log_driver": "json-file", "log_opts": {"max-size": f"{logs.max_size_mb}m", "max-file": str(logs.max_files)}}

@@ -13,7 +13,7 @@ from typing import Mapping
 import pulumi
 import pulumi_docker as docker
 
-from sitespec.config import Ports
+from sitespec.config import Logs, Ports
 from sitespec.guide import (
     MOUNTS,
     PACS_CONTAINER,
@@ -25,7 +25,7 @@ from sitespec.guide import (
     VIEW_HTTP_PORT,
 )
 
-from . import TYPE_PREFIX, env_list
+from . import TYPE_PREFIX, env_list, log_limits
 
 
 class Applications(pulumi.ComponentResource):
@@ -42,6 +42,8 @@ class Applications(pulumi.ComponentResource):
         timezone: str,
         folders: Mapping[str, str],
         ports: Ports,
+        http_on_loopback: bool,
+        logs: Logs,
         network_name: pulumi.Input[str],
         extra_env: Mapping[str, Mapping[str, str]],
         labels: Mapping[str, str],
@@ -54,6 +56,8 @@ class Applications(pulumi.ComponentResource):
         dpacs = {"DPACS_CONNECTION_STRING": connection_strings["DPACS_CONNECTION_STRING"]}
         common = {"LOG_TO": "FILE", "TZ": timezone}
         publish = ports.bind_address
+        # Behind the HTTPS front door the plain HTTP ports stay on the host itself.
+        http_publish = "127.0.0.1" if http_on_loopback else publish
         # o3.image records the reference each container runs (the backup names dumps after it).
         pacs_labels = {**labels, "o3.image": image_refs["pacs"]}
         view_labels = {**labels, "o3.image": image_refs["view"]}
@@ -62,7 +66,7 @@ class Applications(pulumi.ComponentResource):
                 pacs_image_id,
                 pacs_labels,
                 {**extra_env["pacs"], **common, **dpacs},
-                [(PACS_HTTP_PORT, ports.pacs_http), (PACS_SERVICE_PORT, ports.pacs_service)],
+                [(PACS_HTTP_PORT, ports.pacs_http, http_publish), (PACS_SERVICE_PORT, ports.pacs_service, publish)],
             ),
             SINGLETON_CONTAINER: (
                 pacs_image_id,
@@ -79,7 +83,7 @@ class Applications(pulumi.ComponentResource):
                     "NGV_CONNECTION_STRING": connection_strings["NGV_CONNECTION_STRING"],
                     "ULTIMATE_CONNECTION_STRING": connection_strings["ULTIMATE_CONNECTION_STRING"],
                 },
-                [(VIEW_HTTP_PORT, ports.view_http)],
+                [(VIEW_HTTP_PORT, ports.view_http, http_publish)],
             ),
         }
         self.containers = {}
@@ -94,10 +98,11 @@ class Applications(pulumi.ComponentResource):
                     docker.ContainerVolumeArgs(host_path=folders[role], container_path=path, read_only=False)
                     for role, path in MOUNTS[cname]
                 ],
-                ports=[docker.ContainerPortArgs(internal=i, external=e, ip=publish) for i, e in published] or None,
+                ports=[docker.ContainerPortArgs(internal=i, external=e, ip=ip) for i, e, ip in published] or None,
                 networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network_name)],
                 labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(cont_labels.items())],
                 destroy_grace_seconds=30,
+                **log_limits(logs),
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     provider=provider,

@@ -11,19 +11,18 @@ fails nothing is replaced. It never deletes anything on `destroy`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_command as command
 
 from sitespec.config import Images
-from sitespec.guide import DB_CONTAINER, SCHEMAS
+from sitespec.guide import BACKUP_FOLDER, DB_CONTAINER, DUMP_OPTIONS, SCHEMAS
 from sitespec.imageref import version_of
 
-from . import TYPE_PREFIX, docker_cli_env
+from . import SSH_PRELUDE, TYPE_PREFIX, docker_cli_env
 
-SCRIPT = (Path(__file__).parent / "scripts" / "pre-upgrade-backup.sh").read_text()
-BACKUP_FOLDER = "backups"
+SCRIPT = SSH_PRELUDE + (Path(__file__).parent / "scripts" / "pre-upgrade-backup.sh").read_text()
 
 
 class PreUpgradeBackup(pulumi.ComponentResource):
@@ -34,12 +33,14 @@ class PreUpgradeBackup(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
+        site: str,
         images: Images,
         storage_path: str,
         helper_image: pulumi.Input[str],
         password: pulumi.Output[str],
         retain: int,
         docker_host: Optional[str],
+        ssh_opts: Sequence[str],
         depends_on: list[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ):
@@ -53,8 +54,10 @@ class PreUpgradeBackup(pulumi.ComponentResource):
             update="echo 'o3 backup: settings changed; no image changed, so no dump'",
             interpreter=["/bin/bash", "-c"],
             environment={
-                **docker_cli_env(docker_host),
+                **docker_cli_env(docker_host, ssh_opts),
                 "O3_DB_CONTAINER": DB_CONTAINER,
+                "O3_SITE": site,
+                "O3_DUMP_OPTIONS": " ".join(DUMP_OPTIONS),
                 "O3_SCHEMAS": " ".join(SCHEMAS),
                 "O3_BACKUP_DIR": self.folder,
                 "O3_HELPER_IMAGE": helper_image,

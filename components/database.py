@@ -15,11 +15,10 @@ import pulumi
 import pulumi_docker as docker
 
 from sitespec.config import Database as DatabaseConfig
-from sitespec.guide import DB_CONTAINER, MOUNTS, MYSQL_PORT, RESTART
+from sitespec.config import Logs
+from sitespec.guide import DB_CONTAINER, DB_PASSWORD_FILE, MOUNTS, MYSQL_PORT, RESTART
 
-from . import TYPE_PREFIX, env_list
-
-PASSWORD_FILE = "/etc/o3-db-root-password"
+from . import TYPE_PREFIX, env_list, log_limits
 
 # The guide's timing (interval 2s, timeout 10s, retries 5), written as Go durations the
 # provider reads back unchanged. The test only asks "is mysqld serving TCP?": mysqladmin ping
@@ -49,6 +48,7 @@ class Database(pulumi.ComponentResource):
         network_name: pulumi.Input[str],
         extra_env: Mapping[str, str],
         labels: Mapping[str, str],
+        logs: Logs,
         provider: docker.Provider,
         depends_on: Optional[list[pulumi.Resource]] = None,
         opts: pulumi.ResourceOptions | None = None,
@@ -64,8 +64,8 @@ class Database(pulumi.ComponentResource):
             image=image_id,
             restart=RESTART,
             command=["mysqld", *cfg.mysqld_flags],
-            envs=env_list({**extra_env, "TZ": timezone, "MYSQL_ROOT_PASSWORD_FILE": PASSWORD_FILE}),
-            uploads=[docker.ContainerUploadArgs(file=PASSWORD_FILE, content=password, permissions="0444")],
+            envs=env_list({**extra_env, "TZ": timezone, "MYSQL_ROOT_PASSWORD_FILE": DB_PASSWORD_FILE}),
+            uploads=[docker.ContainerUploadArgs(file=DB_PASSWORD_FILE, content=password, permissions="0444")],
             volumes=[
                 docker.ContainerVolumeArgs(host_path=folders[role], container_path=path, read_only=False)
                 for role, path in MOUNTS[DB_CONTAINER]
@@ -82,6 +82,7 @@ class Database(pulumi.ComponentResource):
             wait=True,
             wait_timeout=cfg.wait_timeout_seconds,
             destroy_grace_seconds=cfg.stop_grace_seconds,
+            **log_limits(logs),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=provider,

@@ -6,7 +6,7 @@ Every Docker resource of the site uses this provider, so pulls authenticate with
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -27,6 +27,7 @@ class RegistryLogin(pulumi.ComponentResource):
         registry: Registry,
         key: Optional[pulumi.Output[str]],
         docker_host: Optional[str],
+        ssh_opts: Sequence[str],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__(f"{TYPE_PREFIX}RegistryLogin", name, {"server": registry.server, "loggedIn": key is not None}, opts)
@@ -37,6 +38,7 @@ class RegistryLogin(pulumi.ComponentResource):
         self.provider = docker.Provider(
             f"{name}-docker",
             host=docker_host,
+            ssh_opts=list(ssh_opts) or None,
             registry_auth=auth,
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["registryAuth"]),
         )

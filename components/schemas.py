@@ -9,7 +9,7 @@ Pulumi secret, and output logging is off so nothing it prints reaches the consol
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_command as command
@@ -17,9 +17,9 @@ import pulumi_docker as docker
 
 from sitespec.guide import DB_CONTAINER, SCHEMAS
 
-from . import TYPE_PREFIX, docker_cli_env
+from . import SSH_PRELUDE, TYPE_PREFIX, docker_cli_env
 
-SCRIPT = (Path(__file__).parent / "scripts" / "create-schemas.sh").read_text()
+SCRIPT = SSH_PRELUDE + (Path(__file__).parent / "scripts" / "create-schemas.sh").read_text()
 RETRY_DELAY_SECONDS = 2
 
 
@@ -35,6 +35,7 @@ class Schemas(pulumi.ComponentResource):
         password: pulumi.Output[str],
         retries: int,
         docker_host: Optional[str],
+        ssh_opts: Sequence[str],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__(f"{TYPE_PREFIX}Schemas", name, {"schemas": list(SCHEMAS)}, opts)
@@ -43,7 +44,7 @@ class Schemas(pulumi.ComponentResource):
             create=SCRIPT,
             interpreter=["/bin/sh", "-c"],
             environment={
-                **docker_cli_env(docker_host),
+                **docker_cli_env(docker_host, ssh_opts),
                 "O3_DB_CONTAINER": DB_CONTAINER,
                 "O3_SCHEMAS": " ".join(SCHEMAS),
                 "O3_RETRIES": str(retries),

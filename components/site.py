@@ -15,7 +15,9 @@ from . import TYPE_PREFIX
 from .apps import Applications
 from .backup import PreUpgradeBackup
 from .database import Database
+from .maintenance import Maintenance
 from .network import O3Network
+from .proxy import TlsProxy
 from .registry import RegistryLogin
 from .schemas import Schemas
 from .volumes import StorageFolders
@@ -30,12 +32,14 @@ class O3Site(pulumi.ComponentResource):
         site = cfg.site
 
         self._warn_if_undersized(cfg)
+        for warning in cfg.warnings:
+            pulumi.log.warn(f"site {cfg.site.name}: {warning}")
         # Site facts on a real resource: the policy pack cannot see component inputs in a real
         # run (pulumi/pulumi#10533). Replacing it is harmless, so a changed user count or host
         # size touches nothing else (labels on the containers would restart them).
         random.RandomId(f"{name}{FACTS_SUFFIX}", byte_length=4, keepers=site_facts(cfg), opts=child)
 
-        login = RegistryLogin(f"{name}-registry", cfg.registry, cfg.registry_key_secret, cfg.docker_host, child)
+        login = RegistryLogin(f"{name}-registry", cfg.registry, cfg.registry_key_secret, cfg.docker_host, cfg.ssh_opts, child)
         provider = login.provider
 
         password = cfg.db_password_secret
@@ -48,18 +52,22 @@ class O3Site(pulumi.ComponentResource):
         # One pull per image; pacs and pacs-singleton share theirs. keep_locally: a replaced
         # image stays on the host for a fast rollback and is never pulled out from under a container.
         image_opts = pulumi.ResourceOptions(parent=self, provider=provider)
+        refs = {"db": cfg.images.db, "pacs": cfg.images.pacs, "view": cfg.images.view}
+        if cfg.tls.enabled:
+            refs["proxy"] = cfg.images.proxy
         images = {
             role: docker.RemoteImage(f"{name}-{role}-image", name=ref, keep_locally=True, opts=image_opts)
-            for role, ref in (("db", cfg.images.db), ("pacs", cfg.images.pacs), ("view", cfg.images.view))
+            for role, ref in refs.items()
         }
 
         net = O3Network(f"{name}-net", cfg.network, provider, child)
-        folders = StorageFolders(f"{name}-folders", site.storage_path, images["db"].image_id, cfg.docker_host, child)
+        folders = StorageFolders(f"{name}-folders", site.storage_path, images["db"].image_id, cfg.docker_host,
+                                 cfg.ssh_opts, child)
         labels = {"o3.site": site.name, "o3.managed-by": "pulumi"}
         # Runs (and must succeed) before any container is replaced for a new image.
         backup = PreUpgradeBackup(
-            f"{name}-backup", cfg.images, site.storage_path, images["db"].image_id, password,
-            cfg.backup.retain, cfg.docker_host, depends_on=[folders.ready], opts=child,
+            f"{name}-backup", site.name, cfg.images, site.storage_path, images["db"].image_id, password,
+            cfg.backup.retain, cfg.docker_host, cfg.ssh_opts, depends_on=[folders.ready], opts=child,
         )
 
         db = Database(
@@ -72,19 +80,24 @@ class O3Site(pulumi.ComponentResource):
             net.name,
             cfg.extra_env.db,
             {**labels, "o3.image": cfg.images.db},
+            cfg.logs,
             provider,
             depends_on=[folders.ready, backup.command],
             opts=child,
         )
-        schemas = Schemas(f"{name}-schemas", db.container, password, cfg.database.schema_retries, cfg.docker_host, child)
+        schemas = Schemas(f"{name}-schemas", db.container, password, cfg.database.schema_retries, cfg.docker_host,
+                          cfg.ssh_opts, child)
         Applications(
             f"{name}-apps",
             images["pacs"].image_id,
             images["view"].image_id,
-            connection_strings(password),
+            {name: pulumi.Output.secret(password.apply(lambda pw, n=name: connection_strings(pw)[n]))
+             for name in connection_strings("").keys()},
             site.timezone,
             folders.paths,
             cfg.ports,
+            cfg.tls.enabled,
+            cfg.logs,
             net.name,
             {"pacs": cfg.extra_env.pacs, "pacsSingleton": cfg.extra_env.pacs_singleton, "view": cfg.extra_env.view},
             labels,
@@ -94,9 +107,26 @@ class O3Site(pulumi.ComponentResource):
             opts=child,
         )
 
+        Maintenance(
+            f"{name}-maintenance", cfg, images["db"].image_id, password, folders.paths, net.name,
+            {**labels, "o3.image": cfg.images.db}, provider, depends_on=[schemas.command], opts=child,
+        )
+        if cfg.tls.enabled:
+            key = cfg.tls_key_secret
+            assert key is not None  # config validation requires it with TLS
+            TlsProxy(
+                f"{name}-proxy", cfg, images["proxy"].image_id, key, net.name,
+                {**labels, "o3.image": cfg.images.proxy}, provider, depends_on=[schemas.command], opts=child,
+            )
+
         host = cfg.public_host_name
-        self.pacs_url = f"http://{host}:{cfg.ports.pacs_http}/"
-        self.view_url = f"http://{host}:{cfg.ports.view_http}/"
+        if cfg.tls.enabled:
+            self.pacs_url = https_url(host, cfg.tls.pacs_port)
+            self.view_url = https_url(host, cfg.tls.view_port)
+        else:
+            self.pacs_url = f"http://{host}:{cfg.ports.pacs_http}/"
+            self.view_url = f"http://{host}:{cfg.ports.view_http}/"
+        self.images = refs
         self.log_folders = {"pacs": folders.paths["pacsLog"], "view": folders.paths["viewLog"]}
         self.storage_path = site.storage_path
         self.backup_folder = backup.folder
@@ -115,3 +145,7 @@ class O3Site(pulumi.ComponentResource):
                 pulumi.log.warn(f"site {cfg.site.name}: host below the vendor's minimum: {f.describe()}")
         if req.high_exam_load:
             pulumi.log.warn(f"site {cfg.site.name}: {req.high_exam_load}")
+
+
+def https_url(host: str, port: int) -> str:
+    return f"https://{host}/" if port == 443 else f"https://{host}:{port}/"

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import posixpath
 import shlex
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_command as command
 
 from sitespec.guide import DATA_FOLDERS, FOLDERS
 
-from . import TYPE_PREFIX, docker_cli_env
+from . import SSH_PRELUDE, TYPE_PREFIX, docker_cli_env
 
 _MOUNT = "/o3-storage"
 
@@ -34,13 +34,14 @@ class StorageFolders(pulumi.ComponentResource):
         storage_path: str,
         helper_image: pulumi.Input[str],
         docker_host: Optional[str],
+        ssh_opts: Sequence[str],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__(f"{TYPE_PREFIX}StorageFolders", name, {"storagePath": storage_path, "dataFolders": list(DATA_FOLDERS)}, opts)
         self.paths = {role: posixpath.join(storage_path, rel) for role, rel in FOLDERS.items()}
         inside = " ".join(shlex.quote(f"{_MOUNT}/{rel}") for rel in FOLDERS.values())
         create = pulumi.Output.from_input(helper_image).apply(
-            lambda image: (
+            lambda image: SSH_PRELUDE + (
                 "docker run --rm --network none --user 0 --entrypoint mkdir "
                 f"-v {shlex.quote(storage_path)}:{_MOUNT} {shlex.quote(image)} -p {inside}"
             )
@@ -48,7 +49,7 @@ class StorageFolders(pulumi.ComponentResource):
         self.ready = command.local.Command(
             f"{name}-mkdir",
             create=create,
-            environment=docker_cli_env(docker_host),
+            environment=docker_cli_env(docker_host, ssh_opts),
             # Moving the storage path makes new folders; nothing is ever removed.
             triggers=[storage_path],
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, ignore_changes=["create"]),

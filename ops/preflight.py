@@ -25,6 +25,7 @@ from sitespec.guide import DB_CONTAINER, PACS_CONTAINER, VIEW_CONTAINER
 from sitespec.stackfile import read_raw, validate
 
 from ._cli import OpsError, add_dir_argument, readable_file, run
+from ._site import connect
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 MEMORY_TOLERANCE = 0.95  # the kernel keeps some RAM: a 12 GB host reports ~11.6 GiB
@@ -249,14 +250,6 @@ def check_registry(client: Any, cfg: SiteConfig, key: Optional[str], key_is_set:
 
 # --- the command ----------------------------------------------------------------------------
 
-def connect(docker_host: Optional[str]):
-    import docker
-
-    if docker_host:
-        return docker.DockerClient(base_url=docker_host, use_ssh_client=docker_host.startswith("ssh://"), timeout=60)
-    return docker.from_env(timeout=60)
-
-
 def run_checks(cfg: SiteConfig, helper_image: str, key: Optional[str], key_is_set: bool) -> list[Check]:
     checks: list[Check] = []
 
@@ -271,9 +264,11 @@ def run_checks(cfg: SiteConfig, helper_image: str, key: Optional[str], key_is_se
             checks.append(Check(name, FAIL, f"could not check: {e}"))
 
     try:
-        client = connect(cfg.docker_host)
+        client = connect(cfg.docker_host, cfg.ssh_opts)
         checks.append(check_daemon(client))
         info = client.info()
+    except OpsError as e:  # ssh's problems, already explained
+        return [Check("daemon", FAIL, str(e))]
     except Exception as e:  # noqa: BLE001
         return [Check("daemon", FAIL, f"cannot reach the Docker daemon at {cfg.docker_host or 'DOCKER_HOST/local socket'}: {e}",
                       "start Docker on the host, or fix docker:host (ssh://user@host needs an SSH key and the docker CLI there)")]

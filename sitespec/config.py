@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from . import imageref
+from . import imageref, tls
 
 PROJECT = "o3"
 
@@ -41,6 +41,8 @@ GUIDE_MYSQLD_FLAGS = [
     "--collation_server=utf8_general_ci",
 ]
 DEFAULT_DB_IMAGE = "mysql:8.0.34"
+# The official nginx image (stable branch), pinned like the others: the HTTPS front door.
+DEFAULT_PROXY_IMAGE = "nginx:1.28.0"
 DEFAULT_REGISTRY = "europe-west1-docker.pkg.dev"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -148,6 +150,8 @@ class Images(_Model):
     db: ImageRef = DEFAULT_DB_IMAGE
     pacs: ImageRef
     view: ImageRef
+    proxy: ImageRef = DEFAULT_PROXY_IMAGE
+    """The HTTPS front door (only pulled when o3:tls.enabled)."""
 
 
 class Registry(_Model):
@@ -297,11 +301,48 @@ class ExtraEnv(_Model):
     view: _env_map("view") = {}
 
 
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
 class Backup(_Model):
-    """`o3:backup`: the pre-upgrade dump of both schemas."""
+    """`o3:backup`: the pre-upgrade dumps and the nightly dump of both schemas."""
 
     retain: StrictInt = Field(10, ge=1)
-    """How many dumps to keep in <storagePath>/backups."""
+    """How many pre-upgrade dumps to keep in <storagePath>/backups."""
+    schedule: str = "02:30"
+    """Daily time of the nightly dump, HH:MM in o3:site.timezone."""
+    retain_days: StrictInt = Field(14, alias="retainDays", ge=1)
+    """Nightly dumps older than this many days are removed."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        if not _HHMM.match(v):
+            raise ValueError(f"must be a time of day HH:MM (24 h, site time zone), e.g. '02:30' (got '{v}')")
+        return v
+
+
+class Logs(_Model):
+    """`o3:logs`: bounds on what logs may take of the disk."""
+
+    max_size_mb: StrictInt = Field(50, alias="maxSizeMb", ge=1)
+    """Size of one Docker log file per container, in MB."""
+    max_files: StrictInt = Field(5, alias="maxFiles", ge=1)
+    """Docker log files kept per container."""
+    retain_days: StrictInt = Field(30, alias="retainDays", ge=1)
+    """Files in the pacs and view log folders older than this many days are removed."""
+
+
+class Tls(_Model):
+    """`o3:tls`: the HTTPS front door (a reverse proxy terminating TLS for VIEW and the PACS web port)."""
+
+    enabled: StrictBool = False
+    view_port: Port = Field(443, alias="viewPort")
+    """Host port of VIEW over HTTPS."""
+    pacs_port: Port = Field(8443, alias="pacsPort")
+    """Host port of the PACS web port over HTTPS."""
+    certificate: Optional[str] = None
+    """The site's certificate, PEM (leaf first, chain allowed)."""
 
 
 class SiteConfig(_Model):
@@ -316,11 +357,32 @@ class SiteConfig(_Model):
     ports: Ports = Ports()
     extra_env: ExtraEnv = Field(default_factory=ExtraEnv, alias="extraEnv")
     backup: Backup = Backup()
+    logs: Logs = Logs()
+    tls: Tls = Tls()
     # Secrets stay out of the model's repr: they are handed out as pulumi secrets only.
     db_password: Optional[str] = Field(default=None, alias="dbPassword", repr=False)
     registry_key: Optional[str] = Field(default=None, alias="registryKey", repr=False)
+    tls_key: Optional[str] = Field(default=None, alias="tlsKey", repr=False)
     docker_host: Optional[str] = Field(default=None, alias="dockerHost")
     """`docker:host`: unix:///..., tcp://... or ssh://user@host; default DOCKER_HOST / local socket."""
+    ssh_opts: list[str] = Field(default_factory=list, alias="sshOpts")
+    """`docker:sshOpts`: extra `ssh` arguments for an ssh:// host (e.g. -i key, -o UserKnownHostsFile=...),
+    used by the Pulumi docker provider, the folder/schema/backup steps and the ops commands alike."""
+
+    @field_validator("ssh_opts")
+    @classmethod
+    def _ssh_opts(cls, v: list[str]) -> list[str]:
+        for o in v:
+            if "\n" in o or "\0" in o:
+                raise ValueError("each ssh option must be one line")
+        return v
+
+    @model_validator(mode="after")
+    def _ssh_opts_need_ssh(self) -> "SiteConfig":
+        if self.ssh_opts and not (self.docker_host or "").startswith("ssh://"):
+            raise ValueError("docker:sshOpts is set but docker:host is not an ssh:// URL; remove docker:sshOpts "
+                             "or set docker:host to ssh://user@host")
+        return self
 
     @field_validator("docker_host")
     @classmethod
@@ -334,9 +396,38 @@ class SiteConfig(_Model):
         used = [self.ports.pacs_http, self.ports.pacs_service, self.ports.view_http]
         if self.database.publish != "off":
             used.append(self.database.port)
+        if self.tls.enabled:
+            used += [self.tls.view_port, self.tls.pacs_port]
         if len(set(used)) != len(used):
-            raise ValueError("o3:ports and o3:database.port must all be different host ports")
+            raise ValueError("o3:ports, o3:database.port and o3:tls.viewPort/pacsPort must all be different host ports")
         return self
+
+    def tls_checks(self) -> tuple[list[str], list[str]]:
+        """(errors, warnings) about o3:tls and o3:tlsKey; nothing when TLS is off."""
+        if not self.tls.enabled:
+            return [], []
+        errors = []
+        if not self.tls.certificate:
+            errors.append("o3:tls.certificate: missing while o3:tls.enabled is true; set it with "
+                          "`pulumi config set --path o3:tls.certificate -- \"$(cat site.crt)\"`")
+        if not self.tls_key:
+            errors.append(f"o3:tlsKey: missing while o3:tls.enabled is true; set it with `{SECRET_KEYS['tlsKey']}`")
+        if errors:
+            return errors, []
+        try:
+            cert = tls.parse_certificate(self.tls.certificate or "")
+        except tls.TlsProblem as e:
+            return [f"o3:tls.certificate: {e}"], []
+        try:
+            key = tls.public_key_of(self.tls_key or "")
+        except tls.TlsProblem as e:
+            return [f"o3:tlsKey: {e}"], []
+        return tls.problems(cert, key, self.public_host_name)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What is allowed but needs the operator's attention soon."""
+        return self.tls_checks()[1]
 
     @property
     def public_host_name(self) -> str:
@@ -354,6 +445,10 @@ class SiteConfig(_Model):
     @property
     def registry_key_secret(self) -> Optional[pulumi.Output[str]]:
         return pulumi.Output.secret(self.registry_key) if self.registry_key else None
+
+    @property
+    def tls_key_secret(self) -> Optional[pulumi.Output[str]]:
+        return pulumi.Output.secret(self.tls_key) if self.tls_key else None
 
 
 class ConfigError(pulumi.RunError):
@@ -378,10 +473,13 @@ OBJECT_KEYS = {
     "ports": "",
     "extraEnv": "",
     "backup": "",
+    "logs": "",
+    "tls": "o3:tls.enabled, .certificate",
 }
 SECRET_KEYS = {
     "dbPassword": "pulumi config set --secret o3:dbPassword <password>",
     "registryKey": "cat key.json | pulumi config set --secret o3:registryKey",
+    "tlsKey": "cat site.key | pulumi config set --secret o3:tlsKey",
 }
 
 
@@ -395,6 +493,8 @@ def _loc(loc: tuple[Any, ...]) -> str:
     head, *rest = [str(p) for p in loc]
     if head == "dockerHost":
         return "docker:host"
+    if head == "sshOpts":
+        return "docker:sshOpts" + "".join(f"[{p}]" for p in rest)
     return f"{PROJECT}:{head}" + "".join(f".{p}" for p in rest)
 
 
@@ -418,6 +518,7 @@ def parse(
     raw: dict[str, Any],
     secret_keys: set[str] | frozenset[str] = frozenset(),
     docker_host: Optional[str] = None,
+    ssh_opts: Any = None,
 ) -> SiteConfig:
     """Validate raw config (`{"site": {...}, "dbPassword": "...", ...}`, keys without `o3:`).
 
@@ -426,6 +527,17 @@ def parse(
     """
     problems: list[str] = []
     data: dict[str, Any] = {"dockerHost": docker_host} if docker_host else {}
+    if ssh_opts not in (None, "", []):
+        if isinstance(ssh_opts, str):
+            try:
+                ssh_opts = json.loads(ssh_opts)
+            except json.JSONDecodeError:
+                ssh_opts = None
+        if isinstance(ssh_opts, list) and all(isinstance(o, str) for o in ssh_opts):
+            data["sshOpts"] = ssh_opts
+        else:
+            problems.append('docker:sshOpts: must be a list of ssh arguments, e.g. ["-i", "/keys/site", '
+                            '"-o", "UserKnownHostsFile=/keys/known_hosts"]')
     for key, value in raw.items():
         if key in SECRET_KEYS:
             if value == "":  # Pulumi.yaml's default: not set
@@ -450,6 +562,8 @@ def parse(
     except ValidationError as e:
         problems += [_describe(err) for err in e.errors(include_input=False)]
         cfg = None
+    if cfg is not None and not problems:
+        problems += cfg.tls_checks()[0]
     if problems:
         raise ConfigError(problems)
     assert cfg is not None
@@ -468,6 +582,11 @@ def _check_secret(key: str, value: Any, is_secret: bool) -> list[str]:
             f"{PROJECT}:dbPassword: must be 12-128 characters of letters, digits and _ . @ % + : , ~ ^ ! # * - "
             "(it goes into the vendor's ';'-separated connection strings); omit it to have one generated"
         )
+    if key == "tlsKey":
+        try:
+            tls.public_key_of(value)
+        except tls.TlsProblem as e:
+            problems.append(f"{PROJECT}:tlsKey: {e}; set it with `{how}`")
     if key == "registryKey":
         try:
             ok = isinstance(json.loads(value), dict)
@@ -486,4 +605,5 @@ def load() -> SiteConfig:
         if full.startswith(prefix):
             raw[full[len(prefix):]] = pulumi.runtime.config.get_config(full)
     secret = {k for k in SECRET_KEYS if pulumi.runtime.is_config_secret(prefix + k)}
-    return parse(raw, secret, pulumi.Config("docker").get("host"))
+    docker = pulumi.Config("docker")
+    return parse(raw, secret, docker.get("host"), docker.get("sshOpts"))

@@ -1,11 +1,10 @@
 """What the vendor guide fixes and the applications can see: names, folders, mounts, env formats.
 
 Kept in one place so a reviewer can hold it next to `vendor-install-guide.txt` line by line.
+Standard library only: the policy pack reads the names too.
 """
 
 from __future__ import annotations
-
-import pulumi
 
 DB_CONTAINER = "db"
 PACS_CONTAINER = "pacs"
@@ -20,6 +19,8 @@ PACS_HTTP_PORT = 8080
 PACS_SERVICE_PORT = 4568
 VIEW_HTTP_PORT = 8181
 
+BACKUP_FOLDER = "backups"  # <storagePath>/backups
+
 # Host folders under ${STORAGE}, by role.
 FOLDERS = {
     "db": "compose/db",
@@ -28,9 +29,10 @@ FOLDERS = {
     "pacsSharedPersist": "compose/pacs/shared-persist",
     "viewSharedPersist": "compose/view/shared-persist",
     "viewLog": "compose/view/log",
+    "backups": BACKUP_FOLDER,  # not in the guide: the dumps this tool takes
 }
 # Folders holding data that must outlive every container and `pulumi destroy`.
-DATA_FOLDERS = ("db", "storage", "pacsSharedPersist", "viewSharedPersist")
+DATA_FOLDERS = ("db", "storage", "pacsSharedPersist", "viewSharedPersist", "backups")
 
 # (folder role, mount point) per container, exactly as the guide's volumes.
 MOUNTS = {
@@ -54,18 +56,31 @@ MOUNTS = {
 _DRIVER = "driverClassName=com.mysql.cj.jdbc.Driver"
 
 
-def connection_strings(password: pulumi.Input[str]) -> dict[str, pulumi.Output[str]]:
+def connection_strings(password: str) -> dict[str, str]:
     """The guide's three connection strings; note DPACS has `3306/;schema=` and ULTIMATE `3306;schema=`.
 
-    The results are Pulumi secrets: they carry the DB password.
+    They carry the DB password: the program hands them out as Pulumi secrets only.
     """
     db = f"jdbc:mysql://{DB_CONTAINER}:{MYSQL_PORT}"
-    formats = {
-        "NGV_CONNECTION_STRING": f"{_DRIVER};jdbcUrl={db}/public_view;username=root;password={{}}",
-        "DPACS_CONNECTION_STRING": f"{_DRIVER};jdbcUrl={db}/;schema=public_pacs;username=root;password={{}}",
-        "ULTIMATE_CONNECTION_STRING": f"{_DRIVER};jdbcUrl={db};schema=public_pacs;username=root;password={{}}",
-    }
     return {
-        name: pulumi.Output.secret(pulumi.Output.from_input(password).apply(fmt.format))
-        for name, fmt in formats.items()
+        "NGV_CONNECTION_STRING": f"{_DRIVER};jdbcUrl={db}/public_view;username=root;password={password}",
+        "DPACS_CONNECTION_STRING": f"{_DRIVER};jdbcUrl={db}/;schema=public_pacs;username=root;password={password}",
+        "ULTIMATE_CONNECTION_STRING": f"{_DRIVER};jdbcUrl={db};schema=public_pacs;username=root;password={password}",
     }
+
+
+# --- Beyond the guide: what this tool adds on the site's host --------------------------------
+# Not seen by the applications; named so an operator recognises them next to the guide's four.
+
+PROXY_CONTAINER = "o3-proxy"  # the HTTPS front door (o3:tls)
+MAINTENANCE_CONTAINER = "o3-maintenance"  # nightly dumps and log pruning
+PROXY_VIEW_PORT, PROXY_PACS_PORT = 443, 8443  # inside the proxy container
+DB_PASSWORD_FILE = "/etc/o3-db-root-password"  # the root password as a file in db (and maintenance)
+# One dump for every backup (pre-upgrade, nightly, on demand): consistent (one transaction),
+# with routines, events and triggers, both schemas.
+DUMP_OPTIONS = ("--single-transaction", "--routines", "--events", "--triggers")
+PRE_UPGRADE_PREFIX = "o3-backup-"
+NIGHTLY_PREFIX = "o3-nightly-"
+MANUAL_PREFIX = "o3-manual-"
+NIGHTLY_STATUS_FILE = ".o3-nightly-status"  # in the backups folder: the last nightly run's outcome
+SITE_MARKER = "-- o3-site: "  # first line of every dump: which site it belongs to

@@ -97,8 +97,7 @@ def validate(cfg: dict[str, Any], secure: set[str], secrets: Optional[dict[str, 
                 continue
         if key.startswith(prefix):
             raw[key[len(prefix):]] = value
-    docker_host = cfg.get("docker:host")
-    return parse(raw, {k[len(prefix):] for k in secure}, docker_host)
+    return parse(raw, {k[len(prefix):] for k in secure}, cfg.get("docker:host"), cfg.get("docker:sshOpts"))
 
 
 __all__ = ["ConfigError", "StackFileError", "load_stack_config", "merge", "read_raw", "ring", "stack_names", "validate"]

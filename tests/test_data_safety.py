@@ -17,7 +17,7 @@ def site():
 def test_data_lives_only_in_host_bind_mounts_never_in_docker_volumes(site):
     for c in site.of_type(CONTAINER):
         for v in c.plain("volumes") or []:
-            assert v.get("hostPath", "").startswith("/srv/o3/compose/"), (c.name, v)
+            assert v.get("hostPath", "").startswith(("/srv/o3/compose/", "/srv/o3/backups")), (c.name, v)
             assert not v.get("volumeName"), "a named volume could be pruned or removed with the container"
         assert not c.plain("removeVolumes"), "remove_volumes would drop anonymous volumes on destroy"
     assert site.of_type("docker:index/volume:Volume") == []

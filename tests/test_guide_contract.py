@@ -63,8 +63,9 @@ def env_of(c):
     return dict(e.split("=", 1) for e in c.plain("envs"))
 
 
-def test_exactly_the_guides_four_containers(site):
-    assert sorted(c.plain("name") for c in site.of_type(CONTAINER)) == ["db", "pacs", "pacs-singleton", "view"]
+def test_the_guides_four_containers_and_only_our_maintenance_besides(site):
+    # o3-maintenance (nightly dumps, log pruning) is ours, named apart; o3-proxy joins with o3:tls.
+    assert sorted(c.plain("name") for c in site.of_type(CONTAINER)) == ["db", "o3-maintenance", "pacs", "pacs-singleton", "view"]
 
 
 @pytest.mark.parametrize("name", ["pacs", "pacs-singleton", "view"])
@@ -74,7 +75,7 @@ def test_app_environment_is_exactly_the_guides(site, name):
 
 def test_only_the_singleton_runs_periodic_services(site):
     flags = {c.plain("name"): env_of(c).get("START_PERIODIC_SERVICES") for c in site.of_type(CONTAINER)}
-    assert flags == {"db": None, "pacs": None, "pacs-singleton": "true", "view": None}
+    assert flags == {"db": None, "pacs": None, "pacs-singleton": "true", "view": None, "o3-maintenance": None}
 
 
 @pytest.mark.parametrize("name", ["db", "pacs", "pacs-singleton", "view"])

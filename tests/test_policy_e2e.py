@@ -61,3 +61,10 @@ def test_facts_changes_touch_only_the_facts_record():
     before = {r.name: r.inputs for r in a.resources}
     changed = [r.name for r in b.resources if r.inputs != before[r.name]]
     assert changed == ["test-site-site-facts"]
+
+
+def test_a_tls_site_passes_every_rule():
+    from test_tls_backups_logs import tls_site
+
+    cfg, secrets = tls_site()
+    assert analyze(evaluate(cfg, secrets).resources) == []

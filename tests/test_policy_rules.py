@@ -215,3 +215,39 @@ def test_rules_still_check_what_is_known_during_preview():
     assert "o3-no-plaintext-secrets" in got, "known values must still be checked"
     assert all("can't run policy" not in v.message for vs in got.values() for v in vs), got
     assert "o3-periodic-singleton" not in got
+
+
+# --- TLS and logs -------------------------------------------------------------------------------
+
+def port(internal, ip):
+    return {"internal": float(internal), "external": float(internal), "ip": ip}
+
+
+BOUNDED = {"logDriver": "json-file", "logOpts": {"max-size": "50m", "max-file": "5"}}
+
+
+@pytest.mark.parametrize("view_ip, pacs_ip, with_proxy, expected", [
+    ("0.0.0.0", "0.0.0.0", False, 0),  # no front door: plain HTTP is the guide's way
+    ("127.0.0.1", "127.0.0.1", True, 0),
+    ("0.0.0.0", "127.0.0.1", True, 1),
+    ("10.0.0.5", "", True, 2),
+])
+def test_tls_sites_keep_plain_http_on_loopback(view_ip, pacs_ip, with_proxy, expected):
+    res = [facts(), singleton(), container("view", ports=[port(8181, view_ip)]),
+           container("pacs", ports=[port(8080, pacs_ip), port(4568, "0.0.0.0")])]
+    if with_proxy:
+        res.append(container("o3-proxy", ports=[port(443, "0.0.0.0")]))
+    found = violations(res, "o3-tls-no-plain-ports")
+    assert len(found) == expected
+    assert all(v.level == "mandatory" and "clear text" in v.message for v in found)
+
+
+@pytest.mark.parametrize("props, expected", [
+    (BOUNDED, 0),
+    ({"logDriver": "json-file", "logOpts": {"max-size": "50m"}}, 1),
+    ({}, 1),  # the default driver is json-file
+    ({"logDriver": "journald"}, 0),  # bounded by the journal, not by Docker
+])
+def test_every_container_log_is_bounded(props, expected):
+    found = violations([facts(), singleton(), container("view", **props)], "o3-log-limits")
+    assert len([v for v in found if "'view'" in v.message]) == expected

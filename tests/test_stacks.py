@@ -16,8 +16,9 @@ def test_shipped_stack_evaluates_to_a_whole_site(stack):
     cfg, secrets = stack_file_config(stack)
     ev = evaluate(cfg, secrets, stack=stack)
     names = sorted(r.plain("name") for r in ev.of_type("docker:index/container:Container"))
-    assert names == ["db", "pacs", "pacs-singleton", "view"]
-    assert set(ev.outputs) == {"pacsUrl", "viewUrl", "logFolders", "storagePath", "backupFolder", "nextSteps"}
+    assert names == sorted(["db", "pacs", "pacs-singleton", "view", "o3-maintenance"]
+                           + (["o3-proxy"] if cfg.get("o3:tls", {}).get("enabled") else []))
+    assert set(ev.outputs) == {"pacsUrl", "viewUrl", "logFolders", "storagePath", "backupFolder", "nextSteps", "images"}
     assert ev.outputs["logFolders"]["pacs"].endswith("/compose/pacs/log")
     assert any("licence" in step for step in ev.outputs["nextSteps"])
 

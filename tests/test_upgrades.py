@@ -46,7 +46,9 @@ def before():
 EXPECTED = {
     "view": {f"{SITE}-view-image", f"{SITE}-apps-view", f"{SITE}-backup-dump"},
     "pacs": {f"{SITE}-pacs-image", f"{SITE}-apps-pacs", f"{SITE}-apps-pacs-singleton", f"{SITE}-backup-dump"},
-    "db": {f"{SITE}-db-image", f"{SITE}-db-container", f"{SITE}-schemas-create", f"{SITE}-backup-dump"},
+    # The maintenance container runs on the db image (mysqldump), so it follows it.
+    "db": {f"{SITE}-db-image", f"{SITE}-db-container", f"{SITE}-schemas-create", f"{SITE}-backup-dump",
+           f"{SITE}-maintenance-container"},
 }
 
 

@@ -1,6 +1,6 @@
 # Pre-upgrade backup: a logical dump of the site's schemas, taken inside the running db container
 # before any image changes, written gzip-compressed under <storagePath>/backups on the Docker host.
-# Input (environment): O3_DB_CONTAINER, O3_SCHEMAS, O3_BACKUP_DIR, O3_HELPER_IMAGE, O3_RETAIN,
+# Input (environment): O3_DB_CONTAINER, O3_SITE, O3_SCHEMAS, O3_DUMP_OPTIONS, O3_BACKUP_DIR, O3_HELPER_IMAGE, O3_RETAIN,
 # O3_NEW_VERSIONS ("db=<tag> pacs=<tag> view=<tag>"), MYSQL_PWD (secret), DOCKER_HOST (remote sites).
 # The password is handed to `docker exec -e MYSQL_PWD` by name: it is never on a command line.
 set -euo pipefail
@@ -33,9 +33,11 @@ helper() {
 
 err=$(mktemp)
 trap 'rm -f "$err"' EXIT
-# shellcheck disable=SC2086 # O3_SCHEMAS is a list
-if docker exec -e MYSQL_PWD "$O3_DB_CONTAINER" mysqldump -uroot --single-transaction --routines --events \
-     --triggers --databases $O3_SCHEMAS 2>"$err" \
+# The same dump as the nightly one (components/scripts/maintenance.sh): a first line naming the
+# site, so a restore can refuse another site's dump.
+# shellcheck disable=SC2086 # option and schema lists
+if { echo "-- o3-site: $O3_SITE"; docker exec -e MYSQL_PWD "$O3_DB_CONTAINER" mysqldump -uroot $O3_DUMP_OPTIONS \
+     --databases $O3_SCHEMAS 2>"$err"; } \
    | gzip -c \
    | helper 'cat > "/backups/$1.partial"' o3 "$name"; then
   kept=$(helper 'mv "/backups/$1.partial" "/backups/$1" && ls -1t /backups/o3-backup-*.sql.gz | tail -n +"$(($2 + 1))" | xargs -r rm -f -- && ls -1 /backups/o3-backup-*.sql.gz | wc -l' o3 "$name" "$O3_RETAIN")

@@ -3,6 +3,7 @@
 from . import (
     data_survives_deletion,
     exam_load,
+    log_limits,
     mysql_8_recommended,
     mysql_port_private,
     mysql_supported,
@@ -13,6 +14,7 @@ from . import (
     sizing_memory,
     sizing_network,
     sizing_storage,
+    tls_no_plain_ports,
 )
 
 PACK_NAME = "o3-site"
@@ -32,5 +34,7 @@ ALL = [
         mysql_port_private,
         periodic_singleton,
         data_survives_deletion,
+        tls_no_plain_ports,
+        log_limits,
     )
 ]

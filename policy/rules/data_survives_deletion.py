@@ -14,7 +14,7 @@ from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
 from .common import COMMAND, VOLUME, containers, known, site_facts
 
-DATA_MOUNTS = ("/var/lib/mysql", "/opt/storagePacs", "/opt/ipm/shared-persist", "/opt/ipv/shared-persist")
+DATA_MOUNTS = ("/var/lib/mysql", "/opt/storagePacs", "/opt/ipm/shared-persist", "/opt/ipv/shared-persist", "/backups")
 
 
 def validate(args: Any, report: Callable) -> None:

@@ -8,6 +8,7 @@ fails the test, so a new program setting cannot slip past the contract tests une
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import re
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 import docker
-from docker.types import EndpointConfig, Healthcheck, IPAMConfig, IPAMPool, Ulimit
+from docker.types import Healthcheck, IPAMConfig, IPAMPool, LogConfig, Ulimit
 
 from engine import Resource
 
@@ -28,7 +29,7 @@ COMMAND = "command:local:Command"
 
 CONTAINER_FIELDS = {
     "name", "image", "restart", "command", "envs", "uploads", "volumes", "ulimits", "ports", "healthcheck",
-    "networksAdvanced", "labels", "wait", "waitTimeout", "destroyGraceSeconds",
+    "networksAdvanced", "labels", "wait", "waitTimeout", "destroyGraceSeconds", "entrypoints", "logDriver", "logOpts",
 }
 NETWORK_FIELDS = {"name", "driver", "ipamDriver", "ipamConfigs"}
 COMMAND_FIELDS = {"create", "update", "interpreter", "environment", "logging", "triggers"}
@@ -102,6 +103,8 @@ class Applier:
             name=p["name"],
             image=p["image"],
             command=p.get("command"),
+            entrypoint=p.get("entrypoints"),
+            log_config=LogConfig(type=p["logDriver"], config=p.get("logOpts", {})) if p.get("logDriver") else None,
             environment=p.get("envs", []),
             restart_policy={"Name": p.get("restart", "no")},
             volumes=[f"{v['hostPath']}:{v['containerPath']}:{'ro' if v.get('readOnly') else 'rw'}" for v in p.get("volumes", [])],
@@ -122,14 +125,12 @@ class Applier:
             buf = io.BytesIO()
             with tarfile.open(fileobj=buf, mode="w") as tar:
                 for u in uploads:
-                    data = u["content"].encode()
-                    info = tarfile.TarInfo(os.path.basename(u["file"]))
+                    data = base64.b64decode(u["contentBase64"]) if "contentBase64" in u else u["content"].encode()
+                    info = tarfile.TarInfo(u["file"].lstrip("/"))
                     info.size = len(data)
                     info.mode = int(u.get("permissions", "0644"), 8)
                     tar.addfile(info, io.BytesIO(data))
-            dirs = {os.path.dirname(u["file"]) for u in uploads}
-            assert len(dirs) == 1, "one upload folder is all the program uses"
-            c.put_archive(dirs.pop(), buf.getvalue())
+            c.put_archive("/", buf.getvalue())
         c.start()
         # destroyGraceSeconds is how long the provider lets it stop on delete (see remove()).
         applied = Applied(c, stop_grace=int(p.get("destroyGraceSeconds", 0)))

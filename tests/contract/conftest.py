@@ -18,7 +18,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-SITE_NAMES = ("db", "pacs", "pacs-singleton", "view")
+SITE_NAMES = ("db", "pacs", "pacs-singleton", "view", "o3-maintenance", "o3-proxy")
 PASSWORD = "Contract-Test_Pw.42"
 
 
@@ -57,7 +57,7 @@ def standins(docker_host, client) -> dict[str, str]:
         pytest.fail(f"building the stand-in images failed:\n{out.stdout}\n{out.stderr}")
     print(f"\n[figures] stand-in images ready in {time.monotonic() - start:.1f} s: {out.stdout.strip()}")
     tag = out.stdout.strip().split(":")[-1]
-    return {"db": f"o3-standin-db:{tag}", "app": f"o3-standin-app:{tag}"}
+    return {"db": f"o3-standin-db:{tag}", "app": f"o3-standin-app:{tag}", "proxy": f"o3-standin-proxy:{tag}"}
 
 
 @pytest.fixture(scope="session")
@@ -105,10 +105,19 @@ class Site:
         return Evaluation(self.resources, {}).command(suffix)
 
 
+def not_due_schedule(hours: int = 12) -> str:
+    """A nightly time far from now in the site's zone, so no test sees an unplanned nightly dump."""
+    import datetime as dt
+    import zoneinfo
+
+    return (dt.datetime.now(zoneinfo.ZoneInfo("Europe/Rome")) + dt.timedelta(hours=hours)).strftime("%H:%M")
+
+
 def site_config(storage: str, docker_host: str, nofile_cap: int) -> tuple[dict, set]:
     from site_fixtures import BASE  # tests/conftest.py
 
     cfg = copy.deepcopy(BASE)
+    cfg["o3:backup"] = {"schedule": not_due_schedule()}
     cfg["o3:site"]["storagePath"] = storage
     cfg["o3:ports"] = {"bindAddress": "127.0.0.1"}  # test traffic stays on loopback
     cfg["o3:database"] = {"ulimits": {"nofileSoft": min(26677, nofile_cap), "nofileHard": min(46677, nofile_cap)},
@@ -121,11 +130,14 @@ def site_config(storage: str, docker_host: str, nofile_cap: int) -> tuple[dict, 
 def image_map(resources, standins) -> dict[str, str]:
     from engine import mock_image_id
 
-    return {
-        mock_image_id(r.plain("name")): standins["db"] if r.name.endswith("-db-image") else standins["app"]
-        for r in resources
-        if r.type == "docker:index/remoteImage:RemoteImage"
-    }
+    def standin(r) -> str:
+        for role in ("db", "proxy"):
+            if r.name.endswith(f"-{role}-image"):
+                return standins[role]
+        return standins["app"]
+
+    return {mock_image_id(r.plain("name")): standin(r) for r in resources
+            if r.type == "docker:index/remoteImage:RemoteImage"}
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +164,7 @@ def site(client, docker_host, standins, nofile_cap):
         s.containers["db"] = db.container
         schemas = applier.command(s.command("-create"))
         assert schemas.returncode == 0, schemas.stderr
-        for name in ("pacs", "pacs-singleton", "view"):
+        for name in ("pacs", "pacs-singleton", "view", "o3-maintenance"):
             s.containers[name] = applier.container(ev.container(name)).container
         yield s
     finally:

@@ -1,0 +1,100 @@
+"""Not in the vendor guide: the site's maintenance container, `o3-maintenance`.
+
+It runs on the db image (which has mysqldump, mysql, gzip and find) and, every day at
+`o3:backup.schedule` in the site's time zone, dumps both schemas to `<storagePath>/backups`
+the same way as the pre-upgrade backup (one transaction, compressed, written under a temporary
+name and renamed), removes nightly dumps older than `o3:backup.retainDays` and files in the pacs
+and view log folders older than `o3:logs.retainDays`. It mounts nothing else, so it can remove
+nothing else. `python -m ops.backup` and `ops.restore` run their dump and restore in it too.
+The root password is a secret file uploaded into it, never an environment value.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.resources
+from pathlib import Path
+from typing import Mapping
+
+import pulumi
+import pulumi_docker as docker
+
+from sitespec.config import SiteConfig
+from sitespec.guide import DB_CONTAINER, DUMP_OPTIONS, MAINTENANCE_CONTAINER, RESTART, SCHEMAS
+
+from . import TYPE_PREFIX, env_list, log_limits
+
+SCRIPT = (Path(__file__).parent / "scripts" / "maintenance.sh").read_text()
+SCRIPT_PATH = "/o3/maintenance.sh"
+PASSWORD_PATH = "/o3/db-root-password"
+
+
+def zoneinfo_base64(zone: str) -> str:
+    """The TZif file of an IANA zone (from the pinned tzdata package), so `date` in the
+    container speaks site time whatever the image ships."""
+    data = importlib.resources.files("tzdata.zoneinfo").joinpath(*zone.split("/")).read_bytes()
+    return base64.b64encode(data).decode()
+
+
+class Maintenance(pulumi.ComponentResource):
+    """Nightly dumps and log pruning on the site's own host."""
+
+    container: docker.Container
+
+    def __init__(
+        self,
+        name: str,
+        cfg: SiteConfig,
+        image_id: pulumi.Input[str],
+        password: pulumi.Output[str],
+        folders: Mapping[str, str],
+        network_name: pulumi.Input[str],
+        labels: Mapping[str, str],
+        provider: docker.Provider,
+        depends_on: list[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        b = cfg.backup
+        super().__init__(f"{TYPE_PREFIX}Maintenance", name, {"schedule": b.schedule}, opts)
+        env = {
+            "O3_SITE": cfg.site.name,
+            "O3_SCHEMAS": " ".join(SCHEMAS),
+            "O3_DB_HOST": DB_CONTAINER,
+            "O3_DUMP_OPTIONS": " ".join(DUMP_OPTIONS),
+            "O3_SCHEDULE": b.schedule,
+            "O3_RETAIN_DAYS": str(b.retain_days),
+            "O3_LOG_RETAIN_DAYS": str(cfg.logs.retain_days),
+            "O3_PASSWORD_FILE": PASSWORD_PATH,
+        }
+        self.container = docker.Container(
+            f"{name}-container",
+            name=MAINTENANCE_CONTAINER,
+            image=image_id,
+            restart=RESTART,
+            entrypoints=["/bin/sh", SCRIPT_PATH],
+            command=["loop"],
+            envs=env_list(env),
+            uploads=[
+                docker.ContainerUploadArgs(file=SCRIPT_PATH, content=SCRIPT, permissions="0555"),
+                docker.ContainerUploadArgs(file=PASSWORD_PATH, content=password, permissions="0400"),
+                docker.ContainerUploadArgs(file="/etc/localtime", content_base64=zoneinfo_base64(cfg.site.timezone),
+                                           permissions="0444"),
+            ],
+            volumes=[
+                docker.ContainerVolumeArgs(host_path=folders["backups"], container_path="/backups", read_only=False),
+                docker.ContainerVolumeArgs(host_path=folders["pacsLog"], container_path="/logs/pacs", read_only=False),
+                docker.ContainerVolumeArgs(host_path=folders["viewLog"], container_path="/logs/view", read_only=False),
+            ],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network_name)],
+            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
+            destroy_grace_seconds=10,
+            **log_limits(cfg.logs),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=provider,
+                depends_on=depends_on,
+                delete_before_replace=True,  # fixed name
+                additional_secret_outputs=["uploads"],
+            ),
+        )
+        self.register_outputs({})

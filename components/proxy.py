@@ -1,0 +1,122 @@
+"""Not in the vendor guide: the HTTPS front door, `o3-proxy` (o3:tls).
+
+The official nginx image on `o3net` terminates TLS with the site's certificate and forwards to
+VIEW (8181) and the PACS web port (8080) by container name; the apps' HTTP ports are then
+published on loopback only (kept for checks on the host itself), so patient data never crosses
+the hospital network in clear text. Port 4568 is not HTTP as far as we know and is left as
+configured. Modern TLS only (1.2 and 1.3), HSTS, no upload size limit (DICOM studies are large).
+The key is a secret upload, never an environment value or a command line; a renewal changes
+only this container's uploads, so only the proxy is replaced.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import pulumi
+import pulumi_docker as docker
+
+from sitespec.config import SiteConfig
+from sitespec.guide import (
+    PACS_CONTAINER,
+    PACS_HTTP_PORT,
+    PROXY_CONTAINER,
+    PROXY_PACS_PORT,
+    PROXY_VIEW_PORT,
+    RESTART,
+    VIEW_CONTAINER,
+    VIEW_HTTP_PORT,
+)
+
+from . import TYPE_PREFIX, log_limits
+
+CONF_PATH = "/etc/nginx/conf.d/default.conf"  # the official image's only server file: replaced
+CERT_PATH = "/etc/nginx/tls/site.crt"
+KEY_PATH = "/etc/nginx/tls/site.key"
+
+_SERVER = """server {{
+    listen {port} ssl;
+    server_name _;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
+    ssl_prefer_server_ciphers off;
+    ssl_session_cache shared:o3tls:10m;
+    ssl_session_tickets off;
+    add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;
+    client_max_body_size 0;
+    proxy_read_timeout 600s;
+    proxy_send_timeout 600s;
+    # Docker's resolver, per request: a replaced app container gets a new address.
+    resolver 127.0.0.11 valid=10s ipv6=off;
+    set $o3_upstream http://{upstream};
+    location / {{
+        proxy_pass $o3_upstream;
+        proxy_http_version 1.1;
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto https;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $o3_connection;
+    }}
+}}
+"""
+
+
+def nginx_conf() -> str:
+    head = "map $http_upgrade $o3_connection {\n    default upgrade;\n    '' close;\n}\n"
+    return head + "".join(
+        _SERVER.format(port=port, cert=CERT_PATH, key=KEY_PATH, upstream=upstream)
+        for port, upstream in ((PROXY_VIEW_PORT, f"{VIEW_CONTAINER}:{VIEW_HTTP_PORT}"),
+                               (PROXY_PACS_PORT, f"{PACS_CONTAINER}:{PACS_HTTP_PORT}"))
+    )
+
+
+class TlsProxy(pulumi.ComponentResource):
+    """nginx terminating TLS for VIEW and the PACS web port."""
+
+    container: docker.Container
+
+    def __init__(
+        self,
+        name: str,
+        cfg: SiteConfig,
+        image_id: pulumi.Input[str],
+        key: pulumi.Output[str],
+        network_name: pulumi.Input[str],
+        labels: Mapping[str, str],
+        provider: docker.Provider,
+        depends_on: list[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        t = cfg.tls
+        super().__init__(f"{TYPE_PREFIX}TlsProxy", name, {"viewPort": t.view_port, "pacsPort": t.pacs_port}, opts)
+        publish = cfg.ports.bind_address
+        self.container = docker.Container(
+            f"{name}-container",
+            name=PROXY_CONTAINER,
+            image=image_id,
+            restart=RESTART,
+            uploads=[
+                docker.ContainerUploadArgs(file=CONF_PATH, content=nginx_conf(), permissions="0444"),
+                docker.ContainerUploadArgs(file=CERT_PATH, content=t.certificate, permissions="0444"),
+                docker.ContainerUploadArgs(file=KEY_PATH, content=key, permissions="0400"),
+            ],
+            ports=[
+                docker.ContainerPortArgs(internal=PROXY_VIEW_PORT, external=t.view_port, ip=publish),
+                docker.ContainerPortArgs(internal=PROXY_PACS_PORT, external=t.pacs_port, ip=publish),
+            ],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network_name)],
+            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
+            destroy_grace_seconds=10,
+            **log_limits(cfg.logs),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=provider,
+                depends_on=depends_on,
+                delete_before_replace=True,  # fixed name and ports
+                additional_secret_outputs=["uploads"],
+            ),
+        )
+        self.register_outputs({})

@@ -1,0 +1,118 @@
+#!/bin/sh
+# The site's maintenance container (o3-maintenance), on the db image: nightly dumps, old-dump
+# and old-log pruning, and the dumps and restores `python -m ops.backup` / `ops.restore` ask for.
+#   maintenance.sh loop              run forever: the nightly dump at O3_SCHEDULE (site time)
+#   maintenance.sh dump KIND         one dump now (KIND: nightly | manual); prints its file name
+#   maintenance.sh check FILE        is FILE (in /backups) a complete dump of this site's schemas?
+#   maintenance.sh restore FILE      check, then load it into db
+#   maintenance.sh status            the last nightly run, as JSON
+#   maintenance.sh size FILE / newest KIND   what ops.backup and ops.verify report
+# Mounts: /backups (<storagePath>/backups), /logs/pacs and /logs/view (the apps' log folders).
+# Environment: O3_SITE, O3_SCHEMAS, O3_DB_HOST, O3_DUMP_OPTIONS, O3_SCHEDULE (HH:MM),
+# O3_RETAIN_DAYS (nightly dumps), O3_LOG_RETAIN_DAYS. The root password is the file
+# O3_PASSWORD_FILE; it is read into MYSQL_PWD here and never put on a command line.
+# /etc/localtime is the site's time zone, so `date` speaks site time.
+set -eu
+B=/backups
+STATUS="$B/.o3-nightly-status"
+DAYFILE="$B/.o3-nightly-day"  # the last day whose nightly dump was attempted (site time)
+MARKER="-- o3-site: $O3_SITE"
+
+log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) o3-maintenance: $*"; }
+
+password() {
+  MYSQL_PWD=$(cat "$O3_PASSWORD_FILE")
+  export MYSQL_PWD
+}
+
+status() {  # status OK FILE MESSAGE: the nightly outcome, written atomically
+  msg=$(printf '%s' "$3" | tr '"\\\n' "'/ ")
+  printf '{"at": "%s", "ok": %s, "file": "%s", "message": "%s"}\n' \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$1" "$2" "$msg" > "$STATUS.tmp"
+  mv "$STATUS.tmp" "$STATUS"
+}
+
+dump() {  # dump KIND: writes $B/o3-KIND-<UTC>.sql.gz, or nothing at all
+  kind=$1
+  name="o3-$kind-$(date -u +%Y%m%dT%H%M%SZ).sql.gz"
+  err=$(mktemp)
+  password
+  # shellcheck disable=SC2086 # option and schema lists
+  ( echo "$MARKER"; mysqldump -h "$O3_DB_HOST" -uroot $O3_DUMP_OPTIONS --databases $O3_SCHEMAS 2>"$err"
+    echo $? > "$err.rc" ) | gzip -c > "$B/$name.partial"
+  if [ "$(cat "$err.rc")" = 0 ] && gzip -t "$B/$name.partial" 2>/dev/null; then
+    mv "$B/$name.partial" "$B/$name"
+    rm -f "$err" "$err.rc"
+    echo "$name"
+    return 0
+  fi
+  rm -f "$B/$name.partial"
+  LAST_ERROR=$(tr '\n' ' ' < "$err")
+  rm -f "$err" "$err.rc"
+  return 1
+}
+
+prune() {
+  find "$B" -maxdepth 1 -type f -name 'o3-nightly-*.sql.gz' -mtime +"$O3_RETAIN_DAYS" -print -delete \
+    | while read -r f; do log "removed nightly dump $f (older than $O3_RETAIN_DAYS days)"; done
+  find /logs/pacs /logs/view -type f -mtime +"$O3_LOG_RETAIN_DAYS" -print -delete \
+    | while read -r f; do log "removed log file $f (older than $O3_LOG_RETAIN_DAYS days)"; done
+}
+
+nightly() {
+  LAST_ERROR=""
+  out=$(mktemp)
+  if dump nightly > "$out"; then  # in this shell, not $(...): LAST_ERROR must survive
+    file=$(cat "$out")
+    status true "$file" "nightly dump written"
+    log "nightly dump $B/$file written"
+  else
+    status false "" "nightly dump failed: $LAST_ERROR"
+    log "ERROR: nightly dump failed: $LAST_ERROR" >&2
+  fi
+  rm -f "$out"
+  prune
+}
+
+check() {  # check FILE: 0 when FILE is a complete, readable dump of this site's schemas
+  case "$1" in */*|.*|"") echo "'$1' is not a file name in the backups folder" >&2; return 2 ;; esac
+  f="$B/$1"
+  [ -f "$f" ] || { echo "no file $1 in the backups folder" >&2; return 2; }
+  gzip -t "$f" 2>/dev/null || { echo "$1 is corrupt: it is not a complete gzip file" >&2; return 1; }
+  first=$(gzip -dc "$f" | head -n 1)
+  [ "$first" = "$MARKER" ] || { echo "$1 is not a dump of site $O3_SITE (its first line is '$first')" >&2; return 1; }
+  gzip -dc "$f" | tail -n 1 | grep -q '^-- Dump completed' || { echo "$1 is truncated: the dump did not complete" >&2; return 1; }
+  for s in $O3_SCHEMAS; do
+    gzip -dc "$f" | grep -q "^CREATE DATABASE .*\`$s\`" || { echo "$1 holds no schema $s" >&2; return 1; }
+  done
+}
+
+case "${1:-}" in
+  loop)
+    log "started: nightly dump at $O3_SCHEDULE site time ($(date +%Z)), dumps kept $O3_RETAIN_DAYS days, logs $O3_LOG_RETAIN_DAYS days"
+    prune
+    due() { [ "$(date +%H:%M)" = "$O3_SCHEDULE" ] || [ "$(date +%H:%M)" \> "$O3_SCHEDULE" ]; }
+    # A site installed after today's time starts tomorrow; one that has run before and was down
+    # at the scheduled time (a reboot) catches up as soon as it is back.
+    if [ ! -f "$DAYFILE" ] && due; then date +%F > "$DAYFILE"; fi
+    while :; do
+      if [ "$(cat "$DAYFILE" 2>/dev/null)" != "$(date +%F)" ] && due; then
+        date +%F > "$DAYFILE"
+        nightly
+      fi
+      sleep "${O3_TICK_SECONDS:-15}"
+    done ;;
+  dump) LAST_ERROR=""; dump "${2:-manual}" || { echo "dump failed: $LAST_ERROR" >&2; exit 1; } ;;
+  check) check "${2:-}" ;;
+  restore)
+    check "${2:-}" || exit $?
+    password
+    gzip -dc "$B/$2" | mysql -h "$O3_DB_HOST" -uroot
+    echo "restored $2 into $O3_SCHEMAS" ;;
+  status) cat "$STATUS" 2>/dev/null || echo '{}' ;;
+  size) case "${2:-}" in */*|.*|"") exit 2 ;; esac; du -h "$B/$2" | cut -f1 ;;
+  newest)  # newest dump of a kind (nightly | manual | backup), as "name epoch-seconds"
+    f=$(ls -1t "$B"/o3-"${2:-nightly}"-*.sql.gz 2>/dev/null | head -n 1)
+    [ -n "$f" ] && echo "$(basename "$f") $(date -r "$f" +%s)" || true ;;
+  *) echo "usage: $0 loop | dump KIND | check FILE | restore FILE | status | size FILE | newest KIND" >&2; exit 2 ;;
+esac

@@ -1,0 +1,19 @@
+# Sourced first by every step that runs the docker CLI (O3_SSH_OPTS: docker:sshOpts, one per line).
+# For an ssh:// DOCKER_HOST the docker CLI runs the system `ssh` and cannot pass it options, so an
+# `ssh` that adds the stack's options goes first on PATH: the provider, these steps and the ops
+# commands then reach the host with the same key and known_hosts file.
+if [ -n "${O3_SSH_OPTS:-}" ]; then
+  o3_ssh_dir=$(mktemp -d)
+  o3_real_ssh=$(command -v ssh) || { echo "o3: docker:host is ssh:// but there is no ssh client on this machine (apt-get install openssh-client)" >&2; exit 1; }
+  {
+    echo '#!/bin/sh'
+    printf "exec '%s'" "$o3_real_ssh"
+    printf '%s\n' "$O3_SSH_OPTS" | while IFS= read -r o3_opt; do
+      [ -n "$o3_opt" ] && printf " '%s'" "$(printf '%s' "$o3_opt" | sed "s/'/'\\\\''/g")"
+    done
+    echo ' "$@"'
+  } > "$o3_ssh_dir/ssh"
+  chmod 0755 "$o3_ssh_dir/ssh"
+  PATH="$o3_ssh_dir:$PATH"
+  export PATH
+fi

@@ -1,0 +1,155 @@
+"""A deployed site as the commands see it: its Docker host (local or ssh://) and its containers."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+from urllib.parse import urlparse
+
+from sitespec.config import SiteConfig
+from sitespec.guide import MAINTENANCE_CONTAINER
+
+from ._cli import OpsError
+
+MAINTENANCE_SCRIPT = "/o3/maintenance.sh"
+
+
+def use_ssh_opts(ssh_opts: Sequence[str]) -> None:
+    """Put an `ssh` that adds docker:sshOpts first on this process's PATH: docker-py's ssh://
+    transport runs the system `ssh` and takes no options (the same trick as the steps'
+    components/scripts/ssh-prelude.sh)."""
+    if not ssh_opts:
+        return
+    real = shutil.which("ssh")
+    folder = Path(tempfile.mkdtemp(prefix="o3-ssh-"))
+    wrapper = folder / "ssh"
+    wrapper.write_text("#!/bin/sh\nexec " + " ".join(shlex.quote(a) for a in [real, *ssh_opts]) + ' "$@"\n')
+    wrapper.chmod(0o755)
+    os.environ["PATH"] = f"{folder}:{os.environ.get('PATH', '')}"
+
+
+# What ssh says, and what the operator should do about it.
+SSH_PROBLEMS = (
+    (("REMOTE HOST IDENTIFICATION HAS CHANGED",),
+     "the host's SSH key has CHANGED since it was recorded: this can be an attack. Check with the host's "
+     "administrator before you replace its line in your known_hosts file"),
+    (("Host key verification failed", "No ED25519 host key is known", "No RSA host key is known",
+      "No ECDSA host key is known", "host key is not known"),
+     "the host's SSH key is not in your known_hosts file. Get its fingerprint from the host's administrator, "
+     "then add it (ssh-keyscan -H HOST >> ~/.ssh/known_hosts, or the file named by UserKnownHostsFile in "
+     "docker:sshOpts) after comparing"),
+    (("Permission denied",),
+     "the host refused the SSH key: give the deploy key for this user (ssh-agent, ~/.ssh/config, or "
+     "\"-i\", \"/path/key\" in docker:sshOpts) and check it is in the user's authorized_keys on the host"),
+    (("Could not resolve hostname",),
+     "the host name does not resolve: check docker:host and DNS"),
+    (("Connection refused",),
+     "nothing answers on the SSH port: is sshd running on the host, and is the port in docker:host right?"),
+    (("timed out", "No route to host", "Network is unreachable"),
+     "the host cannot be reached over the network: check the address in docker:host, VPN and firewalls"),
+    (("docker: command not found", "docker: not found", "command not found"),
+     "ssh works, but the docker CLI is not installed for that user on the host"),
+    (("permission denied while trying to connect to the Docker daemon",),
+     "ssh works, but that user may not use Docker on the host: add it to the docker group there"),
+)
+
+
+def explain_ssh(text: str) -> Optional[str]:
+    for needles, advice in SSH_PROBLEMS:
+        if any(n in text for n in needles):
+            return advice
+    return None
+
+
+def ssh_probe(docker_host: str, timeout: int = 15) -> None:
+    """Reach an ssh:// Docker host the way docker will, and say precisely why not when it fails."""
+    if not shutil.which("ssh"):
+        raise OpsError(f"docker:host is {docker_host}, but there is no `ssh` client on this machine: "
+                       "install it (Debian/Ubuntu: apt-get install openssh-client)")
+    u = urlparse(docker_host)
+    cmd = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={timeout}"]
+    if u.port:
+        cmd += ["-p", str(u.port)]
+    if u.username:
+        cmd += ["-l", u.username]
+    cmd += ["--", u.hostname or "", "docker version --format '{{.Server.Version}}'"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 15, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise OpsError(f"cannot reach {docker_host} over SSH: no answer within {timeout + 15} s; "
+                       "the host cannot be reached over the network: check the address, VPN and firewalls") from None
+    if out.returncode != 0:
+        said = " ".join(out.stderr.split())[-400:]
+        advice = explain_ssh(out.stderr) or "see what ssh said"
+        raise OpsError(f"cannot use Docker on {docker_host} over SSH: {advice}. (ssh said: {said})")
+
+
+def connect(docker_host: Optional[str], ssh_opts: Sequence[str] = (), timeout: int = 60):
+    """A Docker client for the site's host. ssh:// goes through the system `ssh` client, like the
+    docker CLI and the Pulumi docker provider do, with the same docker:sshOpts."""
+    import docker
+
+    if docker_host and docker_host.startswith("ssh://"):
+        use_ssh_opts(ssh_opts)
+        ssh_probe(docker_host)
+        return docker.DockerClient(base_url=docker_host, use_ssh_client=True, timeout=timeout)
+    if docker_host:
+        return docker.DockerClient(base_url=docker_host, timeout=timeout)
+    return docker.from_env(timeout=timeout)
+
+
+@dataclass
+class Exec:
+    code: int
+    out: str
+    err: str
+
+
+class Site:
+    def __init__(self, cfg: SiteConfig, client: Any):
+        self.cfg = cfg
+        self.client = client
+
+    @property
+    def where(self) -> str:
+        return self.cfg.docker_host or "the local Docker"
+
+    def container(self, name: str):
+        import docker
+
+        try:
+            return self.client.containers.get(name)
+        except docker.errors.NotFound:
+            return None
+
+    def maintenance(self):
+        c = self.container(MAINTENANCE_CONTAINER)
+        if c is None:
+            raise OpsError(f"site {self.cfg.site.name} has no {MAINTENANCE_CONTAINER} container on {self.where}: "
+                           "apply the current program first (`pulumi up`), which adds it")
+        if c.status != "running":
+            raise OpsError(f"{MAINTENANCE_CONTAINER} on {self.where} is {c.status}, not running: "
+                           f"`docker start {MAINTENANCE_CONTAINER}` on the host, or `pulumi up`")
+        return c
+
+    def run_maintenance(self, *args: str) -> Exec:
+        code, (out, err) = self.maintenance().exec_run(["/bin/sh", MAINTENANCE_SCRIPT, *args], demux=True)
+        return Exec(code, (out or b"").decode(errors="replace").strip(), (err or b"").decode(errors="replace").strip())
+
+
+def open_site(cfg: SiteConfig) -> Site:
+    try:
+        client = connect(cfg.docker_host, cfg.ssh_opts)
+        client.ping()
+    except OpsError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the daemon's or ssh's own words say what is wrong
+        raise OpsError(f"cannot reach the Docker daemon of site {cfg.site.name} at "
+                       f"{cfg.docker_host or 'the local socket'}: {e}") from None
+    return Site(cfg, client)

@@ -1,0 +1,243 @@
+"""The maintenance container on a real daemon: nightly dumps at their minute in site time,
+retention, log pruning, and the ops.backup / ops.restore commands that use it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zoneinfo
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from conftest import PASSWORD
+from test_contract import mysql
+
+pytestmark = pytest.mark.engine
+ROOT = Path(__file__).resolve().parents[2]
+ZONE = zoneinfo.ZoneInfo("Europe/Rome")  # site_fixtures.BASE's timezone
+DAY = 86400
+
+
+def backups(site) -> Path:
+    return Path(site.storage, "backups")
+
+
+def restart_maintenance(site, schedule: str, tick: int = 1):
+    """A new o3-maintenance from the program's spec, with `schedule` (and a fast tick for tests)."""
+    from engine import evaluate
+
+    old = site.containers.get("o3-maintenance")
+    if old is not None:
+        old.remove(force=True)
+    cfg = dict(site.config, **{"o3:backup": {"schedule": schedule}})
+    spec = evaluate(cfg, {"o3:dbPassword"}).container("o3-maintenance")
+    envs = [e for e in spec.plain("envs")] + [f"O3_TICK_SECONDS={tick}"]
+    c = site.applier.container(spec, override={"envs": envs}).container
+    site.containers["o3-maintenance"] = c
+    return c
+
+
+def site_time(delta_minutes: int = 0) -> str:
+    return (dt.datetime.now(ZONE) + dt.timedelta(minutes=delta_minutes)).strftime("%H:%M")
+
+
+def wait_for(predicate, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"{what} did not happen within {seconds} s")
+
+
+def site_day(delta_days: int = 0) -> str:
+    return (dt.datetime.now(ZONE) + dt.timedelta(days=delta_days)).date().isoformat()
+
+
+def quiet_restart(site):
+    """Restart o3-maintenance with today's nightly already done: only start-up pruning runs."""
+    (backups(site) / ".o3-nightly-day").write_text(site_day() + "\n")
+    return restart_maintenance(site, "02:30")
+
+
+def nightly_files(site) -> list[str]:
+    return sorted(p.name for p in backups(site).glob("o3-nightly-*.sql.gz"))
+
+
+def status(site) -> dict:
+    return json.loads((backups(site) / ".o3-nightly-status").read_text())
+
+
+def age(path: Path, days: float) -> None:
+    t = time.time() - days * DAY
+    os.utime(path, (t, t))
+
+
+# --- logs ------------------------------------------------------------------------------------
+
+def test_every_container_has_docker_log_limits(site):
+    for name, c in site.containers.items():
+        c.reload()
+        assert c.attrs["HostConfig"]["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "50m", "max-file": "5"}}, name
+
+
+# --- the nightly dump -----------------------------------------------------------------------------
+
+def test_the_nightly_dump_runs_at_its_minute_in_site_time(site):
+    (backups(site) / ".o3-nightly-day").unlink(missing_ok=True)
+    before = nightly_files(site)
+    schedule = site_time(+1)
+    c = restart_maintenance(site, schedule)
+    time.sleep(3)
+    assert nightly_files(site) == before, "nothing may run before the scheduled minute"
+    new = wait_for(lambda: sorted(set(nightly_files(site)) - set(before)), 75, "the scheduled nightly dump")
+    assert site_time() >= schedule or site_time() < "00:02"  # ran at (or just after) its minute, site time
+    assert len(new) == 1
+    st = status(site)
+    assert st["ok"] is True and st["file"] == new[0]
+    text = gzip.open(backups(site) / new[0], "rt").read()
+    assert text.startswith("-- o3-site: test-site\n") and "CREATE DATABASE" in text and text.rstrip().splitlines()[-1].startswith("-- Dump completed")
+    assert "nightly dump" in c.logs().decode()
+    assert not list(backups(site).glob("*.partial"))
+
+
+def test_a_host_that_was_down_at_the_scheduled_time_catches_up(site):
+    (backups(site) / ".o3-nightly-day").write_text(site_day(-1) + "\n")
+    before = nightly_files(site)
+    restart_maintenance(site, site_time(-5) if site_time(-5) < site_time() else "00:00")
+    wait_for(lambda: set(nightly_files(site)) - set(before), 30, "the catch-up dump")
+
+
+def test_a_failed_nightly_dump_is_reported_and_leaves_no_file(site):
+    (backups(site) / ".o3-nightly-day").unlink(missing_ok=True)
+    db = site.containers["db"]
+    db.stop(timeout=30)
+    try:
+        before = nightly_files(site)
+        restart_maintenance(site, site_time(+1))
+        wait_for(lambda: (backups(site) / ".o3-nightly-status").exists() and status(site)["ok"] is False, 90,
+                 "the failure report")
+        st = status(site)
+        assert "nightly dump failed" in st["message"] and st["file"] == ""
+        assert nightly_files(site) == before and not list(backups(site).glob("*.partial"))
+        assert "ERROR: nightly dump failed" in site.containers["o3-maintenance"].logs().decode()
+    finally:
+        db.start()
+        site.applier.wait_healthy(db, 120)
+
+
+def test_retention_removes_old_nightly_dumps_and_nothing_else(site):
+    b = backups(site)
+    files = {"o3-nightly-20200101T023000Z.sql.gz": 20, "o3-nightly-recent.sql.gz": 1,
+             "o3-backup-20200101T000000Z_from_x_to_y.sql.gz": 60, "o3-manual-20200101T000000Z.sql.gz": 60,
+             "notes.txt": 60}
+    for name, days in files.items():
+        (b / name).write_bytes(b"x")
+        age(b / name, days)
+    quiet_restart(site)  # pruning runs at start
+    wait_for(lambda: not (b / "o3-nightly-20200101T023000Z.sql.gz").exists(), 20, "pruning")
+    kept = {n for n in files if (b / n).exists()}
+    assert kept == set(files) - {"o3-nightly-20200101T023000Z.sql.gz"}  # retainDays 14 by default
+    for n in kept:
+        (b / n).unlink()
+
+
+def test_old_log_files_go_recent_ones_and_every_data_folder_stay(site):
+    s = Path(site.storage, "compose")
+    old = [s / "pacs/log/server.2020-01-01.log", s / "view/log/viewer.2020-01-01.log"]
+    recent = [s / "pacs/log/server.log", s / "view/log/viewer.log"]
+    data = [s / "storage/study-2020.dcm", s / "pacs/shared-persist/old.cfg", s / "view/shared-persist/old.cfg",
+            Path(site.storage, "backups/o3-backup-keep.sql.gz")]
+    for f in old + recent + data:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("x")
+    for f in old + data:
+        age(f, 40)  # past o3:logs.retainDays (30)
+    quiet_restart(site)
+    wait_for(lambda: not any(f.exists() for f in old), 20, "log pruning")
+    assert all(f.exists() for f in recent + data)
+    assert "removed log file /logs/pacs/server.2020-01-01.log" in site.containers["o3-maintenance"].logs().decode()
+
+
+# --- ops.backup and ops.restore ------------------------------------------------------------------
+
+@pytest.fixture
+def project(site, tmp_path):
+    """A project folder whose stack points at the test site (the commands read no secret)."""
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
+    config = {k: v for k, v in site.config.items() if k != "o3:dbPassword"}
+    YAML().dump({"config": config}, tmp_path / "Pulumi.contract.yaml")
+    return tmp_path
+
+
+def ops(project, command, *args, input=None):
+    return subprocess.run([sys.executable, "-m", f"ops.{command}", "--stack", "contract", "--dir", str(project), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, input=input)
+
+
+def test_ops_backup_takes_a_dump_now(site, project):
+    out = ops(project, "backup")
+    assert out.returncode == 0, out.stderr
+    name = next(w for w in out.stdout.split() if "o3-manual-" in w).rsplit("/", 1)[-1]
+    assert (backups(site) / name).exists() and "ops.restore --stack contract --file" in out.stdout
+    assert gzip.open(backups(site) / name, "rt").readline() == "-- o3-site: test-site\n"
+    assert PASSWORD not in out.stdout + out.stderr
+
+
+def test_ops_restore_brings_back_a_row_deleted_after_the_dump(site, project):
+    db = site.containers["db"]
+    mysql(db, "CREATE TABLE IF NOT EXISTS public_pacs.restore_e2e (v INT); DELETE FROM public_pacs.restore_e2e;"
+              "INSERT INTO public_pacs.restore_e2e VALUES (7)")
+    out = ops(project, "backup")
+    name = next(w for w in out.stdout.split() if "o3-manual-" in w).rsplit("/", 1)[-1]
+    mysql(db, "DELETE FROM public_pacs.restore_e2e")
+    out = ops(project, "restore", "--file", name, "--yes")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert mysql(db, "SELECT v FROM public_pacs.restore_e2e").split() == ["7"]
+    assert "stopped pacs, pacs-singleton, view" in out.stdout and "started pacs, pacs-singleton, view again" in out.stdout
+    for app in ("pacs", "pacs-singleton", "view"):
+        site.containers[app].reload()
+        assert site.containers[app].status == "running"
+
+
+@pytest.mark.parametrize("damage, words", [
+    ("corrupt", "is corrupt"),
+    ("truncated", "is truncated"),
+    ("other-site", "is not a dump of site test-site"),
+    ("missing", "no file"),
+])
+def test_ops_restore_refuses_what_is_not_a_whole_dump_of_this_site(site, project, damage, words):
+    db = site.containers["db"]
+    mysql(db, "CREATE TABLE IF NOT EXISTS public_pacs.restore_guard (v INT); DELETE FROM public_pacs.restore_guard;"
+              "INSERT INTO public_pacs.restore_guard VALUES (1)")
+    good = backups(site) / next(w for w in ops(project, "backup").stdout.split() if "o3-manual-" in w).rsplit("/", 1)[-1]
+    bad = backups(site) / f"o3-manual-{damage}.sql.gz"
+    text = gzip.open(good).read()
+    if damage == "corrupt":
+        bad.write_bytes(good.read_bytes()[:-40] + b"garbage" * 6)
+    elif damage == "truncated":
+        bad.write_bytes(gzip.compress(text[: len(text) // 2]))
+    elif damage == "other-site":
+        bad.write_bytes(gzip.compress(text.replace(b"-- o3-site: test-site", b"-- o3-site: riverside", 1)))
+    mysql(db, "INSERT INTO public_pacs.restore_guard VALUES (2)")
+    out = ops(project, "restore", "--file", bad.name, "--yes")
+    assert out.returncode == 1 and words in out.stderr and "Nothing was changed" in out.stderr, out.stderr
+    assert sorted(mysql(db, "SELECT v FROM public_pacs.restore_guard").split()) == ["1", "2"]
+    bad.unlink(missing_ok=True)
+
+
+def test_ops_restore_needs_a_confirmation(site, project):
+    name = next(w for w in ops(project, "backup").stdout.split() if "o3-manual-" in w).rsplit("/", 1)[-1]
+    out = ops(project, "restore", "--file", name, input="")
+    assert out.returncode == 2 and "--yes" in out.stderr
+    out = ops(project, "restore", "--file", f"/elsewhere/{name}", "--yes")
+    assert out.returncode == 2 and "give the file's name there" in out.stderr
