@@ -20,13 +20,22 @@ from ._cli import OpsError
 MAINTENANCE_SCRIPT = "/o3/maintenance.sh"
 
 
+def real_ssh() -> Optional[str]:
+    """The system ssh client, skipping the wrappers use_ssh_opts (and the steps' prelude) put on PATH."""
+    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if "/o3-ssh-" not in d]
+    return shutil.which("ssh", path=os.pathsep.join(dirs))
+
+
 def use_ssh_opts(ssh_opts: Sequence[str]) -> None:
     """Put an `ssh` that adds docker:sshOpts first on this process's PATH: docker-py's ssh://
     transport runs the system `ssh` and takes no options (the same trick as the steps'
     components/scripts/ssh-prelude.sh)."""
     if not ssh_opts:
         return
-    real = shutil.which("ssh")
+    real = real_ssh()
+    if real is None:
+        raise OpsError("docker:host is ssh://, but there is no `ssh` client on this machine: "
+                       "install it (Debian/Ubuntu: apt-get install openssh-client)")
     folder = Path(tempfile.mkdtemp(prefix="o3-ssh-"))
     wrapper = folder / "ssh"
     wrapper.write_text("#!/bin/sh\nexec " + " ".join(shlex.quote(a) for a in [real, *ssh_opts]) + ' "$@"\n')
@@ -69,7 +78,7 @@ def explain_ssh(text: str) -> Optional[str]:
 
 def ssh_probe(docker_host: str, timeout: int = 15) -> None:
     """Reach an ssh:// Docker host the way docker will, and say precisely why not when it fails."""
-    if not shutil.which("ssh"):
+    if not real_ssh():
         raise OpsError(f"docker:host is {docker_host}, but there is no `ssh` client on this machine: "
                        "install it (Debian/Ubuntu: apt-get install openssh-client)")
     u = urlparse(docker_host)
@@ -138,9 +147,21 @@ class Site:
                            f"`docker start {MAINTENANCE_CONTAINER}` on the host, or `pulumi up`")
         return c
 
+    def exec(self, container, cmd: list[str], attempts: int = 3) -> Exec:
+        """exec_run, retried when docker-py's ssh:// transport loses a short exec's stream (a
+        BrokenPipeError on a command that finished before the stream was read): the commands
+        run here are checks or are safe to repeat before they report."""
+        for attempt in range(attempts):
+            try:
+                code, (out, err) = container.exec_run(cmd, demux=True)
+                return Exec(code, (out or b"").decode(errors="replace").strip(), (err or b"").decode(errors="replace").strip())
+            except BrokenPipeError:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
     def run_maintenance(self, *args: str) -> Exec:
-        code, (out, err) = self.maintenance().exec_run(["/bin/sh", MAINTENANCE_SCRIPT, *args], demux=True)
-        return Exec(code, (out or b"").decode(errors="replace").strip(), (err or b"").decode(errors="replace").strip())
+        return self.exec(self.maintenance(), ["/bin/sh", MAINTENANCE_SCRIPT, *args])
 
 
 def open_site(cfg: SiteConfig) -> Site:

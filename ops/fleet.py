@@ -1,17 +1,20 @@
 """The fleet on a Monday morning: every stack's site, ring, versions, load and host size vs the minimums.
 
-    python -m ops.fleet [--json] [--dir D]
+    python -m ops.fleet [--json] [--dir D] [--declared-only]
 
-Reads every Pulumi.<site>.yaml (no Pulumi CLI needed). Exits 1 when a stack file cannot be
-read or validated (its row says why), a host is short of a mandatory minimum, or two stacks
-deploy to the same Docker host (they would fight over the container names db/pacs/view and
-the ports).
+Reads every Pulumi.<site>.yaml. The versions deployed come from each stack's `images` output
+through the `pulumi` CLI (the state backend you are logged in to); when it cannot read them the
+row says why, and --declared-only skips this. Exits 1 when a stack file cannot be read or
+validated (its row says why), a host is short of a mandatory minimum, or two stacks deploy to
+the same Docker host (they would fight over the container names db/pacs/view and the ports).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -52,6 +55,51 @@ def row(stack: str, root: Path) -> dict[str, Any]:
     }
 
 
+COMPONENTS = ("pacs", "view", "db")
+
+
+def deployed_images(stack: str, root: Path) -> tuple[Optional[dict[str, str]], Optional[str]]:
+    """(the stack's `images` output, None) or (None, why it cannot be read)."""
+    if not shutil.which("pulumi"):
+        return None, "no pulumi CLI on this machine"
+    try:
+        out = subprocess.run(["pulumi", "stack", "output", "images", "--json", "--stack", stack, "--non-interactive"],
+                             cwd=root, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return None, "the pulumi CLI did not answer within 120 s"
+    if out.returncode != 0:
+        said = next((line for line in out.stderr.splitlines() if line.strip()), "the pulumi CLI failed")
+        if "does not have output property" in said:
+            said = "no `images` output (never deployed, or by an older version of the program)"
+        return None, said.removeprefix("error: ")
+    try:
+        images = json.loads(out.stdout)
+    except ValueError:
+        return None, "the pulumi CLI answered something that is not JSON"
+    return {k: str(v) for k, v in images.items()}, None
+
+
+def add_deployed(r: dict[str, Any], root: Path) -> None:
+    images, why = deployed_images(r["stack"], root)
+    if images is None:
+        r["deployed"] = None
+        r["deployedUnknown"] = why
+        return
+    r["deployed"] = {c: version_of(images[c]) for c in COMPONENTS if c in images}
+    r["behind"] = {c: {"deployed": r["deployed"].get(c), "declared": r["versions"][c]}
+                   for c in COMPONENTS if r["deployed"].get(c) != r["versions"][c]}
+
+
+def _fmt_deployed(r: dict[str, Any]) -> str:
+    if "deployed" not in r:
+        return "-"
+    if r["deployed"] is None:
+        return f"unknown: {r['deployedUnknown']}"
+    if not r["behind"]:
+        return "as declared"
+    return ", ".join(f"{c} {v['deployed'] or 'none'} (declared {v['declared']})" for c, v in r["behind"].items())
+
+
 def host_key(docker_host: Optional[str]) -> str:
     """Which daemon a docker:host reaches: user and scheme do not matter, host and port do."""
     if not docker_host:
@@ -81,11 +129,12 @@ def _fmt_host(h: dict[str, float]) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ["stack", "site", "ring", "pacs", "view", "db", "users", "patho", "host c/RAM/disk", "minimum", "sizing"]
+    head = ["stack", "site", "ring", "pacs", "view", "db", "deployed", "users", "patho", "host c/RAM/disk", "minimum",
+            "sizing"]
     lines = [head]
     for r in rows:
         if "error" in r:
-            lines.append([r["stack"], "-", "-", "-", "-", "-", "-", "-", "-", "-", "ERROR: " + r["error"].splitlines()[0]])
+            lines.append([r["stack"], "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "ERROR: " + r["error"].splitlines()[0]])
             continue
         verdict = r["sizing"]
         if r["shortBy"]:
@@ -93,7 +142,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         if r.get("sharesHostWith"):
             verdict += f"; SAME DOCKER HOST as {', '.join(r['sharesHostWith'])}"
         lines.append([r["stack"], r["site"], r["ring"], r["versions"]["pacs"], r["versions"]["view"], r["versions"]["db"],
-                      str(r["users"]), "yes" if r["pathology"] else "no", _fmt_host(r["host"]), _fmt_host(r["minimum"]),
+                      _fmt_deployed(r), str(r["users"]), "yes" if r["pathology"] else "no", _fmt_host(r["host"]), _fmt_host(r["minimum"]),
                       verdict])
     widths = [max(len(line[i]) for line in lines) for i in range(len(head) - 1)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)) + "  " + line[-1] for line in lines)
@@ -103,12 +152,17 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     p = argparse.ArgumentParser(prog="python -m ops.fleet", description=__doc__.split("\n\n")[0])
     add_dir_argument(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--declared-only", action="store_true", help="do not ask the pulumi CLI what is deployed")
     args = p.parse_args(argv)
     names = stack_names(args.dir)
     if not names:
         raise OpsError(f"no Pulumi.<site>.yaml stack files in {args.dir}: nothing to show")
     rows = [row(s, args.dir) for s in names]
     mark_shared_hosts(rows)
+    if not args.declared_only:
+        for r in rows:
+            if "error" not in r:
+                add_deployed(r, args.dir)
     print(json.dumps(rows, indent=2) if args.json else table(rows))
     shared = [r for r in rows if r.get("sharesHostWith")]
     if shared and not args.json:

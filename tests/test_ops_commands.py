@@ -16,11 +16,14 @@ SAMPLE_FLEET = Path(__file__).resolve().parent / "fleet"
 COMMANDS = sorted(p.stem for p in (ROOT / "ops").glob("*.py") if not p.name.startswith("_"))
 # The least each command needs besides --dir.
 MINIMAL_ARGS = {
+    "backup": ["--stack", "st-marys"],
+    "restore": ["--stack", "st-marys", "--file", "o3-nightly-x.sql.gz", "--yes"],
     "bump": ["--component", "pacs", "--version", "2.9.0", "--ring", "canary"],
     "preflight": ["--stack", "st-marys"],
     "sizing": ["--stack", "st-marys"],
     "fleet": [],
     "stacks": [],
+    "verify": ["--stack", "st-marys"],
 }
 
 

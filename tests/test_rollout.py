@@ -173,8 +173,13 @@ def test_up_applies_rings_in_order_and_stops_at_the_first_failure():
     for ring in ("early", "broad"):
         assert "!failure()" in jobs[ring]["if"] and "!cancelled()" in jobs[ring]["if"]
     ring_job = YAML(typ="safe").load((ROOT / ".github/workflows/up-ring.yml").read_text())["jobs"]["up"]
-    step = next(s for s in ring_job["steps"] if str(s.get("uses", "")).startswith("pulumi/actions"))
-    assert step["with"]["command"] == "up" and step["with"]["policyPacks"] == "policy"
+    steps = ring_job["steps"]
+    up = next(i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("pulumi/actions"))
+    assert steps[up]["with"]["command"] == "up" and steps[up]["with"]["policyPacks"] == "policy"
+    # Each site is verified after its up; a failing verify fails the job, so the ring fails.
+    verify = steps[up + 1]
+    assert "-m ops.verify --stack" in verify["run"] and verify["env"]["STACK"] == "${{ matrix.stack }}"
+    assert "continue-on-error" not in verify and "if" not in verify
 
 
 def test_preview_posts_the_diff_and_drift_expects_no_changes():

@@ -3,8 +3,15 @@
 # `ssh` that adds the stack's options goes first on PATH: the provider, these steps and the ops
 # commands then reach the host with the same key and known_hosts file.
 if [ -n "${O3_SSH_OPTS:-}" ]; then
-  o3_ssh_dir=$(mktemp -d)
-  o3_real_ssh=$(command -v ssh) || { echo "o3: docker:host is ssh:// but there is no ssh client on this machine (apt-get install openssh-client)" >&2; exit 1; }
+  o3_ssh_dir=$(mktemp -d -t o3-ssh-XXXXXX)
+  o3_real_ssh=""
+  o3_ifs=$IFS; IFS=:
+  for o3_d in $PATH; do  # the system ssh, not a wrapper of an outer step
+    case "$o3_d" in */o3-ssh-*) continue ;; esac
+    if [ -x "$o3_d/ssh" ]; then o3_real_ssh="$o3_d/ssh"; break; fi
+  done
+  IFS=$o3_ifs
+  [ -n "$o3_real_ssh" ] || { echo "o3: docker:host is ssh:// but there is no ssh client on this machine (apt-get install openssh-client)" >&2; exit 1; }
   {
     echo '#!/bin/sh'
     printf "exec '%s'" "$o3_real_ssh"

@@ -3,6 +3,7 @@ deployed from the program's own specs. Everything made here is removed afterward
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import shutil
@@ -140,17 +141,16 @@ def image_map(resources, standins) -> dict[str, str]:
             if r.type == "docker:index/remoteImage:RemoteImage"}
 
 
-@pytest.fixture(scope="module")
-def site(client, docker_host, standins, nofile_cap):
+@contextlib.contextmanager
+def deployed(client, standins, cfg: dict, secrets: set):
+    """The program's specs for `cfg` applied in the program's order; everything removed afterwards."""
     from apply import Applier
     from engine import evaluate
 
     clean(client)
-    tmp = tempfile.mkdtemp(prefix="o3-contract-")
-    storage = os.path.join(tmp, "storage")
-    cfg, secrets = site_config(storage, docker_host, nofile_cap)
     ev = evaluate(cfg, secrets)
     applier = Applier(client, image_map(ev.resources, standins))
+    storage = cfg["o3:site"]["storagePath"]
     try:
         applier.network(ev.one("docker:index/network:Network"))
         s = Site(ev.resources, applier, storage, cfg, 0.0)
@@ -164,9 +164,20 @@ def site(client, docker_host, standins, nofile_cap):
         s.containers["db"] = db.container
         schemas = applier.command(s.command("-create"))
         assert schemas.returncode == 0, schemas.stderr
-        for name in ("pacs", "pacs-singleton", "view", "o3-maintenance"):
+        names = [c.plain("name") for c in ev.of_type("docker:index/container:Container") if c.plain("name") != "db"]
+        for name in names:
             s.containers[name] = applier.container(ev.container(name)).container
         yield s
     finally:
         clean(client)
+
+
+@pytest.fixture(scope="module")
+def site(client, docker_host, standins, nofile_cap):
+    tmp = tempfile.mkdtemp(prefix="o3-contract-")
+    cfg, secrets = site_config(os.path.join(tmp, "storage"), docker_host, nofile_cap)
+    try:
+        with deployed(client, standins, cfg, secrets) as s:
+            yield s
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -58,6 +58,18 @@ def pulumi_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def cli_env() -> dict[str, str]:
+    """Only the real CLI (for what runs no program: state, outputs, config)."""
+    try:
+        env, refused = toolchain_env()
+    except RuntimeError as e:
+        missing(str(e))
+    if "pulumi-cli" in refused:
+        pytest.skip(f"BLOCKED: the Pulumi CLI could not be built: {refused['pulumi-cli']}")
+    return env
+
+
+@pytest.fixture(scope="session")
 def docker_host() -> str:
     host = os.environ.get("O3_TEST_DOCKER_HOST")
     if not host:
