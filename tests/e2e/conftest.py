@@ -94,7 +94,7 @@ def standins(docker_host, client) -> dict[str, str]:
     if out.returncode != 0:
         pytest.fail(f"building the stand-in images failed:\n{out.stdout}\n{out.stderr}")
     tag = out.stdout.strip().split(":")[-1]
-    return {"db": f"o3-standin-db:{tag}", "app": f"o3-standin-app:{tag}"}
+    return {"db": f"o3-standin-db:{tag}", "app": f"o3-standin-app:{tag}", "proxy": f"o3-standin-proxy:{tag}"}
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +107,7 @@ def images(client, standins) -> Images:
     refs: dict[str, dict[str, str]] = {}
     ids = {}
     for comp, versions in VERSIONS.items():
-        base = standins["db" if comp == "db" else "app"]
+        base = standins[comp if comp in ("db", "proxy") else "app"]
         for v in versions:
             ref = f"{reg.host}/{REPOS[comp]}:{v}"
             ids[ref] = publish(client, base, ref, v)

@@ -92,9 +92,10 @@ class Registry:
         self.log.close()
 
 
-def publish(client, base: str, ref: str, version: str) -> str:
+def publish(client, base: str, ref: str, version: str, push: bool = True) -> str:
     """Push `ref` to the registry: `base` plus a file naming `version` (a distinct image per
-    version, as a real release is). The local tag is removed again so `up` really pulls it."""
+    version, as a real release is). The local tag is removed again so `up` really pulls it.
+    push=False: only build and tag it on that daemon."""
     dockerfile = f"FROM {base}\nCOPY version /opt/o3-standin/version\nLABEL org.o3.standin.version={version}\n"
     ctx = io.BytesIO()
     with tarfile.open(fileobj=ctx, mode="w") as tar:
@@ -104,6 +105,8 @@ def publish(client, base: str, ref: str, version: str) -> str:
             tar.addfile(info, io.BytesIO(data))
     ctx.seek(0)
     image, _ = client.images.build(fileobj=ctx, custom_context=True, tag=ref, rm=True, network_mode="none")
+    if not push:
+        return image.id
     for line in client.images.push(ref, stream=True, decode=True):
         if "error" in line:
             raise RuntimeError(f"pushing {ref}: {line['error']}")
@@ -259,8 +262,9 @@ PASSWORD = "E2e-Site_Pw.2026x"
 SITE = "e2e-site"
 REQUIRED = os.environ.get("O3_E2E_REQUIRED") == "1"
 SITE_CONTAINERS = ("db", "pacs", "pacs-singleton", "view")
-VERSIONS = {"db": ("8.0.34", "8.0.35"), "pacs": ("2.8.1", "2.8.2"), "view": ("3.4.2", "3.4.3")}
-REPOS = {"db": "o3/mysql", "pacs": "o3-cloud-internal/partner/pacs-cloud", "view": "o3-cloud-internal/partner/view-cloud"}
+VERSIONS = {"db": ("8.0.34", "8.0.35"), "pacs": ("2.8.1", "2.8.2"), "view": ("3.4.2", "3.4.3"), "proxy": ("1.28.0",)}
+REPOS = {"db": "o3/mysql", "pacs": "o3-cloud-internal/partner/pacs-cloud", "view": "o3-cloud-internal/partner/view-cloud",
+         "proxy": "o3/nginx"}
 
 
 @dataclass
