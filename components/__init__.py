@@ -12,6 +12,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 
 from sitespec.config import Logs
+from sitespec.guide import RESTART
 
 TYPE_PREFIX = "o3:index:"
 
@@ -39,3 +40,16 @@ def docker_cli_env(docker_host: Optional[str], ssh_opts: Sequence[str] = ()) -> 
 def log_limits(logs: Logs) -> dict[str, Any]:
     """Container arguments that bound Docker's own log of a container (o3:logs)."""
     return {"log_driver": "json-file", "log_opts": {"max-size": f"{logs.max_size_mb}m", "max-file": str(logs.max_files)}}
+
+
+def site_container(network_name: pulumi.Input[str], labels: Mapping[str, str], logs: Logs) -> dict[str, Any]:
+    """What every container of the site shares: the guide's restart policy, o3net, its labels
+    (sorted, so an order change never shows as a diff) and bounded logs."""
+    import pulumi_docker as docker
+
+    return {
+        "restart": RESTART,
+        "networks_advanced": [docker.ContainerNetworksAdvancedArgs(name=network_name)],
+        "labels": [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
+        **log_limits(logs),
+    }

@@ -19,13 +19,12 @@ from sitespec.guide import (
     PACS_CONTAINER,
     PACS_HTTP_PORT,
     PACS_SERVICE_PORT,
-    RESTART,
     SINGLETON_CONTAINER,
     VIEW_CONTAINER,
     VIEW_HTTP_PORT,
 )
 
-from . import TYPE_PREFIX, env_list, log_limits
+from . import TYPE_PREFIX, env_list, site_container
 
 
 class Applications(pulumi.ComponentResource):
@@ -92,17 +91,14 @@ class Applications(pulumi.ComponentResource):
                 f"{name}-{cname}",
                 name=cname,
                 image=image,
-                restart=RESTART,
                 envs=env_list(env),
                 volumes=[
                     docker.ContainerVolumeArgs(host_path=folders[role], container_path=path, read_only=False)
                     for role, path in MOUNTS[cname]
                 ],
                 ports=[docker.ContainerPortArgs(internal=i, external=e, ip=ip) for i, e, ip in published] or None,
-                networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network_name)],
-                labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(cont_labels.items())],
                 destroy_grace_seconds=30,
-                **log_limits(logs),
+                **site_container(network_name, cont_labels, logs),
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     provider=provider,

@@ -16,9 +16,9 @@ import pulumi_docker as docker
 
 from sitespec.config import Database as DatabaseConfig
 from sitespec.config import Logs
-from sitespec.guide import DB_CONTAINER, DB_PASSWORD_FILE, MOUNTS, MYSQL_PORT, RESTART
+from sitespec.guide import DB_CONTAINER, DB_PASSWORD_FILE, MOUNTS, MYSQL_PORT
 
-from . import TYPE_PREFIX, env_list, log_limits
+from . import TYPE_PREFIX, env_list, site_container
 
 # The guide's timing (interval 2s, timeout 10s, retries 5), written as Go durations the
 # provider reads back unchanged. The test only asks "is mysqld serving TCP?": mysqladmin ping
@@ -62,7 +62,6 @@ class Database(pulumi.ComponentResource):
             f"{name}-container",
             name=DB_CONTAINER,
             image=image_id,
-            restart=RESTART,
             command=["mysqld", *cfg.mysqld_flags],
             envs=env_list({**extra_env, "TZ": timezone, "MYSQL_ROOT_PASSWORD_FILE": DB_PASSWORD_FILE}),
             uploads=[docker.ContainerUploadArgs(file=DB_PASSWORD_FILE, content=password, permissions="0444")],
@@ -76,13 +75,11 @@ class Database(pulumi.ComponentResource):
             ],
             ports=ports,
             healthcheck=HEALTHCHECK,
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network_name)],
-            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
             # Create returns only once the healthcheck passes: the compose file's service_healthy.
             wait=True,
             wait_timeout=cfg.wait_timeout_seconds,
             destroy_grace_seconds=cfg.stop_grace_seconds,
-            **log_limits(logs),
+            **site_container(network_name, labels, logs),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=provider,

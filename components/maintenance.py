@@ -20,9 +20,9 @@ import pulumi
 import pulumi_docker as docker
 
 from sitespec.config import SiteConfig
-from sitespec.guide import DB_CONTAINER, DUMP_OPTIONS, MAINTENANCE_CONTAINER, RESTART, SCHEMAS
+from sitespec.guide import DB_CONTAINER, DUMP_OPTIONS, MAINTENANCE_CONTAINER, SCHEMAS
 
-from . import TYPE_PREFIX, env_list, log_limits
+from . import TYPE_PREFIX, env_list, site_container
 
 SCRIPT = (Path(__file__).parent / "scripts" / "maintenance.sh").read_text()
 SCRIPT_PATH = "/o3/maintenance.sh"
@@ -70,7 +70,6 @@ class Maintenance(pulumi.ComponentResource):
             f"{name}-container",
             name=MAINTENANCE_CONTAINER,
             image=image_id,
-            restart=RESTART,
             entrypoints=["/bin/sh", SCRIPT_PATH],
             command=["loop"],
             envs=env_list(env),
@@ -85,10 +84,8 @@ class Maintenance(pulumi.ComponentResource):
                 docker.ContainerVolumeArgs(host_path=folders["pacsLog"], container_path="/logs/pacs", read_only=False),
                 docker.ContainerVolumeArgs(host_path=folders["viewLog"], container_path="/logs/view", read_only=False),
             ],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network_name)],
-            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
             destroy_grace_seconds=10,
-            **log_limits(cfg.logs),
+            **site_container(network_name, labels, cfg.logs),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=provider,

@@ -23,12 +23,11 @@ from sitespec.guide import (
     PROXY_CONTAINER,
     PROXY_PACS_PORT,
     PROXY_VIEW_PORT,
-    RESTART,
     VIEW_CONTAINER,
     VIEW_HTTP_PORT,
 )
 
-from . import TYPE_PREFIX, log_limits
+from . import TYPE_PREFIX, site_container
 
 CONF_PATH = "/etc/nginx/conf.d/default.conf"  # the official image's only server file: replaced
 CERT_PATH = "/etc/nginx/tls/site.crt"
@@ -97,7 +96,6 @@ class TlsProxy(pulumi.ComponentResource):
             f"{name}-container",
             name=PROXY_CONTAINER,
             image=image_id,
-            restart=RESTART,
             uploads=[
                 docker.ContainerUploadArgs(file=CONF_PATH, content=nginx_conf(), permissions="0444"),
                 docker.ContainerUploadArgs(file=CERT_PATH, content=t.certificate, permissions="0444"),
@@ -107,10 +105,8 @@ class TlsProxy(pulumi.ComponentResource):
                 docker.ContainerPortArgs(internal=PROXY_VIEW_PORT, external=t.view_port, ip=publish),
                 docker.ContainerPortArgs(internal=PROXY_PACS_PORT, external=t.pacs_port, ip=publish),
             ],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network_name)],
-            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
             destroy_grace_seconds=10,
-            **log_limits(cfg.logs),
+            **site_container(network_name, labels, cfg.logs),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=provider,

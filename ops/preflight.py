@@ -16,7 +16,6 @@ import ipaddress
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass
 from typing import Any, Callable, Optional, Sequence
 
 from sitespec import sizing
@@ -24,23 +23,11 @@ from sitespec.config import SiteConfig
 from sitespec.guide import DB_CONTAINER, PACS_CONTAINER, VIEW_CONTAINER
 from sitespec.stackfile import read_raw, validate
 
+from ._checks import FAIL, PASS, WARN, Check, report
 from ._cli import OpsError, add_dir_argument, readable_file, run
 from ._site import connect
 
-PASS, WARN, FAIL = "pass", "warn", "fail"
 MEMORY_TOLERANCE = 0.95  # the kernel keeps some RAM: a 12 GB host reports ~11.6 GiB
-
-
-@dataclass
-class Check:
-    name: str
-    status: str
-    measured: str
-    fix: str = ""
-
-    def line(self) -> str:
-        text = f"{self.status.upper():4}  {self.name:<10} {self.measured}"
-        return text + (f"\n            fix: {self.fix}" if self.fix and self.status != PASS else "")
 
 
 class Host:
@@ -300,16 +287,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         source = f"--registry-key-file {args.registry_key_file}" if args.registry_key_file else "O3_REGISTRY_KEY"
         raise OpsError(f"{source} is not a registry JSON key (a service-account key file's content)")
     checks = run_checks(cfg, args.helper_image or cfg.images.db, key, "o3:registryKey" in secure)
-    failed = any(c.status == FAIL for c in checks)
-    if args.json:
-        print(json.dumps({"site": cfg.site.name, "stack": args.stack, "ok": not failed,
-                          "checks": [asdict(c) for c in checks]}, indent=2))
-    else:
-        print(f"preflight for site {cfg.site.name} (stack {args.stack}) on {cfg.docker_host or 'the local Docker'}:")
-        for c in checks:
-            print("  " + c.line())
-        print("result: " + ("FAIL - fix the above before `pulumi up`" if failed else "ready for `pulumi up`"))
-    return 1 if failed else 0
+    return report(checks, cfg, args.stack, "preflight for", "ready for `pulumi up`",
+                  "FAIL - fix the above before `pulumi up`", args.json)
 
 
 def _is_json_object(text: str) -> bool:

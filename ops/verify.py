@@ -22,7 +22,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -43,7 +42,8 @@ from sitespec.stackfile import load_stack_config
 
 from ._cli import add_dir_argument, readable_file, run
 from ._site import Site, open_site
-from .preflight import FAIL, PASS, WARN, Check, Host, free_gb
+from ._checks import FAIL, PASS, WARN, Check, report
+from .preflight import Host, free_gb
 
 NIGHTLY_MAX_AGE_HOURS = 26  # a daily dump, with slack for a slow night
 
@@ -244,17 +244,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     args = p.parse_args(argv)
     cfg = load_stack_config(args.stack, args.dir)
-    checks = run_checks(cfg, args.ca_file)
-    failed = any(c.status == FAIL for c in checks)
-    if args.json:
-        print(json.dumps({"site": cfg.site.name, "stack": args.stack, "ok": not failed,
-                          "checks": [asdict(c) for c in checks]}, indent=2))
-    else:
-        print(f"verify site {cfg.site.name} (stack {args.stack}) on {cfg.docker_host or 'the local Docker'}:")
-        for c in checks:
-            print("  " + c.line())
-        print("result: " + ("FAIL" if failed else "the site works"))
-    return 1 if failed else 0
+    return report(run_checks(cfg, args.ca_file), cfg, args.stack, "verify", "the site works", "FAIL", args.json)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -1,4 +1,5 @@
 import copy
+import shutil
 import sys
 from pathlib import Path
 
@@ -8,6 +9,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from site_fixtures import BASE, PASSWORD, REGISTRY_KEY  # noqa: E402
+
+
+@pytest.fixture
+def fleet_dir(tmp_path):
+    """A project folder with the sample fleet (tests/fleet), never the shipped stack files."""
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
+    for f in (ROOT / "tests" / "fleet").glob("Pulumi.*.yaml"):
+        shutil.copy(f, tmp_path)
+    return tmp_path
 
 
 @pytest.fixture

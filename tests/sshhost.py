@@ -130,6 +130,16 @@ class RemoteHost:
         """No container or network of an earlier run (the data root, with its images, is kept)."""
         self.ssh("ids=$(docker ps -aq); [ -z \"$ids\" ] || docker rm -f -v $ids >/dev/null; docker network prune -f >/dev/null")
 
+    def load(self, docker_host: str, images: list[str]) -> None:
+        """Side-load images from another daemon over ssh (docker save | ssh docker load)."""
+        save = subprocess.Popen(["docker", "save", *images], stdout=subprocess.PIPE,
+                                env=dict(os.environ, DOCKER_HOST=docker_host))
+        load = subprocess.run(["ssh", "-o", "BatchMode=yes", *self.ssh_opts(), f"root@{self.address}", "docker load"],
+                              stdin=save.stdout, capture_output=True, text=True, timeout=600)
+        save.wait()
+        if load.returncode != 0 or save.returncode != 0:
+            raise RuntimeError(f"loading {images} onto the remote test host failed: {load.stderr}")
+
     def remote_path_exists(self, path: str) -> bool:
         """Whether `path` exists on the remote host (its own /srv), seen from inside it."""
         return self.ssh(f"test -e {path}", check=False).returncode == 0

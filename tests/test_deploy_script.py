@@ -1,6 +1,5 @@
 """The README's deploy command stops with a clear message when a prerequisite is missing."""
 
-import os
 import subprocess
 from pathlib import Path
 

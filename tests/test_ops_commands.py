@@ -31,14 +31,6 @@ def ops(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
 
 
-@pytest.fixture
-def fleet_dir(tmp_path):
-    shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
-    for f in SAMPLE_FLEET.glob("Pulumi.*.yaml"):
-        shutil.copy(f, tmp_path)
-    return tmp_path
-
-
 def snapshot(folder: Path) -> dict[str, str]:
     return {p.name: p.read_text() for p in sorted(folder.iterdir()) if p.is_file()}
 

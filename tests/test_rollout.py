@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,14 +15,6 @@ from ops import bump, fleet, stacks
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(ROOT / ".venv" / "bin")
 SAMPLE_FLEET = Path(__file__).resolve().parent / "fleet"  # stable sample stacks, not the shipped ones
-
-
-@pytest.fixture
-def fleet_dir(tmp_path):
-    shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
-    for f in SAMPLE_FLEET.glob("Pulumi.*.yaml"):
-        shutil.copy(f, tmp_path)
-    return tmp_path
 
 
 def snapshot(folder: Path) -> dict[str, str]:

@@ -141,6 +141,17 @@ def image_map(resources, standins) -> dict[str, str]:
             if r.type == "docker:index/remoteImage:RemoteImage"}
 
 
+def stack_project(config: dict, stack: str, folder: Path) -> Path:
+    """A project folder whose Pulumi.<stack>.yaml describes a test site (the ops commands read no
+    secret, so the password is left out)."""
+    from ruamel.yaml import YAML
+
+    root = Path(__file__).resolve().parents[2]
+    shutil.copy(root / "Pulumi.yaml", folder)
+    YAML().dump({"config": {k: v for k, v in config.items() if k != "o3:dbPassword"}}, folder / f"Pulumi.{stack}.yaml")
+    return folder
+
+
 @contextlib.contextmanager
 def deployed(client, standins, cfg: dict, secrets: set):
     """The program's specs for `cfg` applied in the program's order; everything removed afterwards."""

@@ -7,7 +7,6 @@ import datetime as dt
 import gzip
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,9 +14,8 @@ import zoneinfo
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
 
-from conftest import PASSWORD
+from conftest import PASSWORD, stack_project
 from test_contract import mysql
 
 pytestmark = pytest.mark.engine
@@ -172,11 +170,7 @@ def test_old_log_files_go_recent_ones_and_every_data_folder_stay(site):
 
 @pytest.fixture
 def project(site, tmp_path):
-    """A project folder whose stack points at the test site (the commands read no secret)."""
-    shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
-    config = {k: v for k, v in site.config.items() if k != "o3:dbPassword"}
-    YAML().dump({"config": config}, tmp_path / "Pulumi.contract.yaml")
-    return tmp_path
+    return stack_project(site.config, "contract", tmp_path)
 
 
 def ops(project, command, *args, input=None):

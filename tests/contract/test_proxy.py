@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORD, deployed, site_config
+from conftest import deployed, site_config
 
 pytestmark = pytest.mark.engine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -55,12 +55,21 @@ def ca_file(tmp_path) -> str:
     return str(path)
 
 
-def get(port: int, cafile: str, host: str = HOST, attempts: int = 40):
-    """GET / over TLS; a 502 while the app behind is still starting is retried."""
+def get(port: int, cafile: str, host: str = HOST, attempts: int = 120):
+    """GET / over TLS, retried while nginx (reset connections) or the app behind it (502) is
+    still starting; certificate errors are never retried."""
     import time
 
-    for _ in range(attempts):
-        r, body, der, version = _get(port, cafile, host)
+    for i in range(attempts):
+        try:
+            r, body, der, version = _get(port, cafile, host)
+        except ssl.SSLCertVerificationError:
+            raise
+        except OSError:
+            if i == attempts - 1:
+                raise
+            time.sleep(0.25)
+            continue
         if r.status != 502:
             break
         time.sleep(0.25)
@@ -140,14 +149,8 @@ def test_a_renewal_is_served_by_a_new_proxy_and_the_apps_stay(tls_site, tmp_path
     spec = evaluate(cfg, tls_site.secrets).container("o3-proxy")
     tls_site.containers["o3-proxy"].remove(force=True)  # delete-before-replace: fixed name and ports
     tls_site.containers["o3-proxy"] = tls_site.applier.container(spec).container
-    import time
 
-    for _ in range(40):
-        try:
-            _, _, der, _ = get(443, ca_file(tmp_path))
-            break
-        except OSError:
-            time.sleep(0.25)
+    _, _, der, _ = get(443, ca_file(tmp_path))
     from cryptography import x509
 
     assert x509.load_der_x509_certificate(der).not_valid_after_utc == \

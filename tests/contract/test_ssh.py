@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from conftest import PASSWORD, image_map, not_due_schedule
+from conftest import PASSWORD, image_map, not_due_schedule, stack_project
 
 pytestmark = pytest.mark.engine
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,13 +29,7 @@ def remote(client, standins, docker_host):
 
     host = RemoteHost().up()
     try:
-        # The stand-ins travel over ssh like any image an operator side-loads.
-        save = subprocess.Popen(["docker", "save", *standins.values()], stdout=subprocess.PIPE,
-                                env=dict(os.environ, DOCKER_HOST=docker_host))
-        load = subprocess.run(["ssh", "-o", "BatchMode=yes", *host.ssh_opts(), f"root@{host.address}", "docker load"],
-                              stdin=save.stdout, capture_output=True, text=True, timeout=600)
-        save.wait()
-        assert load.returncode == 0, load.stderr
+        host.load(docker_host, list(standins.values()))  # over ssh, like any side-loaded image
         yield host
     finally:
         host.down()
@@ -88,10 +81,7 @@ def remote_site(remote, standins, nofile_cap):
 
 @pytest.fixture
 def project(remote_site, tmp_path):
-    shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
-    config = {k: v for k, v in remote_site["cfg"].items() if k != "o3:dbPassword"}
-    YAML().dump({"config": config}, tmp_path / "Pulumi.remote.yaml")
-    return tmp_path
+    return stack_project(remote_site["cfg"], "remote", tmp_path)
 
 
 def ops(project, command, *args, env=None):

@@ -4,14 +4,13 @@ missing schema each fail with the line that says so."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
 
+from conftest import stack_project
 from test_contract import mysql
 
 pytestmark = pytest.mark.engine
@@ -34,10 +33,7 @@ def verified_site(site, client, standins):
 
 @pytest.fixture
 def project(verified_site, tmp_path):
-    shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
-    config = {k: v for k, v in verified_site.config.items() if k != "o3:dbPassword"}
-    YAML().dump({"config": config}, tmp_path / "Pulumi.contract.yaml")
-    return tmp_path
+    return stack_project(verified_site.config, "contract", tmp_path)
 
 
 def verify(project) -> tuple[int, dict[str, dict]]:

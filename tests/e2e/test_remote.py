@@ -29,12 +29,7 @@ def remote(pulumi_env, docker_host, standins):
 
     host = RemoteHost().up()
     try:
-        save = subprocess.Popen(["docker", "save", *standins.values()], stdout=subprocess.PIPE,
-                                env=dict(os.environ, DOCKER_HOST=docker_host))
-        load = subprocess.run(["ssh", "-o", "BatchMode=yes", *host.ssh_opts(), f"root@{host.address}", "docker load"],
-                              stdin=save.stdout, capture_output=True, text=True, timeout=600)
-        save.wait()
-        assert load.returncode == 0, load.stderr
+        host.load(docker_host, list(standins.values()))
         use_ssh_opts(host.ssh_opts())
         rclient = docker.DockerClient(base_url=host.docker_host, use_ssh_client=True, timeout=300)
         refs = {}
