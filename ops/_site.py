@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shlex
 import shutil
@@ -37,6 +38,7 @@ def use_ssh_opts(ssh_opts: Sequence[str]) -> None:
         raise OpsError("docker:host is ssh://, but there is no `ssh` client on this machine: "
                        "install it (Debian/Ubuntu: apt-get install openssh-client)")
     folder = Path(tempfile.mkdtemp(prefix="o3-ssh-"))
+    atexit.register(shutil.rmtree, folder, True)
     wrapper = folder / "ssh"
     wrapper.write_text("#!/bin/sh\nexec " + " ".join(shlex.quote(a) for a in [real, *ssh_opts]) + ' "$@"\n')
     wrapper.chmod(0o755)
