@@ -116,9 +116,11 @@ def test_the_scheduled_dump_runs_and_a_deleted_row_comes_back(tls_site, client):
     assert out.returncode == 1 and "corrupt" in out.stderr
 
 
-def test_every_container_has_log_limits(client):
-    for c in client.containers.list(filters={"label": f"o3.site={SITE}"}):
-        assert c.attrs["HostConfig"]["LogConfig"]["Config"] == {"max-size": "50m", "max-file": "5"}, c.name
+def test_every_container_has_log_limits(tls_site, client):
+    found = {c.name: c.attrs["HostConfig"]["LogConfig"] for c in client.containers.list(filters={"label": f"o3.site={SITE}"})}
+    assert set(found) == {"db", "pacs", "pacs-singleton", "view", "o3-maintenance", "o3-proxy"}
+    for name, log in found.items():
+        assert log == {"Type": "json-file", "Config": {"max-size": "50m", "max-file": "5"}}, name
 
 
 def test_the_site_verifies(tls_site):
