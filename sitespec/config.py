@@ -511,6 +511,8 @@ def _describe(err: dict[str, Any]) -> str:
     if kind == "value_error":
         msg = msg.removeprefix("Value error, ")
     # pydantic's own messages never echo the value here: secrets are not validated by pydantic.
+    if not err["loc"]:  # a check across keys: its message names them
+        return msg
     return f"{key}: {msg}"
 
 

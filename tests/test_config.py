@@ -56,6 +56,8 @@ BAD = [
     (with_("o3:dbPassword", "has;semicolon-x"), ("o3:dbPassword",), ["o3:dbPassword", "connection strings"]),
     (with_("o3:registryKey", "not json"), ("o3:registryKey",), ["o3:registryKey", "JSON key file"]),
     (with_("docker:host", "pacs01:2375"), (), ["docker:host", "ssh://"]),
+    (with_("docker:sshOpts", ["-i", "/keys/site"]), (), ["docker:sshOpts is set but docker:host is not an ssh:// URL"]),
+    (dict(with_("docker:sshOpts", "-i /keys/site"), **{"docker:host": "ssh://o3@h"}), (), ["docker:sshOpts: must be a list"]),
 ]
 
 
