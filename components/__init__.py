@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
+import pulumi_docker as docker
 
 from sitespec.config import Logs
 from sitespec.guide import RESTART
@@ -45,8 +46,6 @@ def log_limits(logs: Logs) -> dict[str, Any]:
 def site_container(network_name: pulumi.Input[str], labels: Mapping[str, str], logs: Logs) -> dict[str, Any]:
     """What every container of the site shares: the guide's restart policy, o3net, its labels
     (sorted, so an order change never shows as a diff) and bounded logs."""
-    import pulumi_docker as docker
-
     return {
         "restart": RESTART,
         "networks_advanced": [docker.ContainerNetworksAdvancedArgs(name=network_name)],

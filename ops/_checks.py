@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from typing import Callable, Optional, Union
 
 from sitespec.config import SiteConfig
 
@@ -20,6 +21,18 @@ class Check:
     def line(self) -> str:
         text = f"{self.status.upper():4}  {self.name:<10} {self.measured}"
         return text + (f"\n            fix: {self.fix}" if self.fix and self.status != PASS else "")
+
+
+def guarded(checks: list[Check], name: str, fn: Callable[[], Union[Check, list[Check], None]]) -> None:
+    """Run one check into `checks`; a check that breaks is reported as such and the others still run."""
+    try:
+        got: Optional[Union[Check, list[Check]]] = fn()
+    except Exception as e:  # noqa: BLE001 - one broken check must not hide the others
+        got = Check(name, FAIL, f"could not check: {type(e).__name__}: {e}")
+    if isinstance(got, list):
+        checks.extend(got)
+    elif got is not None:
+        checks.append(got)
 
 
 def report(checks: list[Check], cfg: SiteConfig, stack: str, what: str, ok: str, not_ok: str, as_json: bool) -> int:

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import json
 import os
 import sys
 from typing import Any, Callable, Optional, Sequence
 
 from sitespec import sizing
-from sitespec.config import SiteConfig
+from sitespec.config import SiteConfig, is_registry_key
 from sitespec.guide import DB_CONTAINER, PACS_CONTAINER, VIEW_CONTAINER
 from sitespec.stackfile import read_raw, validate
 
-from ._checks import FAIL, PASS, WARN, Check, report
+from ._checks import FAIL, PASS, WARN, Check, guarded, report
 from ._cli import OpsError, add_dir_argument, readable_file, run
 from ._site import connect
 
@@ -240,15 +239,12 @@ def check_registry(client: Any, cfg: SiteConfig, key: Optional[str], key_is_set:
 def run_checks(cfg: SiteConfig, helper_image: str, key: Optional[str], key_is_set: bool) -> list[Check]:
     checks: list[Check] = []
 
-    def guarded(name: str, fn: Callable[[], Check], needs_helper: bool = False) -> None:
+    def measure(name: str, fn: Callable[[], Check], needs_helper: bool = False) -> None:
         if needs_helper and not host.helper_ready():
             checks.append(Check(name, WARN, f"not measured: helper image {helper_image} is not available",
                                 "pull o3:images.db on the host, or pass --helper-image"))
             return
-        try:
-            checks.append(fn())
-        except Exception as e:  # noqa: BLE001 - a broken check is reported, the others still run
-            checks.append(Check(name, FAIL, f"could not check: {e}"))
+        guarded(checks, name, fn)
 
     try:
         client = connect(cfg.docker_host, cfg.ssh_opts)
@@ -261,13 +257,13 @@ def run_checks(cfg: SiteConfig, helper_image: str, key: Optional[str], key_is_se
                       "start Docker on the host, or fix docker:host (ssh://user@host needs an SSH key and the docker CLI there)")]
     host = Host(client, helper_image)
     req, _ = sizing.for_site(cfg)
-    guarded("cores", lambda: check_cores(info, req, cfg.host.cpu_cores))
-    guarded("memory", lambda: check_memory(info, req, cfg.host.memory_gb))
-    guarded("storage", lambda: check_storage(host, cfg.site.storage_path, req.storage_gb.value), needs_helper=True)
-    guarded("ulimits", lambda: check_ulimits(host, cfg), needs_helper=True)
-    guarded("ports", lambda: check_ports(host, cfg), needs_helper=True)
-    guarded("subnet", lambda: check_subnet(host, cfg), needs_helper=True)
-    guarded("registry", lambda: check_registry(client, cfg, key, key_is_set))
+    measure("cores", lambda: check_cores(info, req, cfg.host.cpu_cores))
+    measure("memory", lambda: check_memory(info, req, cfg.host.memory_gb))
+    measure("storage", lambda: check_storage(host, cfg.site.storage_path, req.storage_gb.value), needs_helper=True)
+    measure("ulimits", lambda: check_ulimits(host, cfg), needs_helper=True)
+    measure("ports", lambda: check_ports(host, cfg), needs_helper=True)
+    measure("subnet", lambda: check_subnet(host, cfg), needs_helper=True)
+    measure("registry", lambda: check_registry(client, cfg, key, key_is_set))
     return checks
 
 
@@ -283,19 +279,12 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     raw, secure = read_raw(args.stack, args.dir)  # secure: which secrets are set (not readable)
     cfg = validate(raw, secure)
     key = args.registry_key_file.read_text() if args.registry_key_file else os.environ.get("O3_REGISTRY_KEY")
-    if key is not None and not _is_json_object(key):
+    if key is not None and not is_registry_key(key):
         source = f"--registry-key-file {args.registry_key_file}" if args.registry_key_file else "O3_REGISTRY_KEY"
         raise OpsError(f"{source} is not a registry JSON key (a service-account key file's content)")
     checks = run_checks(cfg, args.helper_image or cfg.images.db, key, "o3:registryKey" in secure)
     return report(checks, cfg, args.stack, "preflight for", "ready for `pulumi up`",
                   "FAIL - fix the above before `pulumi up`", args.json)
-
-
-def _is_json_object(text: str) -> bool:
-    try:
-        return isinstance(json.loads(text), dict)
-    except ValueError:
-        return False
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -42,7 +42,7 @@ from sitespec.stackfile import load_stack_config
 
 from ._cli import add_dir_argument, readable_file, run
 from ._site import Site, open_site
-from ._checks import FAIL, PASS, WARN, Check, report
+from ._checks import FAIL, PASS, WARN, Check, guarded, report
 from .preflight import Host, free_gb
 
 NIGHTLY_MAX_AGE_HOURS = 26  # a daily dump, with slack for a slow night
@@ -57,12 +57,12 @@ def declared_images(cfg: SiteConfig) -> dict[str, str]:
     return out
 
 
-def check_containers(site: Site, declared: dict[str, str]) -> list[Check]:
+def check_containers(site: Site, declared: dict[str, str], container_of: Callable[[str], Any]) -> list[Check]:
     import docker
 
     checks = []
     for name, ref in declared.items():
-        c = site.container(name)
+        c = container_of(name)
         if c is None:
             checks.append(Check(name, FAIL, "missing", "run `pulumi up` for this stack"))
             continue
@@ -195,10 +195,10 @@ def check_certificate(cfg: SiteConfig) -> Optional[Check]:
     return Check("certificate", PASS, msg)
 
 
-def check_versions(site: Site, declared: dict[str, str]) -> Check:
+def check_versions(declared: dict[str, str], container_of: Callable[[str], Any]) -> Check:
     deployed, differ = {}, []
     for name, ref in declared.items():
-        c = site.container(name)
+        c = container_of(name)
         running = c.labels.get("o3.image") if c is not None else None
         deployed[name] = version_of(running) if running else "none"
         if running != ref:
@@ -213,25 +213,21 @@ def check_versions(site: Site, declared: dict[str, str]) -> Check:
 def run_checks(cfg: SiteConfig, ca_file: Optional[Path] = None) -> list[Check]:
     site = open_site(cfg)
     declared = declared_images(cfg)
+    seen: dict[str, Any] = {}
+
+    def container_of(name: str) -> Any:  # each container read once, for both checks that need it
+        if name not in seen:
+            seen[name] = site.container(name)
+        return seen[name]
+
     checks: list[Check] = []
-
-    def guarded(name: str, fn: Callable[[], Any]) -> None:
-        try:
-            got = fn()
-        except Exception as e:  # noqa: BLE001 - one broken check must not hide the others
-            got = Check(name, FAIL, f"could not check: {type(e).__name__}: {e}")
-        if isinstance(got, list):
-            checks.extend(got)
-        elif got is not None:
-            checks.append(got)
-
-    guarded("containers", lambda: check_containers(site, declared))
-    guarded("db", lambda: check_db(site))
-    guarded("ports", lambda: check_ports(cfg, ca_file))
-    guarded("storage", lambda: check_storage(site, cfg))
-    guarded("backup", lambda: check_backups(site))
-    guarded("certificate", lambda: check_certificate(cfg))
-    guarded("versions", lambda: check_versions(site, declared))
+    guarded(checks, "containers", lambda: check_containers(site, declared, container_of))
+    guarded(checks, "db", lambda: check_db(site))
+    guarded(checks, "ports", lambda: check_ports(cfg, ca_file))
+    guarded(checks, "storage", lambda: check_storage(site, cfg))
+    guarded(checks, "backup", lambda: check_backups(site))
+    guarded(checks, "certificate", lambda: check_certificate(cfg))
+    guarded(checks, "versions", lambda: check_versions(declared, container_of))
     return checks
 
 

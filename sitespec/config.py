@@ -572,6 +572,14 @@ def parse(
     return cfg
 
 
+def is_registry_key(text: str) -> bool:
+    """Whether `text` looks like the registry's JSON key file (an object), for config and preflight."""
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
 def _check_secret(key: str, value: Any, is_secret: bool) -> list[str]:
     how = SECRET_KEYS[key]
     if not isinstance(value, str) or not value:
@@ -589,12 +597,7 @@ def _check_secret(key: str, value: Any, is_secret: bool) -> list[str]:
             tls.public_key_of(value)
         except tls.TlsProblem as e:
             problems.append(f"{PROJECT}:tlsKey: {e}; set it with `{how}`")
-    if key == "registryKey":
-        try:
-            ok = isinstance(json.loads(value), dict)
-        except json.JSONDecodeError:
-            ok = False
-        if not ok:
+    if key == "registryKey" and not is_registry_key(value):
             problems.append(f"{PROJECT}:registryKey: is not the JSON key file's content; set it with `{how}`")
     return problems
 
