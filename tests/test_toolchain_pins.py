@@ -1,11 +1,15 @@
-"""The toolchain pins (scripts/pulumi-toolchain.versions) agree with the pinned Python SDKs.
+"""The toolchain pins (scripts/pulumi-toolchain.versions) agree with the pinned Python SDKs and
+with the sources they are built from.
 
-Fast: reads files only (no network, no build). The provider plugin versions must equal what the
-installed SDK packages request in their pulumi-plugin.json (the CLI matches plugin versions
-exactly), and the CLI must be at least the Python SDK's `pulumi==` pin in requirements.txt.
+Fast: reads files only (no network, no build). Three things must stay equal:
+- each provider SDK's pulumi-plugin.json version and the plugin version the script builds
+  (the CLI matches plugin versions exactly, so a mismatch means "plugin not found" at `up`);
+- the upstream commits in the versions file and those in ../shared/third_party/SOURCES.md;
+- the CLI, the Python language host and the Python SDK (`pulumi==` in both requirements files).
 """
 import importlib.resources
 import json
+import os
 import re
 from pathlib import Path
 
@@ -13,7 +17,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 VERSIONS_FILE = REPO / "scripts" / "pulumi-toolchain.versions"
-REQUIREMENTS = REPO / "requirements.txt"
+THIRD_PARTY = Path(os.environ.get("O3_THIRD_PARTY") or REPO.parent / "shared" / "third_party")
+PROVIDERS = ("COMMAND", "RANDOM", "DOCKER")
 
 
 def _pins():
@@ -27,18 +32,24 @@ def _pins():
     return pins
 
 
-def _release(version):
-    m = re.fullmatch(r"v?(\d+)\.(\d+)\.(\d+)", version)
-    assert m, f"not a release version: {version!r}"
-    return tuple(int(x) for x in m.groups())
+def _sources():
+    """folder -> (tag, commit) from SOURCES.md's table."""
+    path = THIRD_PARTY / "SOURCES.md"
+    assert path.is_file(), f"{path} is missing: the toolchain cannot be built without ../shared/third_party"
+    rows = {}
+    for line in path.read_text().splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 4 and re.fullmatch(r"[0-9a-f]{40}", cells[3]):
+            rows[cells[0]] = (cells[2], cells[3])
+    return rows
 
 
-def _requirement(name):
-    for line in REQUIREMENTS.read_text().splitlines():
+def _requirement(path, name):
+    for line in path.read_text().splitlines():
         m = re.match(rf"\s*{re.escape(name)}\s*==\s*([^\s;#]+)", line, re.IGNORECASE)
         if m:
             return m.group(1)
-    raise AssertionError(f"{name}== not pinned in requirements.txt")
+    raise AssertionError(f"{name}== not pinned in {path.name}")
 
 
 @pytest.mark.parametrize("package,key,plugin", [
@@ -50,15 +61,29 @@ def test_plugin_version_matches_sdk(package, key, plugin):
     meta = json.loads(importlib.resources.files(package).joinpath("pulumi-plugin.json").read_text())
     assert meta["name"] == plugin
     assert _pins()[f"{key}_PLUGIN_VERSION"] == meta["version"]
+    # and the source tree the plugin is built from is that release
+    assert _pins()[f"{key}_SOURCE"] == f"pulumi-{plugin}-{meta['version']}"
 
 
-def test_cli_at_least_python_sdk_pin():
+def test_commits_match_sources_md():
+    pins, rows = _pins(), _sources()
+    pairs = {pins[f"{k}_SOURCE"]: pins[f"{k}_COMMIT"] for k in (*PROVIDERS, "LANGUAGE_PYTHON")}
+    pairs[pins["DOCKER_UPSTREAM"]] = pins["DOCKER_UPSTREAM_COMMIT"]
+    for key in [k for k in pins if re.fullmatch(r"\w+_REPLACE_\d+", k)]:
+        pairs[pins[key].partition("=")[2].split("/")[0]] = pins[f"{key}_COMMIT"]
+    assert set(pairs) == set(rows), "the versions file and SOURCES.md name different source trees"
+    for folder, commit in pairs.items():
+        assert rows[folder][1] == commit, f"{folder}: versions file says {commit}, SOURCES.md {rows[folder][1]}"
+        assert (THIRD_PARTY / folder).is_dir(), f"{THIRD_PARTY / folder} is missing"
+
+
+def test_cli_language_host_and_sdk_are_one_release():
     pins = _pins()
-    assert _release(pins["PULUMI_VERSION"]) >= _release(_requirement("pulumi"))
-
-
-def test_every_provider_names_its_module():
-    pins = _pins()
-    for key in ("DOCKER", "COMMAND", "RANDOM"):
-        assert pins[f"{key}_MODULE"].startswith(f"github.com/pulumi/pulumi-{key.lower()}/provider")
-        assert pins[f"{key}_MAIN"] == f"./cmd/pulumi-resource-{key.lower()}"
+    cli = pins["PULUMI_VERSION"]
+    assert _requirement(REPO / "requirements.txt", "pulumi") == cli
+    assert _requirement(REPO / "policy" / "requirements.txt", "pulumi") == cli
+    host = pins["LANGUAGE_PYTHON_SOURCE"]
+    assert host == f"pulumi-language-python-{cli}"
+    assert _sources()[host][0] == f"v{cli}", "SOURCES.md's tag for the language host is not the CLI's release"
+    from importlib.metadata import version
+    assert version("pulumi") == cli, f"the installed Python SDK is {version('pulumi')}, not {cli}: rerun scripts/test"
