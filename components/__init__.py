@@ -43,6 +43,12 @@ def log_limits(logs: Logs) -> dict[str, Any]:
     return {"log_driver": "json-file", "log_opts": {"max-size": f"{logs.max_size_mb}m", "max-file": str(logs.max_files)}}
 
 
+def published_ports(ports: Sequence[tuple[int, int, str]]) -> Optional[list[docker.ContainerPortArgs]]:
+    """(internal, external, host address) triples as the provider reads them back: sorted by
+    internal port, so a refresh never shows a reordering as a diff (which would replace)."""
+    return [docker.ContainerPortArgs(internal=i, external=e, ip=ip) for i, e, ip in sorted(ports)] or None
+
+
 def site_container(network_name: pulumi.Input[str], labels: Mapping[str, str], logs: Logs) -> dict[str, Any]:
     """What every container of the site shares: the guide's restart policy, o3net, its labels
     (sorted, so an order change never shows as a diff) and bounded logs."""
@@ -50,5 +56,8 @@ def site_container(network_name: pulumi.Input[str], labels: Mapping[str, str], l
         "restart": RESTART,
         "networks_advanced": [docker.ContainerNetworksAdvancedArgs(name=network_name)],
         "labels": [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
+        # The provider defaults to true (removing anonymous volumes on delete): say false, as the
+        # data-survives-deletion rule checks what the engine really holds.
+        "remove_volumes": False,
         **log_limits(logs),
     }

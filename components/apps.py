@@ -24,7 +24,7 @@ from sitespec.guide import (
     VIEW_HTTP_PORT,
 )
 
-from . import TYPE_PREFIX, env_list, site_container
+from . import TYPE_PREFIX, env_list, published_ports, site_container
 
 
 class Applications(pulumi.ComponentResource):
@@ -96,7 +96,7 @@ class Applications(pulumi.ComponentResource):
                     docker.ContainerVolumeArgs(host_path=folders[role], container_path=path, read_only=False)
                     for role, path in MOUNTS[cname]
                 ],
-                ports=[docker.ContainerPortArgs(internal=i, external=e, ip=ip) for i, e, ip in published] or None,
+                ports=published_ports(published),
                 destroy_grace_seconds=30,
                 **site_container(network_name, cont_labels, logs),
                 opts=pulumi.ResourceOptions(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pulumi
 import pulumi_docker as docker
 
@@ -22,9 +24,16 @@ class O3Network(pulumi.ComponentResource):
             name=cfg.name,
             driver="bridge",
             ipam_driver="default",
-            ipam_configs=[docker.NetworkIpamConfigArgs(subnet=cfg.subnet)],
+            # The gateway Docker would pick anyway (the subnet's first address), declared: the
+            # provider reads it back, and an undeclared one is a diff that replaces the network
+            # and every container on it.
+            ipam_configs=[docker.NetworkIpamConfigArgs(subnet=cfg.subnet, gateway=gateway(cfg.subnet))],
             # Fixed name: the old network must go before the new one can exist.
             opts=pulumi.ResourceOptions(parent=self, provider=provider, delete_before_replace=True),
         )
         self.name = self.network.name
         self.register_outputs({"name": self.name})
+
+
+def gateway(subnet: str) -> str:
+    return str(next(ipaddress.ip_network(subnet).hosts()))

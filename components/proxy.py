@@ -27,7 +27,7 @@ from sitespec.guide import (
     VIEW_HTTP_PORT,
 )
 
-from . import TYPE_PREFIX, site_container
+from . import TYPE_PREFIX, published_ports, site_container
 
 CONF_PATH = "/etc/nginx/conf.d/default.conf"  # the official image's only server file: replaced
 CERT_PATH = "/etc/nginx/tls/site.crt"
@@ -101,10 +101,7 @@ class TlsProxy(pulumi.ComponentResource):
                 docker.ContainerUploadArgs(file=CERT_PATH, content=t.certificate, permissions="0444"),
                 docker.ContainerUploadArgs(file=KEY_PATH, content=key, permissions="0400"),
             ],
-            ports=[
-                docker.ContainerPortArgs(internal=PROXY_VIEW_PORT, external=t.view_port, ip=publish),
-                docker.ContainerPortArgs(internal=PROXY_PACS_PORT, external=t.pacs_port, ip=publish),
-            ],
+            ports=published_ports([(PROXY_VIEW_PORT, t.view_port, publish), (PROXY_PACS_PORT, t.pacs_port, publish)]),
             destroy_grace_seconds=10,
             **site_container(network_name, labels, cfg.logs),
             opts=pulumi.ResourceOptions(

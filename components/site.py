@@ -45,8 +45,11 @@ class O3Site(pulumi.ComponentResource):
         password = cfg.db_password_secret
         if password is None:
             # Generated once and kept in state. Letters and digits only: it goes into ';'-separated
-            # JDBC strings. MySQL keeps the first password it was initialised with (README).
-            generated = random.RandomPassword(f"{name}-db-password", length=32, special=False, opts=child)
+            # JDBC strings. MySQL keeps the first password it was initialised with (README), so it
+            # is protected: a plain `pulumi destroy` is refused before anything is deleted, and
+            # `destroy --exclude-protected` keeps it for the next `up` on the same data folder.
+            generated = random.RandomPassword(f"{name}-db-password", length=32, special=False,
+                                              opts=pulumi.ResourceOptions(parent=self, protect=True))
             password = pulumi.Output.secret(generated.result)
 
         # One pull per image; pacs and pacs-singleton share theirs. keep_locally: a replaced

@@ -19,7 +19,8 @@ def test_data_lives_only_in_host_bind_mounts_never_in_docker_volumes(site):
         for v in c.plain("volumes") or []:
             assert v.get("hostPath", "").startswith(("/srv/o3/compose/", "/srv/o3/backups")), (c.name, v)
             assert not v.get("volumeName"), "a named volume could be pruned or removed with the container"
-        assert not c.plain("removeVolumes"), "remove_volumes would drop anonymous volumes on destroy"
+        # Explicitly false: the provider's default is true, and the pack sees the provider's value.
+        assert c.plain("removeVolumes") is False, "remove_volumes would drop anonymous volumes on destroy"
     assert site.of_type("docker:index/volume:Volume") == []
 
 
@@ -71,3 +72,12 @@ def test_mysql_gets_time_to_shut_down_cleanly(site):
 def test_database_folder_is_bind_mounted_at_mysqls_datadir(site):
     vols = site.container("db").plain("volumes")
     assert vols == [{"hostPath": "/srv/o3/compose/db", "containerPath": "/var/lib/mysql", "readOnly": False}]
+
+
+def test_a_generated_password_is_protected_so_destroy_cannot_lose_it():
+    # MySQL keeps the password its data folder was initialised with; a destroy that dropped the
+    # generated one would leave a site that cannot open its own data on the next `up`.
+    from site_fixtures import BASE
+
+    (pw,) = evaluate(BASE).of_type("random:index/randomPassword:RandomPassword")
+    assert pw.protect

@@ -208,7 +208,9 @@ def test_view_bump_replaces_view_only_after_a_dump(site):
 
 def test_db_bump_replaces_db_and_reruns_the_schema_step(site):
     upgrade(site, "db", VERSIONS["db"][1],
-            {f"{SITE}-db-image", f"{SITE}-db-container", f"{SITE}-schemas-create", f"{SITE}-backup-dump"},
+            # o3-maintenance runs on the db image (README: Upgrade)
+            {f"{SITE}-db-image", f"{SITE}-db-container", f"{SITE}-schemas-create", f"{SITE}-backup-dump",
+             f"{SITE}-maintenance-container"},
             keep={"pacs", "pacs-singleton", "view"})
     assert site.container("db").image.id == site.images.ids[site.images.ref("db", 1)]
     assert site.container("db").attrs["State"]["Health"]["Status"] == "healthy"

@@ -1,0 +1,43 @@
+"""The README's deploy command, for real: `scripts/deploy <site>` on a copy of the repository
+deploys a test stack on the private daemon with the real CLI, the policy pack, preflight and
+verify, and the site then runs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from e2e_harness import PASSWORD, ROOT, SITE_CONTAINERS, Project, clean, http_json, mysql, site_config
+
+pytestmark = pytest.mark.e2e
+
+
+def test_scripts_deploy_deploys_a_site_that_verifies(pulumi_env, docker_host, client, images, nofile_cap):
+    clean(client)
+    work = Path(tempfile.mkdtemp(prefix="o3-e2e-deploy-"))
+    project = Project(work, "deploy-test", pulumi_env, secrets=[PASSWORD])
+    try:
+        # What the script needs beside the program: itself, the operator commands and the pack.
+        shutil.copytree(ROOT / "scripts", project.dir / "scripts")
+        shutil.copytree(ROOT / "ops", project.dir / "ops")
+        shutil.copytree(ROOT / "policy", project.dir / "policy", ignore=shutil.ignore_patterns("venv"))
+        (project.dir / "policy" / "venv").symlink_to(ROOT / "policy" / "venv")
+        project.init(site_config(str(work / "storage"), images, docker_host, nofile_cap), {"o3:dbPassword": PASSWORD})
+        out = subprocess.run([str(project.dir / "scripts" / "deploy"), project.stack, "--yes", "--non-interactive"],
+                             cwd=work, env=project.env, capture_output=True, text=True, timeout=900)
+        text = out.stdout + out.stderr
+        assert PASSWORD not in text
+        assert out.returncode == 0, text[-5000:]
+        for name in SITE_CONTAINERS:
+            assert client.containers.get(name).status == "running", name
+        assert {"public_pacs", "public_view"} <= set(mysql(client.containers.get("db"), PASSWORD, "SHOW DATABASES").split())
+        assert http_json(8181)["role"] == "view"
+    finally:
+        project.destroy(check=False)
+        project.remove()
+        clean(client)
+        shutil.rmtree(work, ignore_errors=True)
