@@ -32,23 +32,16 @@ class CommandFailed(AssertionError):
     pass
 
 
-def toolchain_env() -> tuple[dict[str, str], dict[str, str]]:
-    """(environment, missing pieces) of `scripts/pulumi-toolchain --partial --env`.
-
-    `missing` names the pieces the Go module proxy refused (the toolchain's MISSING file)."""
+def toolchain_env() -> dict[str, str]:
+    """The environment of `scripts/pulumi-toolchain --env`: the pinned CLI, language host and plugins."""
     tool = str(ROOT / "scripts" / "pulumi-toolchain")
-    out = subprocess.run([tool, "--partial", "--env"], capture_output=True, text=True)
+    out = subprocess.run([tool, "--env"], capture_output=True, text=True)
     if out.returncode != 0:
-        raise RuntimeError(f"scripts/pulumi-toolchain --partial --env failed:\n{out.stderr[-3000:]}")
+        raise RuntimeError(f"scripts/pulumi-toolchain --env failed:\n{out.stderr[-3000:]}")
     dump = subprocess.run(["bash", "-c", out.stdout + "\nenv -0"], capture_output=True,
                           env={"PATH": os.environ["PATH"]}, check=True)
     env = dict(item.split("=", 1) for item in dump.stdout.decode().split("\0") if "=" in item)
-    env = {k: v for k, v in env.items() if k.startswith(("PULUMI", "GO")) or k == "PATH"}
-    missing_file = Path(env["PULUMI_HOME"]).parent / "MISSING"
-    missing = {}
-    if missing_file.exists():
-        missing = dict(line.split(": ", 1) for line in missing_file.read_text().splitlines() if ": " in line)
-    return env, missing
+    return {k: v for k, v in env.items() if k.startswith(("PULUMI", "GO")) or k == "PATH"}
 
 
 def free_port() -> int:
@@ -58,18 +51,28 @@ def free_port() -> int:
 
 
 class Registry:
-    """Debian's docker-registry on loopback, without auth: the stand-ins are pulled from it for real."""
+    """Debian's docker-registry on loopback: the stand-ins are pulled from it for real.
+    With `login=(user, password)` it asks for HTTP basic auth (htpasswd, bcrypt), as the O3
+    registry asks for the `_json_key` login."""
 
-    def __init__(self, storage: Path, addr: str = "127.0.0.1", port: Optional[int] = None):
+    def __init__(self, storage: Path, addr: str = "127.0.0.1", port: Optional[int] = None,
+                 login: Optional[tuple[str, str]] = None):
         self.port = port or free_port()
         self.host = f"{addr}:{self.port}"
         self.storage = storage
         self.dir = storage.parent / f"registry-{self.port}"
         self.dir.mkdir(parents=True, exist_ok=True)
+        auth = ""
+        if login:
+            import bcrypt
+
+            user, password = login
+            (self.dir / "htpasswd").write_text(f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()}\n")
+            auth = f"auth:\n  htpasswd:\n    realm: o3-test\n    path: {self.dir / 'htpasswd'}\n"
         cfg = self.dir / "config.yml"
         cfg.write_text(
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
-            f"    rootdirectory: {storage}\n  delete:\n    enabled: true\nhttp:\n  addr: {self.host}\n"
+            f"    rootdirectory: {storage}\n  delete:\n    enabled: true\nhttp:\n  addr: {self.host}\n{auth}"
         )
         self.log = open(self.dir / "registry.log", "ab")
         self.proc = subprocess.Popen(["docker-registry", "serve", str(cfg)], stdout=self.log, stderr=self.log)
@@ -92,7 +95,7 @@ class Registry:
         self.log.close()
 
 
-def publish(client, base: str, ref: str, version: str, push: bool = True) -> str:
+def publish(client, base: str, ref: str, version: str, push: bool = True, auth: Optional[dict] = None) -> str:
     """Push `ref` to the registry: `base` plus a file naming `version` (a distinct image per
     version, as a real release is). The local tag is removed again so `up` really pulls it.
     push=False: only build and tag it on that daemon."""
@@ -107,7 +110,7 @@ def publish(client, base: str, ref: str, version: str, push: bool = True) -> str
     image, _ = client.images.build(fileobj=ctx, custom_context=True, tag=ref, rm=True, network_mode="none")
     if not push:
         return image.id
-    for line in client.images.push(ref, stream=True, decode=True):
+    for line in client.images.push(ref, stream=True, decode=True, auth_config=auth):
         if "error" in line:
             raise RuntimeError(f"pushing {ref}: {line['error']}")
     client.images.remove(ref)
@@ -152,6 +155,15 @@ class Project:
         if check and out.returncode != 0:
             raise CommandFailed(f"`{' '.join(cmd)}` exited {out.returncode}:\n{text[-6000:]}")
         return out
+
+    def spawn(self, *args: str) -> subprocess.Popen:
+        """Start the CLI without waiting (to interrupt it); its output goes to a file."""
+        out = open(self.dir.parent / f"spawn-{len(self.log)}.log", "w+")
+        cmd = ["pulumi", *args, "--non-interactive"]
+        proc = subprocess.Popen(cmd, cwd=self.dir, env=self.env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        proc.output_file = out  # type: ignore[attr-defined]
+        self.log.append((cmd, ""))
+        return proc
 
     def init(self, config: dict[str, Any], secrets: Optional[dict[str, str]] = None) -> None:
         """Create the stack with `config` (full keys) and set `secrets` with --secret (value on stdin)."""
@@ -279,7 +291,7 @@ class Images:
 
 def clean(client) -> None:
     """What a failed run could leave: the site's containers and network."""
-    for name in SITE_CONTAINERS:
+    for name in (*SITE_CONTAINERS, "o3-maintenance", "o3-proxy"):
         try:
             client.containers.get(name).remove(force=True, v=True)
         except Exception:  # noqa: BLE001 - absent is fine

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def fleet(cli_env, tmp_path):
+def fleet(pulumi_env, tmp_path):
     """The sample fleet as a project folder with a file state backend; st-marys deployed at an
     older pacs, riverside as declared, north-clinic never deployed, dev without a stack."""
     project = tmp_path / "project"
@@ -26,7 +26,7 @@ def fleet(cli_env, tmp_path):
     shutil.copy(ROOT / "Pulumi.yaml", project)
     for f in SAMPLE_FLEET.glob("Pulumi.*.yaml"):
         shutil.copy(f, project)
-    env = {**os.environ, **cli_env, "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
+    env = {**os.environ, **pulumi_env, "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
            "PULUMI_CONFIG_PASSPHRASE": "fleet-test"}
     (tmp_path / "state").mkdir()
 
@@ -73,13 +73,13 @@ def test_fleet_shows_deployed_against_declared_from_the_stacks_outputs(fleet):
     assert "as declared" in next(l for l in table.splitlines() if l.startswith("riverside"))
 
 
-def test_the_cli_requires_site_host_and_images_and_nothing_else(cli_env, tmp_path):
+def test_the_cli_requires_site_host_and_images_and_nothing_else(pulumi_env, tmp_path):
     """Pulumi.yaml declares every key; the CLI treats a declared key without a default as
     required. The optional keys' {} / "" defaults must not trip that check."""
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(ROOT / "Pulumi.yaml", project)
-    env = {**os.environ, **cli_env, "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}", "PULUMI_CONFIG_PASSPHRASE": "x"}
+    env = {**os.environ, **pulumi_env, "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}", "PULUMI_CONFIG_PASSPHRASE": "x"}
     (tmp_path / "state").mkdir()
 
     def pulumi(*args: str) -> subprocess.CompletedProcess:

@@ -41,4 +41,7 @@ SQL
   wait "$pid" || true
   echo "stand-in: initialised"
 fi
+# Tests of interrupted runs need a db that takes a while to become healthy, as MySQL 8 does on a
+# large data folder.
+sleep "${O3_STANDIN_START_DELAY:-0}"
 exec mariadbd --user=mysql --datadir="$DATADIR" --bind-address=0.0.0.0 --port=3306 "$@"
