@@ -217,6 +217,13 @@ def test_rules_still_check_what_is_known_during_preview():
     assert "o3-periodic-singleton" not in got
 
 
+def test_a_singleton_whose_env_is_not_known_yet_is_checked_at_the_update():
+    # Seen with the real engine: a new site with a generated password sends pacs-singleton's
+    # whole env list as unknown at preview (it holds the connection string). Not a violation.
+    got = by_policy(analyze([facts(), container("pacs-singleton", UNKNOWN)]))
+    assert "o3-periodic-singleton" not in got
+
+
 # --- TLS and logs -------------------------------------------------------------------------------
 
 def port(internal, ip):

@@ -52,8 +52,13 @@ def containers(resources: Iterable[Any]) -> list[Any]:
 
 def env_map(container: Any) -> Optional[dict[str, str]]:
     """The container's env as a dict; None while it is not known (preview, new secret)."""
-    envs = known(container.props, "envs", [])
-    if envs == []:
+    try:
+        envs = container.props["envs"]
+    except KeyError:
+        return {}
+    except UnknownValueError:  # the whole list is unknown: a secret not generated yet
+        return None
+    if not envs:
         return {}
     out = {}
     for i in range(len(envs)):

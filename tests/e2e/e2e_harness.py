@@ -15,6 +15,7 @@ import socket
 import subprocess
 import tarfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from dataclasses import dataclass
@@ -81,6 +82,10 @@ class Registry:
             try:
                 urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2).read()
                 return
+            except urllib.error.HTTPError as e:
+                if e.code == 401 and login:  # up, and asking for the login
+                    return
+                time.sleep(0.2)
             except OSError:
                 time.sleep(0.2)
         self.stop()
