@@ -402,15 +402,16 @@ class SiteConfig(_Model):
             raise ValueError("o3:ports, o3:database.port and o3:tls.viewPort/pacsPort must all be different host ports")
         return self
 
-    def tls_checks(self) -> tuple[list[str], list[str]]:
-        """(errors, warnings) about o3:tls and o3:tlsKey; nothing when TLS is off."""
+    def tls_checks(self, key_unreadable: bool = False) -> tuple[list[str], list[str]]:
+        """(errors, warnings) about o3:tls and o3:tlsKey; nothing when TLS is off.
+        key_unreadable: the stack sets o3:tlsKey but the caller (an ops command) cannot decrypt it."""
         if not self.tls.enabled:
             return [], []
         errors = []
         if not self.tls.certificate:
             errors.append("o3:tls.certificate: missing while o3:tls.enabled is true; set it with "
                           "`pulumi config set --path o3:tls.certificate -- \"$(cat site.crt)\"`")
-        if not self.tls_key:
+        if not self.tls_key and not key_unreadable:
             errors.append(f"o3:tlsKey: missing while o3:tls.enabled is true; set it with `{SECRET_KEYS['tlsKey']}`")
         if errors:
             return errors, []
@@ -418,6 +419,8 @@ class SiteConfig(_Model):
             cert = tls.parse_certificate(self.tls.certificate or "")
         except tls.TlsProblem as e:
             return [f"o3:tls.certificate: {e}"], []
+        if not self.tls_key:  # set, but not readable here: `pulumi up` checks the pair
+            return [], []
         try:
             key = tls.public_key_of(self.tls_key or "")
         except tls.TlsProblem as e:
@@ -565,7 +568,7 @@ def parse(
         problems += [_describe(err) for err in e.errors(include_input=False)]
         cfg = None
     if cfg is not None and not problems:
-        problems += cfg.tls_checks()[0]
+        problems += cfg.tls_checks(key_unreadable="tlsKey" in secret_keys and not raw.get("tlsKey"))[0]
     if problems:
         raise ConfigError(problems)
     assert cfg is not None

@@ -243,12 +243,14 @@ class Project:
 
 
 def by_type(steps: Iterable[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
-    """Preview steps as {op: [(type, name)]}, leaving out 'same'."""
+    """Preview steps as {op: [(type, name)]}, leaving out 'same', the refresh reads (Pulumi.yaml
+    refreshes before every operation) and our components (o3:index:*), whose 'update' only
+    records new inputs: nothing on the host changes with it."""
     out: dict[str, list[tuple[str, str]]] = {}
     for s in steps:
-        if s["op"] == "same":
-            continue
         urn = s["urn"]
+        if s["op"] in ("same", "refresh") or urn.split("::")[-2].split("$")[-1].startswith("o3:index:"):
+            continue
         out.setdefault(s["op"], []).append((urn.split("::")[-2].split("$")[-1], urn.split("::")[-1]))
     return {k: sorted(v) for k, v in out.items()}
 
