@@ -4,6 +4,11 @@ daemon, the way the docker provider and the command provider would: networks, co
 
 Every input field is either applied or explicitly known to be irrelevant here; any other field
 fails the test, so a new program setting cannot slip past the contract tests unexercised.
+
+What the real engine proves (a fresh site, the apps' connections, folders and ports, bumps that
+keep the data, the folder/schema/backup steps over ssh) lives in tests/e2e and no longer here.
+This applier stays for what the engine cannot do: run one step again with a wrong password, a
+shorter retention, a recording `docker` first on PATH, or a daemon limit, and look at the result.
 """
 
 from __future__ import annotations

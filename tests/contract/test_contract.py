@@ -4,7 +4,6 @@ the program's own container, network and command specs (see apply.py)."""
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 import time
@@ -13,7 +12,7 @@ import urllib.request
 import docker
 import pytest
 
-from apply import Applier, UnknownField, go_duration_ns
+from apply import Applier, UnknownField
 from conftest import PASSWORD
 
 pytestmark = pytest.mark.engine
@@ -55,15 +54,6 @@ def docker_shim(tmp_path) -> tuple[str, str]:
 
 
 # --- database ---------------------------------------------------------------------------
-
-def test_db_becomes_healthy_with_the_programs_healthcheck(site):
-    db = site.containers["db"]
-    db.reload()
-    assert db.attrs["State"]["Health"]["Status"] == "healthy"
-    hc = db.attrs["Config"]["Healthcheck"]
-    assert hc["Test"][:2] == ["CMD", "mysqladmin"]
-    assert (hc["Interval"], hc["Timeout"], hc["Retries"]) == (go_duration_ns("2s"), go_duration_ns("10s"), 5)
-
 
 def test_mysqld_accepts_the_guides_flags(site):
     db = site.containers["db"]
@@ -129,62 +119,7 @@ def test_no_password_in_inspect_or_the_schema_steps_command_lines(site, tmp_path
 
 # --- applications ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["pacs", "pacs-singleton", "view"])
-def test_apps_connect_with_their_connection_strings(site, name):
-    logs = wait_running(site.containers[name])
-    status = json.loads(logs.split("ready ", 1)[1].splitlines()[0])
-    assert status["ok"] and status["role"] == name and status["tz"] == "Europe/Rome" and status["logTo"] == "FILE"
-    schemas = sorted(d["schema"] for d in status["databases"])
-    assert schemas == {"pacs": ["public_pacs"], "pacs-singleton": ["public_pacs"], "view": ["public_pacs", "public_view"]}[name]
-
-
-@pytest.mark.parametrize(
-    "name, folders",
-    [
-        ("pacs", ["compose/storage", "compose/pacs/log", "compose/pacs/shared-persist"]),
-        ("pacs-singleton", ["compose/storage", "compose/pacs/log"]),
-        ("view", ["compose/storage", "compose/view/shared-persist", "compose/view/log"]),
-    ],
-)
-def test_apps_write_to_their_host_folders(site, name, folders):
-    wait_running(site.containers[name])
-    for folder in folders:
-        assert os.path.exists(os.path.join(site.storage, folder, f"standin-{name}.txt")), folder
-
-
-@pytest.mark.parametrize("port, role", [(8080, "pacs"), (4568, "pacs"), (8181, "view")])
-def test_pacs_and_view_answer_on_their_published_ports_on_loopback(site, port, role):
-    wait_running(site.containers[role])
-    assert get(port)["role"] == role
-
-
 # --- upgrade ------------------------------------------------------------------------------
-
-def test_replacing_db_and_apps_keeps_schemas_rows_and_files(site, client, standins):
-    db = site.containers["db"]
-    rows_before = int(mysql(db, "SELECT COUNT(*) FROM public_pacs.standin"))
-    files = {p: open(p).read() for p in (os.path.join(site.storage, "compose/pacs/shared-persist/standin-pacs.txt"),
-                                          os.path.join(site.storage, "compose/storage/standin-view.txt"))}
-    # "New versions": the stand-ins re-committed as new images, as an image bump would bring.
-    old_db_image = db.image.id
-    for ref in standins.values():
-        tmp = client.containers.create(ref)
-        tmp.commit(ref.split(":")[0], "upgrade", changes=["LABEL o3.standin.version=upgrade"])
-        tmp.remove(v=True)
-    site.applier.image_map = {k: v.split(":")[0] + ":upgrade" for k, v in site.applier.image_map.items()}
-    for name in ("pacs", "pacs-singleton", "view", "db"):  # delete-before-replace, as the program asks
-        site.containers[name].remove(force=True)
-    new_db = site.applier.container(next(r for r in site.resources if r.plain("name") == "db"))
-    site.containers["db"] = new_db.container
-    assert site.applier.command(site.command("-create")).returncode == 0
-    for name in ("pacs", "pacs-singleton", "view"):
-        site.containers[name] = site.applier.container(next(r for r in site.resources if r.plain("name") == name)).container
-        wait_running(site.containers[name])
-    assert new_db.container.image.id != old_db_image
-    assert int(mysql(new_db.container, "SELECT COUNT(*) FROM public_pacs.standin")) > rows_before
-    for path, before in files.items():
-        assert open(path).read().startswith(before), path
-
 
 # --- limits and the applier itself ---------------------------------------------------------
 

@@ -91,28 +91,6 @@ def ops(project, command, *args, env=None):
                           cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
 
 
-def test_the_folder_step_makes_the_folders_on_the_remote_host_not_here(remote, remote_site):
-    for folder in ("compose/db/mysql", "compose/storage", "compose/pacs/shared-persist", "compose/view/log", "backups"):
-        assert remote.remote_path_exists(f"{STORAGE}/{folder}"), folder
-    assert not os.path.exists(STORAGE)
-
-
-def test_the_schema_step_and_the_first_backup_ran_over_ssh(remote, remote_site):
-    assert "schemas ready" in remote_site["steps"]["-create"].stdout
-    assert "first install" in remote_site["steps"]["-dump"].stdout
-    dbs = remote.ssh("docker exec db sh -c 'MYSQL_PWD=$(cat /etc/o3-db-root-password) mysql -uroot -N -e \"SHOW DATABASES\"'").stdout
-    assert {"public_pacs", "public_view"} <= set(dbs.split())
-
-
-def test_the_pre_upgrade_backup_writes_its_dump_on_the_remote_host(remote, remote_site):
-    out = remote_site["applier"].command(remote_site["ev"].command("-dump"))
-    assert out.returncode == 0, out.stderr
-    assert f"{STORAGE}/backups/o3-backup-" in out.stdout
-    listing = remote.ssh(f"ls {STORAGE}/backups").stdout.split()
-    assert any(n.startswith("o3-backup-") and n.endswith(".sql.gz") for n in listing)
-    assert PASSWORD not in out.stdout + out.stderr
-
-
 def test_preflight_measures_everything_over_ssh(project):
     out = ops(project, "preflight", "--json")
     report = json.loads(out.stdout)

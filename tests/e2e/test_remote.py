@@ -59,13 +59,18 @@ def test_up_drift_bump_and_destroy_over_ssh(remote, pulumi_env):
     project.init(cfg, {"o3:dbPassword": PASSWORD})
     try:
         project.up()
-        assert host.remote_path_exists(f"{STORAGE}/compose/db/mysql") and not os.path.exists(STORAGE)
+        for folder in ("compose/db/mysql", "compose/storage", "compose/pacs/shared-persist", "compose/view/log", "backups"):
+            assert host.remote_path_exists(f"{STORAGE}/{folder}"), folder
+        assert not os.path.exists(STORAGE)
+        dbs = host.ssh("docker exec db sh -c 'MYSQL_PWD=$(cat /etc/o3-db-root-password) mysql -uroot -N -e \"SHOW DATABASES\"'").stdout
+        assert {"public_pacs", "public_view"} <= set(dbs.split())
         project.preview("--refresh", "--expect-no-changes")
         project.edit(lambda c: c["o3:images"].update(pacs=refs[("pacs", VERSIONS["pacs"][1])]))
         replaced = {n for items in by_type(project.preview_steps()).values() for _, n in items}
         assert replaced == {f"{SITE}-pacs-image", f"{SITE}-apps-pacs", f"{SITE}-apps-pacs-singleton", f"{SITE}-backup-dump"}
         project.up()
-        assert "o3-backup-" in host.ssh(f"ls {STORAGE}/backups").stdout
+        dumps = host.ssh(f"ls {STORAGE}/backups").stdout.split()
+        assert any(n.startswith("o3-backup-") and n.endswith(".sql.gz") for n in dumps), dumps
         verify = subprocess.run([sys.executable, "-m", "ops.verify", "--stack", "remote", "--dir", str(project.dir)],
                                 cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert verify.returncode == 0, verify.stdout + verify.stderr

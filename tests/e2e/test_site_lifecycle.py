@@ -8,6 +8,7 @@ The tests run in file order on one deployed site; each asserts on what Docker an
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 import subprocess
@@ -106,6 +107,38 @@ def test_fresh_site_runs_what_the_guide_builds(site):
     assert http_json(4568)["role"] == "pacs"
     assert view["role"] == "view" and view["version"] == VERSIONS["view"][0]
     assert {d["schema"] for d in view["databases"]} == {"public_view", "public_pacs"}
+
+
+APP_SCHEMAS = {"pacs": ["public_pacs"], "pacs-singleton": ["public_pacs"], "view": ["public_pacs", "public_view"]}
+APP_FOLDERS = {"pacs": ["compose/storage", "compose/pacs/log", "compose/pacs/shared-persist"],
+               "pacs-singleton": ["compose/storage", "compose/pacs/log"],
+               "view": ["compose/storage", "compose/view/shared-persist", "compose/view/log"]}
+
+
+def ready_status(container, timeout: float = 60) -> dict:
+    """The stand-in app's own report: which schemas its connection strings reached."""
+    deadline = time.monotonic() + timeout
+    while True:
+        logs = container.logs().decode(errors="replace")
+        if "ready " in logs:
+            return json.loads(logs.split("ready ", 1)[1].splitlines()[0])
+        assert "FAILED" not in logs and time.monotonic() < deadline, f"{container.name}: {logs}"
+        time.sleep(0.5)
+
+
+def test_apps_reach_their_schemas_and_write_to_their_host_folders(site):
+    for name, schemas in APP_SCHEMAS.items():
+        status = ready_status(site.container(name))
+        assert status["ok"] and status["role"] == name and status["tz"] == "Europe/Rome" and status["logTo"] == "FILE"
+        assert sorted(d["schema"] for d in status["databases"]) == schemas
+        for folder in APP_FOLDERS[name]:
+            assert Path(site.storage, folder, f"standin-{name}.txt").exists(), (name, folder)
+
+
+def test_db_runs_the_programs_healthcheck(site):
+    hc = site.container("db").attrs["Config"]["Healthcheck"]
+    assert hc["Test"][:2] == ["CMD", "mysqladmin"]
+    assert (hc["Interval"], hc["Timeout"], hc["Retries"]) == (2 * 10**9, 10 * 10**9, 5)
 
 
 def test_outputs_are_the_documented_ones(site):
