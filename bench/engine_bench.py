@@ -415,17 +415,7 @@ class Bench:
 
             self.remove_images(im.ref("pacs", 1))
             project.edit(lambda c: c["o3:images"].__setitem__("pacs", im.ref("pacs", 1)))
-            probe = Probe(self.ports["pacs"])
-            probe.start()
-            try:
-                t = time.monotonic()
-                project.pulumi(*up)
-                self.record("pacs.cmd.pulumi", time.monotonic() - t)
-                wait_until("pacs on its new version", lambda: self.answers(self.ports["pacs"], v1["pacs"]))
-                self.record("pacs.ready.pulumi", time.monotonic() - t)
-            finally:
-                probe.stop()
-            self.record("pacs.down.pulumi", probe.window()[0])
+            self.pacs_bump("pulumi", lambda: project.pulumi(*up), v1["pacs"])
 
             self.remove_images(im.ref("db", 1))
             project.edit(lambda c: c["o3:images"].__setitem__("db", im.ref("db", 1)))
@@ -441,6 +431,20 @@ class Bench:
             clean(self.client)
             self.remove_storage(storage)
             shutil.rmtree(work, ignore_errors=True)
+
+    def pacs_bump(self, side: str, apply: Callable[[], object], version: str) -> None:
+        """Time `apply` (a pacs bump) and the pacs downtime window a 100 ms probe sees during it."""
+        probe = Probe(self.ports["pacs"])
+        probe.start()
+        try:
+            t = time.monotonic()
+            apply()
+            self.record(f"pacs.cmd.{side}", time.monotonic() - t)
+            wait_until("pacs on its new version", lambda: self.answers(self.ports["pacs"], version))
+            self.record(f"pacs.ready.{side}", time.monotonic() - t)
+        finally:
+            probe.stop()
+        self.record(f"pacs.down.{side}", probe.window()[0])
 
     # the guide's procedure -----------------------------------------------------------------------
     def compose(self, folder: Path, *args: str) -> None:
@@ -485,18 +489,8 @@ class Bench:
             self.remove_images(im.ref("pacs", 1))
             refs["pacs"] = im.ref("pacs", 1)
             guide_files(folder, storage, refs, self.off, self.args.subnet)
-            probe = Probe(self.ports["pacs"])
-            probe.start()
-            try:
-                t = time.monotonic()
-                self.compose(folder, "pull", "pacs", "pacs-singleton")
-                self.compose(folder, "up", "-d")
-                self.record("pacs.cmd.compose", time.monotonic() - t)
-                wait_until("pacs on its new version", lambda: self.answers(self.ports["pacs"], v1["pacs"]))
-                self.record("pacs.ready.compose", time.monotonic() - t)
-            finally:
-                probe.stop()
-            self.record("pacs.down.compose", probe.window()[0])
+            self.pacs_bump("compose", lambda: (self.compose(folder, "pull", "pacs", "pacs-singleton"),
+                                               self.compose(folder, "up", "-d")), v1["pacs"])
 
             self.remove_images(im.ref("db", 1))
             refs["db"] = im.ref("db", 1)
