@@ -35,6 +35,7 @@ COMMAND = "command:local:Command"
 CONTAINER_FIELDS = {
     "name", "image", "restart", "command", "envs", "uploads", "volumes", "ulimits", "ports", "healthcheck",
     "networksAdvanced", "labels", "wait", "waitTimeout", "destroyGraceSeconds", "entrypoints", "logDriver", "logOpts",
+    "removeVolumes",  # a delete-time option; our clean-up removes what a test made
 }
 NETWORK_FIELDS = {"name", "driver", "ipamDriver", "ipamConfigs"}
 COMMAND_FIELDS = {"create", "update", "interpreter", "environment", "logging", "triggers"}
@@ -96,7 +97,8 @@ class Applier:
     def network(self, r: Resource):
         p = _check_fields(r, NETWORK_FIELDS)
         ipam = IPAMConfig(driver=p.get("ipamDriver", "default"),
-                          pool_configs=[IPAMPool(subnet=c["subnet"]) for c in p.get("ipamConfigs", [])])
+                          pool_configs=[IPAMPool(subnet=c["subnet"], gateway=c.get("gateway"))
+                                        for c in p.get("ipamConfigs", [])])
         return self.client.networks.create(p["name"], driver=p.get("driver", "bridge"), ipam=ipam)
 
     def container(self, r: Resource, override: Optional[dict[str, Any]] = None) -> Applied:
