@@ -27,3 +27,14 @@ def test_the_network_declares_the_gateway_docker_reports():
     (ipam,) = net.plain("ipamConfigs")
     subnet = ipaddress.ip_network(ipam["subnet"])
     assert ipam["gateway"] == str(subnet.network_address + 1)
+
+
+def test_every_operation_reads_the_host_first():
+    # Seen with the real engine: after `docker rm -f view`, `preview --refresh` showed the drift
+    # but a plain `up` did nothing, since its state still held the removed container.
+    from pathlib import Path
+
+    from ruamel.yaml import YAML
+
+    project = YAML(typ="safe").load((Path(__file__).resolve().parent.parent / "Pulumi.yaml").read_text())
+    assert project["options"]["refresh"] == "always"
