@@ -21,8 +21,14 @@ from sitespec.stackfile import StackFileError, read_raw, ring, stack_names
 
 from ._cli import add_dir_argument, run
 
-# Paths whose change affects every site.
+# Paths whose change affects every site: the one list (the workflows' path filters must match it,
+# see workflow_paths and tests/test_workflow_paths.py).
 PROGRAM_PATHS = ("__main__.py", "Pulumi.yaml", "components/", "sitespec/", "policy/", "requirements.txt")
+
+
+def workflow_paths() -> list[str]:
+    """The `paths:` filter of the preview and up workflows: the program, and every stack file."""
+    return sorted({"Pulumi*.yaml"} | {p + "**" if p.endswith("/") else p for p in PROGRAM_PATHS if p != "Pulumi.yaml"})
 
 
 def ring_of(stack: str, root: Path) -> str:
