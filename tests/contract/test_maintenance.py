@@ -97,7 +97,8 @@ def test_the_nightly_dump_runs_at_its_minute_in_site_time(site):
     c = restart_maintenance(site, schedule)
     time.sleep(3)
     assert nightly_files(site) == before, "nothing may run before the scheduled minute"
-    new = wait_for(lambda: sorted(set(nightly_files(site)) - set(before)), 75, "the scheduled nightly dump")
+    # up to a minute until the scheduled minute, then the dump itself (slow on a loaded 2-core host)
+    new = wait_for(lambda: sorted(set(nightly_files(site)) - set(before)), 150, "the scheduled nightly dump")
     assert site_time() >= schedule or site_time() < "00:02"  # ran at (or just after) its minute, site time
     assert len(new) == 1
     st = status(site)
