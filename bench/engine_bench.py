@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -70,135 +71,19 @@ COMPOSE = "/usr/bin/docker-compose"
 NOFILE_CAP = 20000  # this machine's nofile limit; the guide's 26677 / 46677 cannot be granted here
 GUIDE_SUBNET = "172.16.1.0/24"
 
-# The vendor guide's .env and docker-compose.yml (vendor-install-guide.txt, "Environment setup"),
-# verbatim but for the {placeholders} of the .env, which `guide_files` fills in, and the
-# substitutions listed in COMPOSE_CHANGES.
-GUIDE_ENV = """\
-## This is an example of the enviroment file to store all the variables used by the docker-compose.yml and the applications.
-COMPOSE_FILE=docker-compose.yml     ## Specify which docker-compose files should be read from this environment file.
-STORAGE={pathToStorage}            ## Path where the PACS system will store all the DICOM files and images. Create the directory if not already present.
-PATHDC={pathToDocker-ComposeFiles}  ## Location of the docker-compose.yml and .env files.
-DB_IMAGE={dbImage}               ## MySQL image to use. We support also MySQL 5.7, but we highly recommend using MySQL 8.0.
-DB_PASSWORD={dbPassword}            ## Password for the DB 'root' user.
-TIMEZONE={timezone}                 ## Local timezone.
+# The vendor guide's .env and docker-compose.yml, read from the guide itself ("Environment
+# setup"); `guide_files` fills in the .env's {placeholders} and image lines and applies the
+# substitutions listed in compose_changes.
+GUIDE = Path(os.environ.get("O3_VENDOR_GUIDE") or ROOT.parent / "shared" / "spec" / "vendor-install-guide.txt")
 
-PACS_IMAGE={pacsImage}  ## Replace {X.Y.Z} with the proper version of the PACS system.
-VIEW_IMAGE={viewImage}  ## Replace {X.Y.Z} with the proper version of the VIEW system.
 
-## The next line is a configuration option for MySQL database. Here is possible to define preferences for the data storage.
-VARMYSQL=--sql_mode="STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,ALLOW_INVALID_DATES" --character_set_server=utf8 --collation_server=utf8_general_ci
-
-## The lines below are the connection strings the applications will use to connect to the database ('db' is the name of the container defined in the YAML file).
-NGV_CONNECTION_STRING=driverClassName=com.mysql.cj.jdbc.Driver;jdbcUrl=jdbc:mysql://db:3306/public_view;username=root;password=${DB_PASSWORD}  
-DPACS_CONNECTION_STRING=driverClassName=com.mysql.cj.jdbc.Driver;jdbcUrl=jdbc:mysql://db:3306/;schema=public_pacs;username=root;password=${DB_PASSWORD}
-ULTIMATE_CONNECTION_STRING=driverClassName=com.mysql.cj.jdbc.Driver;jdbcUrl=jdbc:mysql://db:3306;schema=public_pacs;username=root;password=${DB_PASSWORD}
-"""
-
-GUIDE_COMPOSE = """\
-version: '3.2'
-services:
-  db:
-    image: ${DB_IMAGE}
-    container_name: db
-    restart: always
-    env_file:
-      - .env
-    volumes:
-      - "${STORAGE}/compose/db:/var/lib/mysql:rw"
-    environment:
-      - "MYSQL_ROOT_PASSWORD=${DB_PASSWORD}"
-      - TZ=${TIMEZONE}
-    command: mysqld ${VARMYSQL}
-    healthcheck:
-        test: ["CMD", "mysql", "-h", "db", "-u", "root", "-p${DB_PASSWORD}"]
-        interval: 2s
-        timeout: 10s
-        retries: 5
-    ports:
-      - "3306:3306"
-    ulimits:
-      nproc: 65535
-      nofile:
-        soft: 26677
-        hard: 46677
-    networks:
-      - o3net
-  
-  pacs:
-    image: ${PACS_IMAGE}
-    container_name: pacs
-    restart: always
-    env_file:
-      - .env
-    volumes:
-      - ${STORAGE}/compose/storage:/opt/storagePacs
-      - ${STORAGE}/compose/pacs/log:/opt/ipm/log
-      - ${STORAGE}/compose/pacs/shared-persist:/opt/ipm/shared-persist 
-    environment:
-      - LOG_TO=FILE
-      - TZ=${TIMEZONE}
-      - DPACS_CONNECTION_STRING=${DPACS_CONNECTION_STRING}
-    depends_on:
-      db:
-        condition: service_healthy
-    ports:
-      - 8080:8080
-      - 4568:4568
-    networks:
-      - o3net
-      
-      
-  pacs-singleton:
-    image: ${PACS_IMAGE}
-    container_name: pacs-singleton
-    restart: always
-    env_file:
-      - .env
-    volumes:
-      - ${STORAGE}/compose/storage:/opt/storagePacs
-      - ${STORAGE}/compose/pacs/log:/opt/ipm/log
-    environment:
-      - LOG_TO=FILE
-      - TZ=${TIMEZONE}
-      - DPACS_CONNECTION_STRING=${DPACS_CONNECTION_STRING}
-      - START_PERIODIC_SERVICES=true
-    depends_on:
-      db:
-        condition: service_healthy
-    networks:
-      - o3net
-  
-  
-  view:
-    image: ${VIEW_IMAGE}
-    container_name: view
-    restart: always
-    env_file:
-      - .env
-    volumes:
-      - ${STORAGE}/compose/storage:/opt/storagePacs
-      - ${STORAGE}/compose/view/shared-persist:/opt/ipv/shared-persist
-      - ${STORAGE}/compose/view/log:/opt/ipv/log
-    environment:
-      - TZ=${TIMEZONE}
-      - LOG_TO=FILE
-      - NGV_CONNECTION_STRING=${NGV_CONNECTION_STRING}
-      - ULTIMATE_CONNECTION_STRING=${ULTIMATE_CONNECTION_STRING}
-    depends_on:
-      db:
-        condition: service_healthy
-    ports:
-      - 8181:8181
-    networks:
-      - o3net
-networks:
-  o3net:
-    driver: bridge
-    ipam:
-      driver: default
-      config:
-      - subnet: 172.16.1.0/24
-"""
+def guide_texts() -> tuple[str, str]:
+    """(the .env, the docker-compose.yml) exactly as the guide prints them."""
+    g = GUIDE.read_text()
+    start = g.index("## This is an example of the enviroment file")
+    end = g.index("docker-compose.yml file\n", start)
+    code = g.index("CODE\n", end) + len("CODE\n")
+    return g[start:end], g[code:g.index("\nOnce both files are finalized", code)].rstrip("\n") + "\n"
 
 
 def compose_changes(offset: int, subnet: str) -> list[tuple[str, str]]:
@@ -223,13 +108,14 @@ def compose_changes(offset: int, subnet: str) -> list[tuple[str, str]]:
 
 def guide_files(folder: Path, storage: Path, images: dict[str, str], offset: int, subnet: str) -> None:
     """Write the guide's .env (0600: it holds the password, as the guide's does) and docker-compose.yml."""
-    env = GUIDE_ENV
+    env, compose = guide_texts()
     for key, value in {"{pathToStorage}": str(storage), "{pathToDocker-ComposeFiles}": str(folder),
-                       "{dbImage}": images["db"], "{dbPassword}": PASSWORD, "{timezone}": "Europe/Rome",
-                       "{pacsImage}": images["pacs"], "{viewImage}": images["view"]}.items():
+                       "{dbPassword}": PASSWORD, "{timezone}": "Europe/Rome"}.items():
         assert env.count(key) == 1, key
         env = env.replace(key, value)
-    compose = GUIDE_COMPOSE
+    for var, comp in (("DB_IMAGE", "db"), ("PACS_IMAGE", "pacs"), ("VIEW_IMAGE", "view")):
+        env, n = re.subn(rf"^{var}=\S+", f"{var}={images[comp]}", env, flags=re.M)
+        assert n == 1, var
     for old, new in compose_changes(offset, subnet):
         assert compose.count(old) == 1, old
         compose = compose.replace(old, new)
