@@ -96,12 +96,16 @@ case "${1:-}" in
     # A site installed after today's time starts tomorrow; one that has run before and was down
     # at the scheduled time (a reboot) catches up as soon as it is back.
     if [ ! -f "$DAYFILE" ] && due; then date +%F > "$DAYFILE"; fi
+    # PID 1 ignores SIGTERM unless it traps it: without this, every `docker stop` (a db bump, a
+    # config change) waited out the whole grace period. The sleep runs in the background so the
+    # trap fires at once; a dump under way finishes first (it writes .partial, then renames).
+    trap 'log "stopping"; exit 0' TERM INT
     while :; do
       if [ "$(cat "$DAYFILE" 2>/dev/null)" != "$(date +%F)" ] && due; then
         date +%F > "$DAYFILE"
         nightly
       fi
-      sleep "${O3_TICK_SECONDS:-15}"
+      sleep "${O3_TICK_SECONDS:-15}" & wait $!
     done ;;
   dump) LAST_ERROR=""; dump "${2:-manual}" || { echo "dump failed: $LAST_ERROR" >&2; exit 1; } ;;
   check) check "${2:-}" ;;
