@@ -8,12 +8,9 @@ O3_E2E_REQUIRED=1, which turns a missing prerequisite into a failure instead of 
 
 from __future__ import annotations
 
-import copy
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,12 +21,10 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
 from e2e_harness import (  # noqa: E402
-    PASSWORD,
     REPOS,
     REQUIRED,
     VERSIONS,
     Images,
-    Project,
     Registry,
     publish,
     toolchain_env,
@@ -106,26 +101,3 @@ def nofile_cap(client, standins) -> int:
     from ops import preflight
 
     return preflight.nofile_limit(preflight.Host(client, standins["db"]))
-
-
-@pytest.fixture
-def workdir():
-    d = Path(tempfile.mkdtemp(prefix="o3-e2e-"))
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-def new_project(pulumi_env, workdir):
-    """Factory: a project copy with one stack, removed afterwards."""
-    made = []
-
-    def make(stack: str, config: dict, secrets: dict | None = None) -> Project:
-        p = Project(workdir / stack, stack, pulumi_env, secrets=[PASSWORD, *(secrets or {}).values()])
-        p.init(copy.deepcopy(config), secrets)
-        made.append(p)
-        return p
-
-    yield make
-    for p in made:
-        p.remove()
