@@ -165,7 +165,11 @@ class Project:
         """Start the CLI without waiting (to interrupt it); its output goes to a file."""
         out = open(self.dir.parent / f"spawn-{len(self.log)}.log", "w+")
         cmd = ["pulumi", *args, "--non-interactive"]
-        proc = subprocess.Popen(cmd, cwd=self.dir, env=self.env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        # Its own process group: a signal reaches the CLI and the language host together, as Ctrl-C
+        # in a terminal or a cancelled CI job does. (After SIGKILL the provider plugins, in groups
+        # of their own, stay behind until the machine goes: seen here, left alone.)
+        proc = subprocess.Popen(cmd, cwd=self.dir, env=self.env, stdout=out, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
         proc.output_file = out  # type: ignore[attr-defined]
         self.log.append((cmd, ""))
         return proc

@@ -4,6 +4,7 @@ a moved storagePath, and the registry login (a good key pulls, a wrong key is na
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import tempfile
@@ -70,7 +71,7 @@ def test_an_up_interrupted_while_it_waits_for_the_db_converges_after_the_readme_
         time.sleep(0.2)
     assert proc.poll() is None, "up ended before it waited for the db: " + Path(proc.output_file.name).read_text()
     time.sleep(3)  # inside the db's wait
-    proc.send_signal(sig)
+    os.killpg(proc.pid, sig)
     proc.wait(timeout=300)
     assert proc.returncode != 0
     assert not {"pacs", "view"} & {c.name for c in client.containers.list(all=True)}, "apps started before the db was healthy"
