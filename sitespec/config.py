@@ -422,7 +422,7 @@ class SiteConfig(_Model):
         if not self.tls_key:  # set, but not readable here: `pulumi up` checks the pair
             return [], []
         try:
-            key = tls.public_key_of(self.tls_key or "")
+            key = tls.public_key_of(self.tls_key)
         except tls.TlsProblem as e:
             return [f"o3:tlsKey: {e}"], []
         return tls.problems(cert, key, self.public_host_name)

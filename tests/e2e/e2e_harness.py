@@ -252,10 +252,11 @@ def by_type(steps: Iterable[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]
     records new inputs: nothing on the host changes with it."""
     out: dict[str, list[tuple[str, str]]] = {}
     for s in steps:
-        urn = s["urn"]
-        if s["op"] in ("same", "refresh") or urn.split("::")[-2].split("$")[-1].startswith("o3:index:"):
+        *_, types, name = s["urn"].split("::")
+        type_ = types.split("$")[-1]
+        if s["op"] in ("same", "refresh") or type_.startswith("o3:index:"):
             continue
-        out.setdefault(s["op"], []).append((urn.split("::")[-2].split("$")[-1], urn.split("::")[-1]))
+        out.setdefault(s["op"], []).append((type_, name))
     return {k: sorted(v) for k, v in out.items()}
 
 
