@@ -12,7 +12,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_docker as docker
 
-from sitespec.config import Logs
+from sitespec.config import LogSettings
 from sitespec.guide import RESTART
 
 TYPE_PREFIX = "o3:index:"
@@ -38,7 +38,7 @@ def docker_cli_env(docker_host: Optional[str], ssh_opts: Sequence[str] = ()) -> 
     return env
 
 
-def log_limits(logs: Logs) -> dict[str, Any]:
+def log_limits(logs: LogSettings) -> dict[str, Any]:
     """Container arguments that bound Docker's own log of a container (o3:logs)."""
     return {"log_driver": "json-file", "log_opts": {"max-size": f"{logs.max_size_mb}m", "max-file": str(logs.max_files)}}
 
@@ -49,7 +49,7 @@ def published_ports(ports: Sequence[tuple[int, int, str]]) -> Optional[list[dock
     return [docker.ContainerPortArgs(internal=i, external=e, ip=ip) for i, e, ip in sorted(ports)] or None
 
 
-def site_container(network_name: pulumi.Input[str], labels: Mapping[str, str], logs: Logs) -> dict[str, Any]:
+def site_container(network_name: pulumi.Input[str], labels: Mapping[str, str], logs: LogSettings) -> dict[str, Any]:
     """What every container of the site shares: the guide's restart policy, o3net, its labels
     (sorted, so an order change never shows as a diff) and bounded logs."""
     return {

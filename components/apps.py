@@ -13,7 +13,7 @@ from typing import Mapping
 import pulumi
 import pulumi_docker as docker
 
-from sitespec.config import Logs, Ports
+from sitespec.config import LogSettings, PortSettings
 from sitespec.guide import (
     MOUNTS,
     PACS_CONTAINER,
@@ -40,9 +40,9 @@ class Applications(pulumi.ComponentResource):
         connection_strings: Mapping[str, pulumi.Output[str]],
         timezone: str,
         folders: Mapping[str, str],
-        ports: Ports,
+        ports: PortSettings,
         http_on_loopback: bool,
-        logs: Logs,
+        logs: LogSettings,
         network_name: pulumi.Input[str],
         extra_env: Mapping[str, Mapping[str, str]],
         labels: Mapping[str, str],

@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_command as command
 
-from sitespec.config import Images
+from sitespec.config import ImageRefs
 from sitespec.guide import BACKUP_FOLDER, DB_CONTAINER, DUMP_OPTIONS, SCHEMAS
 from sitespec.imageref import version_of
 
@@ -34,7 +34,7 @@ class PreUpgradeBackup(pulumi.ComponentResource):
         self,
         name: str,
         site: str,
-        images: Images,
+        images: ImageRefs,
         storage_path: str,
         helper_image: pulumi.Input[str],
         password: pulumi.Output[str],

@@ -14,8 +14,8 @@ from typing import Mapping, Optional
 import pulumi
 import pulumi_docker as docker
 
-from sitespec.config import Database as DatabaseConfig
-from sitespec.config import Logs
+from sitespec.config import DatabaseSettings
+from sitespec.config import LogSettings
 from sitespec.guide import DB_CONTAINER, DB_PASSWORD_FILE, MOUNTS, MYSQL_PORT
 
 from . import TYPE_PREFIX, env_list, site_container
@@ -40,7 +40,7 @@ class Database(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        cfg: DatabaseConfig,
+        cfg: DatabaseSettings,
         image_id: pulumi.Input[str],
         password: pulumi.Output[str],
         timezone: str,
@@ -48,7 +48,7 @@ class Database(pulumi.ComponentResource):
         network_name: pulumi.Input[str],
         extra_env: Mapping[str, str],
         labels: Mapping[str, str],
-        logs: Logs,
+        logs: LogSettings,
         provider: docker.Provider,
         depends_on: Optional[list[pulumi.Resource]] = None,
         opts: pulumi.ResourceOptions | None = None,

@@ -7,7 +7,7 @@ import ipaddress
 import pulumi
 import pulumi_docker as docker
 
-from sitespec.config import Network
+from sitespec.config import NetworkSettings
 
 from . import TYPE_PREFIX
 
@@ -17,7 +17,7 @@ class O3Network(pulumi.ComponentResource):
 
     network: docker.Network
 
-    def __init__(self, name: str, cfg: Network, provider: docker.Provider, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, cfg: NetworkSettings, provider: docker.Provider, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TYPE_PREFIX}Network", name, {"name": cfg.name, "subnet": cfg.subnet}, opts)
         self.network = docker.Network(
             f"{name}-network",

@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_docker as docker
 
-from sitespec.config import Registry
+from sitespec.config import RegistrySettings
 
 from . import TYPE_PREFIX
 
@@ -24,7 +24,7 @@ class RegistryLogin(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        registry: Registry,
+        registry: RegistrySettings,
         key: Optional[pulumi.Output[str]],
         docker_host: Optional[str],
         ssh_opts: Sequence[str],

@@ -107,7 +107,7 @@ Ring = Literal["canary", "early", "broad"]
 RINGS: tuple[str, ...] = get_args(Ring)  # rollout order
 
 
-class Site(_Model):
+class SiteSettings(_Model):
     """`o3:site`: who the site is and where its data lives."""
 
     name: Annotated[str, AfterValidator(_dns_label)]
@@ -128,7 +128,7 @@ class Site(_Model):
     """Rollout ring: upgrades reach canary sites first, then early, then broad."""
 
 
-class Host(_Model):
+class HostSize(_Model):
     """`o3:host`: the Docker host's size, as declared by the operator."""
 
     cpu_cores: float = Field(alias="cpuCores", gt=0)
@@ -144,7 +144,7 @@ class Host(_Model):
 ImageRef = Annotated[str, AfterValidator(_image_ref)]
 
 
-class Images(_Model):
+class ImageRefs(_Model):
     """`o3:images`: full image references (the guide's DB_IMAGE, PACS_IMAGE, VIEW_IMAGE)."""
 
     db: ImageRef = DEFAULT_DB_IMAGE
@@ -154,7 +154,7 @@ class Images(_Model):
     """The HTTPS front door (only pulled when o3:tls.enabled)."""
 
 
-class Registry(_Model):
+class RegistrySettings(_Model):
     """`o3:registry`: where the O3 images are pulled from when `o3:registryKey` is set."""
 
     server: str = DEFAULT_REGISTRY
@@ -169,7 +169,7 @@ class Registry(_Model):
         return v
 
 
-class Network(_Model):
+class NetworkSettings(_Model):
     """`o3:network`: the guide's `o3net` bridge network."""
 
     name: str = "o3net"
@@ -208,7 +208,7 @@ class Ulimits(_Model):
         return self
 
 
-class Database(_Model):
+class DatabaseSettings(_Model):
     """`o3:database`: the MySQL container."""
 
     publish: str = "off"
@@ -249,7 +249,7 @@ class Database(_Model):
         return {"off": None, "loopback": "127.0.0.1"}.get(self.publish, self.publish)
 
 
-class Ports(_Model):
+class PortSettings(_Model):
     """`o3:ports`: host ports of the applications (container ports are fixed by the images)."""
 
     bind_address: str = Field("0.0.0.0", alias="bindAddress")
@@ -304,7 +304,7 @@ class ExtraEnv(_Model):
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
-class Backup(_Model):
+class BackupSettings(_Model):
     """`o3:backup`: the pre-upgrade dumps and the nightly dump of both schemas."""
 
     retain: StrictInt = Field(10, ge=1)
@@ -322,7 +322,7 @@ class Backup(_Model):
         return v
 
 
-class Logs(_Model):
+class LogSettings(_Model):
     """`o3:logs`: bounds on what logs may take of the disk."""
 
     max_size_mb: StrictInt = Field(50, alias="maxSizeMb", ge=1)
@@ -333,7 +333,7 @@ class Logs(_Model):
     """Files in the pacs and view log folders older than this many days are removed."""
 
 
-class Tls(_Model):
+class TlsSettings(_Model):
     """`o3:tls`: the HTTPS front door (a reverse proxy terminating TLS for VIEW and the PACS web port)."""
 
     enabled: StrictBool = False
@@ -348,17 +348,17 @@ class Tls(_Model):
 class SiteConfig(_Model):
     """Everything the program reads from the stack, validated."""
 
-    site: Site
-    host: Host
-    images: Images
-    registry: Registry = Registry()
-    network: Network = Network()
-    database: Database = Database()
-    ports: Ports = Ports()
+    site: SiteSettings
+    host: HostSize
+    images: ImageRefs
+    registry: RegistrySettings = RegistrySettings()
+    network: NetworkSettings = NetworkSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    ports: PortSettings = PortSettings()
     extra_env: ExtraEnv = Field(default_factory=ExtraEnv, alias="extraEnv")
-    backup: Backup = Backup()
-    logs: Logs = Logs()
-    tls: Tls = Tls()
+    backup: BackupSettings = BackupSettings()
+    logs: LogSettings = LogSettings()
+    tls: TlsSettings = TlsSettings()
     # Secrets stay out of the model's repr: they are handed out as pulumi secrets only.
     db_password: Optional[str] = Field(default=None, alias="dbPassword", repr=False)
     registry_key: Optional[str] = Field(default=None, alias="registryKey", repr=False)
