@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
@@ -26,7 +28,18 @@ from .volumes import StorageFolders
 class O3Site(pulumi.ComponentResource):
     """Network, folders, registry login, MySQL, schemas and the three apps of one site."""
 
-    def __init__(self, name: str, cfg: SiteConfig, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        cfg: SiteConfig,
+        *,
+        db_password: Optional[pulumi.Output[str]] = None,
+        registry_key: Optional[pulumi.Output[str]] = None,
+        tls_key: Optional[pulumi.Output[str]] = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        """`cfg` is the validated stack config; the three secrets come from it as secret Outputs
+        (`db_password` absent: one is generated)."""
         super().__init__(f"{TYPE_PREFIX}Site", name, {"site": cfg.site.name}, opts)
         child = pulumi.ResourceOptions(parent=self)
         site = cfg.site
@@ -39,10 +52,10 @@ class O3Site(pulumi.ComponentResource):
         # size touches nothing else (labels on the containers would restart them).
         random.RandomId(f"{name}{FACTS_SUFFIX}", byte_length=4, keepers=site_facts(cfg), opts=child)
 
-        login = RegistryLogin(f"{name}-registry", cfg.registry, cfg.registry_key_secret, cfg.docker_host, cfg.ssh_opts, child)
+        login = RegistryLogin(f"{name}-registry", cfg.registry, registry_key, cfg.docker_host, cfg.ssh_opts, child)
         provider = login.provider
 
-        password = cfg.db_password_secret
+        password = db_password
         if password is None:
             # Generated once and kept in state. Letters and digits only: it goes into ';'-separated
             # JDBC strings. MySQL keeps the first password it was initialised with (README), so it
@@ -115,7 +128,7 @@ class O3Site(pulumi.ComponentResource):
             {**labels, "o3.image": cfg.images.db}, provider, depends_on=[schemas.command], opts=child,
         )
         if cfg.tls.enabled:
-            key = cfg.tls_key_secret
+            key = tls_key
             assert key is not None  # config validation requires it with TLS
             TlsProxy(
                 f"{name}-proxy", cfg, images["proxy"].image_id, key, net.name,

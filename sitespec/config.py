@@ -1,9 +1,13 @@
 """The site's stack config: the product's public interface, typed and validated once.
 
-Every key lives in the `o3:` namespace of `Pulumi.<site>.yaml`. `load()` reads them all,
-validates them with pydantic and raises one `ConfigError` that lists every problem
-(key, what is expected, how to fix it) before the program registers any resource.
-Defaults are the vendor guide's values (`../shared/spec/vendor-install-guide.txt`).
+Every key lives in the `o3:` namespace of `Pulumi.<site>.yaml`. `parse()` validates them all
+with pydantic and raises one `ConfigError` that lists every problem (key, what is expected, how
+to fix it); the program (`__main__.py`) reads the stack and calls it before it registers any
+resource. Defaults are the vendor guide's values (`../shared/spec/vendor-install-guide.txt`).
+
+The models are the one source of the config's documentation: each field's docstring is its
+description, and `python -m ops.schema --write` generates `Pulumi.yaml`'s declarations and the
+README's key table from them. No Pulumi here: the policy pack and the commands read it too.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ import json
 import posixpath
 import re
 import zoneinfo
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional, get_args
 from urllib.parse import urlparse
 
-import pulumi
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -53,8 +57,16 @@ _PASSWORD = re.compile(r"^[A-Za-z0-9_.@%+:,~^!#*-]{12,128}$")
 
 
 class _Model(BaseModel):
-    # Unknown keys are typos until proven otherwise.
-    model_config = ConfigDict(extra="forbid", populate_by_name=False, frozen=True)
+    # Unknown keys are typos until proven otherwise; a field's docstring is its description.
+    model_config = ConfigDict(extra="forbid", populate_by_name=False, frozen=True, use_attribute_docstrings=True)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How the README's key table names a field's type (and its default, when a value says too little)."""
+
+    type: str
+    default: Optional[str] = None
 
 
 def _dns_label(v: str) -> str:
@@ -100,7 +112,7 @@ def _port(v: int) -> int:
     return v
 
 
-Port = Annotated[StrictInt, AfterValidator(_port)]
+Port = Annotated[StrictInt, AfterValidator(_port), Kind("port")]
 
 
 Ring = Literal["canary", "early", "broad"]
@@ -108,58 +120,63 @@ RINGS: tuple[str, ...] = get_args(Ring)  # rollout order
 
 
 class SiteSettings(_Model):
-    """`o3:site`: who the site is and where its data lives."""
+    """Who the site is and where its data lives."""
 
-    name: Annotated[str, AfterValidator(_dns_label)]
-    """DNS label naming the site (used in labels and messages)."""
-    timezone: Annotated[str, AfterValidator(_timezone)]
-    """IANA time zone; becomes TZ in every container."""
-    storage_path: Annotated[str, AfterValidator(_abs_path)] = Field(alias="storagePath")
-    """Absolute path on the Docker host: the guide's STORAGE."""
+    name: Annotated[str, AfterValidator(_dns_label), Kind("DNS label")]
+    """The site's name (labels, messages): lower-case letters, digits and '-'."""
+    timezone: Annotated[str, AfterValidator(_timezone), Kind("IANA name")]
+    """IANA time zone, e.g. Europe/Rome; becomes TZ in every container."""
+    storage_path: Annotated[str, AfterValidator(_abs_path), Kind("absolute path")] = Field(alias="storagePath")
+    """The guide's STORAGE, on the Docker host; letters, digits and `._-/` only."""
     concurrent_users: StrictInt = Field(alias="concurrentUsers", ge=1)
     """Concurrent users the site is sized for."""
     pathology: StrictBool = False
     """Digital pathology project (needs 1.5 cores per concurrent user)."""
     exams_per_day: StrictInt = Field(alias="examsPerDay", ge=0)
-    """Exams per day (the guide's sizing holds below 150 exams of 200 images)."""
-    public_host: Optional[str] = Field(default=None, alias="publicHost")
-    """Host name users type in their browser; default: the Docker host's name."""
+    """Daily exam load (the guide's sizing holds below 150 exams of 200 images)."""
+    public_host: Annotated[Optional[str], Kind("host name", "the Docker host's name")] = Field(
+        default=None, alias="publicHost")
+    """Host name users type in their browser, used in the output URLs and checked against the certificate."""
     ring: Ring = "broad"
-    """Rollout ring: upgrades reach canary sites first, then early, then broad."""
+    """Rollout ring: upgrades reach canary sites first, then early, then broad (see Rollouts)."""
 
 
 class HostSize(_Model):
-    """`o3:host`: the Docker host's size, as declared by the operator."""
+    """The Docker host's size, as declared by the operator (checked against the vendor's sizing)."""
 
     cpu_cores: float = Field(alias="cpuCores", gt=0)
     """CPU cores (equivalent of a 7th-gen Intel i5 2.4 GHz core)."""
     memory_gb: float = Field(alias="memoryGb", gt=0)
-    """RAM in GB."""
+    """RAM, in GB."""
     storage_gb: float = Field(alias="storageGb", gt=0)
-    """Free space for the storage path, in GB."""
+    """Free space at the storage path, in GB."""
     network_mbps: float = Field(alias="networkMbps", gt=0)
-    """Network bandwidth in Mbit/s."""
+    """Network bandwidth, in Mbit/s."""
 
 
-ImageRef = Annotated[str, AfterValidator(_image_ref)]
+ImageRef = Annotated[str, AfterValidator(_image_ref), Kind("image ref")]
 
 
 class ImageRefs(_Model):
-    """`o3:images`: full image references (the guide's DB_IMAGE, PACS_IMAGE, VIEW_IMAGE)."""
+    """Full image references with a pinned tag (the guide's DB_IMAGE, PACS_IMAGE, VIEW_IMAGE)."""
 
     db: ImageRef = DEFAULT_DB_IMAGE
+    """The guide's DB_IMAGE (MySQL)."""
     pacs: ImageRef
+    """The guide's PACS_IMAGE, e.g. `europe-west1-docker.pkg.dev/o3-cloud-internal/partner/pacs-cloud:2.8.1` (the `{X.Y.Z}` placeholder is refused)."""
     view: ImageRef
+    """The guide's VIEW_IMAGE."""
     proxy: ImageRef = DEFAULT_PROXY_IMAGE
-    """The HTTPS front door (only pulled when o3:tls.enabled)."""
+    """The HTTPS front door (official nginx image), pulled only with `o3:tls.enabled`."""
 
 
 class RegistrySettings(_Model):
-    """`o3:registry`: where the O3 images are pulled from when `o3:registryKey` is set."""
+    """Where the O3 images are pulled from when `o3:registryKey` is set."""
 
-    server: str = DEFAULT_REGISTRY
-    """Registry host, no scheme (docker login's argument)."""
+    server: Annotated[str, Kind("host")] = DEFAULT_REGISTRY
+    """Registry to log in to: a bare host, no scheme (docker login's argument)."""
     username: str = "_json_key"
+    """Registry user."""
 
     @field_validator("server")
     @classmethod
@@ -170,10 +187,12 @@ class RegistrySettings(_Model):
 
 
 class NetworkSettings(_Model):
-    """`o3:network`: the guide's `o3net` bridge network."""
+    """The guide's `o3net` bridge network."""
 
     name: str = "o3net"
-    subnet: str = "172.16.1.0/24"
+    """Docker network name."""
+    subnet: Annotated[str, Kind("IPv4 CIDR")] = "172.16.1.0/24"
+    """The network's subnet, a /29 or larger."""
 
     @field_validator("name")
     @classmethod
@@ -195,11 +214,14 @@ class NetworkSettings(_Model):
 
 
 class Ulimits(_Model):
-    """`o3:database.ulimits`: the guide's ulimits for MySQL."""
+    """The guide's ulimits for MySQL."""
 
     nproc: StrictInt = Field(65535, ge=1)
+    """Processes MySQL may run."""
     nofile_soft: StrictInt = Field(26677, alias="nofileSoft", ge=1)
+    """Open files, soft limit."""
     nofile_hard: StrictInt = Field(46677, alias="nofileHard", ge=1)
+    """Open files, hard limit (at least nofileSoft)."""
 
     @model_validator(mode="after")
     def _soft_le_hard(self) -> "Ulimits":
@@ -209,17 +231,19 @@ class Ulimits(_Model):
 
 
 class DatabaseSettings(_Model):
-    """`o3:database`: the MySQL container."""
+    """The MySQL container."""
 
-    publish: str = "off"
-    """Publish MySQL's port: 'off' (default), 'loopback' (127.0.0.1) or a host IP address."""
+    publish: Annotated[str, Kind("`off` / `loopback` / IP")] = "off"
+    """Publish MySQL's port on the host: 'off', 'loopback' (127.0.0.1) or a host IP address."""
     port: Port = 3306
     """Host port when published."""
-    mysqld_flags: list[str] = Field(default_factory=lambda: list(GUIDE_MYSQLD_FLAGS), alias="mysqldFlags")
-    """mysqld flags (the guide's VARMYSQL)."""
+    mysqld_flags: Annotated[list[str], Kind("list", "the guide's VARMYSQL")] = Field(
+        default_factory=lambda: list(GUIDE_MYSQLD_FLAGS), alias="mysqldFlags")
+    """mysqld flags, each starting with '--'."""
     ulimits: Ulimits = Ulimits()
+    """MySQL's ulimits."""
     wait_timeout_seconds: StrictInt = Field(300, alias="waitTimeoutSeconds", ge=10)
-    """How long `up` waits for MySQL to become healthy."""
+    """How long `up` waits for MySQL to become healthy, in seconds."""
     stop_grace_seconds: StrictInt = Field(60, alias="stopGraceSeconds", ge=0)
     """Seconds MySQL gets to shut down cleanly before it is killed."""
     schema_retries: StrictInt = Field(30, alias="schemaRetries", ge=1)
@@ -250,16 +274,16 @@ class DatabaseSettings(_Model):
 
 
 class PortSettings(_Model):
-    """`o3:ports`: host ports of the applications (container ports are fixed by the images)."""
+    """Host ports of the applications (container ports are fixed by the images)."""
 
-    bind_address: str = Field("0.0.0.0", alias="bindAddress")
+    bind_address: Annotated[str, Kind("IP")] = Field("0.0.0.0", alias="bindAddress")
     """Host address the app ports are published on."""
     pacs_http: Port = Field(8080, alias="pacsHttp")
-    """Host port for the PACS web port (container 8080)."""
+    """Host port of the PACS web port (container 8080)."""
     pacs_service: Port = Field(4568, alias="pacsService")
-    """Host port for the PACS's second port (container 4568)."""
+    """Host port of the PACS's second port (container 4568)."""
     view_http: Port = Field(8181, alias="viewHttp")
-    """Host port for VIEW (container 8181)."""
+    """Host port of VIEW (container 8181)."""
 
     @field_validator("bind_address")
     @classmethod
@@ -289,27 +313,31 @@ def _env_map(service: str):
                 raise ValueError(f"'{k}' is set by the program from the vendor guide; remove it from extraEnv")
         return v
 
-    return Annotated[dict[str, str], AfterValidator(check)]
+    return Annotated[dict[str, str], AfterValidator(check), Kind("map")]
 
 
 class ExtraEnv(_Model):
-    """`o3:extraEnv`: additional variables per container (the guide's `.env` gave everyone everything)."""
+    """Additional variables per container (the guide's `.env` gave everyone everything)."""
 
     db: _env_map("db") = {}
+    """Extra variables for db; the guide's own variables cannot be overridden."""
     pacs: _env_map("pacs") = {}
+    """Extra variables for pacs."""
     pacs_singleton: _env_map("pacsSingleton") = Field(default_factory=dict, alias="pacsSingleton")
+    """Extra variables for pacs-singleton."""
     view: _env_map("view") = {}
+    """Extra variables for view."""
 
 
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 class BackupSettings(_Model):
-    """`o3:backup`: the pre-upgrade dumps and the nightly dump of both schemas."""
+    """The pre-upgrade dumps and the nightly dump of both schemas."""
 
     retain: StrictInt = Field(10, ge=1)
-    """How many pre-upgrade dumps to keep in <storagePath>/backups."""
-    schedule: str = "02:30"
+    """How many pre-upgrade dumps to keep in `<storagePath>/backups`."""
+    schedule: Annotated[str, Kind("`HH:MM`")] = "02:30"
     """Daily time of the nightly dump, HH:MM in o3:site.timezone."""
     retain_days: StrictInt = Field(14, alias="retainDays", ge=1)
     """Nightly dumps older than this many days are removed."""
@@ -323,7 +351,7 @@ class BackupSettings(_Model):
 
 
 class LogSettings(_Model):
-    """`o3:logs`: bounds on what logs may take of the disk."""
+    """Bounds on what logs may take of the disk."""
 
     max_size_mb: StrictInt = Field(50, alias="maxSizeMb", ge=1)
     """Size of one Docker log file per container, in MB."""
@@ -334,40 +362,57 @@ class LogSettings(_Model):
 
 
 class TlsSettings(_Model):
-    """`o3:tls`: the HTTPS front door (a reverse proxy terminating TLS for VIEW and the PACS web port)."""
+    """The HTTPS front door: a reverse proxy terminating TLS for VIEW and the PACS web port."""
 
     enabled: StrictBool = False
+    """Serve VIEW and the PACS web port over HTTPS (see HTTPS)."""
     view_port: Port = Field(443, alias="viewPort")
     """Host port of VIEW over HTTPS."""
     pacs_port: Port = Field(8443, alias="pacsPort")
     """Host port of the PACS web port over HTTPS."""
-    certificate: Optional[str] = None
-    """The site's certificate, PEM (leaf first, chain allowed)."""
+    certificate: Annotated[Optional[str], Kind("PEM")] = None
+    """The site's certificate, leaf first (chain allowed); must cover `o3:site.publicHost`."""
 
 
 class SiteConfig(_Model):
     """Everything the program reads from the stack, validated."""
 
     site: SiteSettings
+    """Who the site is and where its data lives."""
     host: HostSize
+    """The Docker host's size."""
     images: ImageRefs
+    """The images, each a full reference with a pinned tag."""
     registry: RegistrySettings = RegistrySettings()
+    """The registry login."""
+    # Secrets stay out of the model's repr: the program hands them out as Pulumi secrets only.
+    registry_key: Annotated[Optional[str], Kind("secret", "none (no login)")] = Field(
+        default=None, alias="registryKey", repr=False)
+    """The registry's JSON key file content."""
+    db_password: Annotated[Optional[str], Kind("secret", "generated")] = Field(
+        default=None, alias="dbPassword", repr=False)
+    """MySQL root password: 12-128 of `A-Za-z0-9_.@%+:,~^!#*-`; generated once and kept in state when absent."""
     network: NetworkSettings = NetworkSettings()
+    """The Docker network."""
     database: DatabaseSettings = DatabaseSettings()
+    """The MySQL container."""
     ports: PortSettings = PortSettings()
+    """The applications' host ports."""
     extra_env: ExtraEnv = Field(default_factory=ExtraEnv, alias="extraEnv")
+    """Extra variables per container."""
     backup: BackupSettings = BackupSettings()
+    """Pre-upgrade and nightly dumps."""
     logs: LogSettings = LogSettings()
+    """Log size and age limits."""
     tls: TlsSettings = TlsSettings()
-    # Secrets stay out of the model's repr: they are handed out as pulumi secrets only.
-    db_password: Optional[str] = Field(default=None, alias="dbPassword", repr=False)
-    registry_key: Optional[str] = Field(default=None, alias="registryKey", repr=False)
-    tls_key: Optional[str] = Field(default=None, alias="tlsKey", repr=False)
-    docker_host: Optional[str] = Field(default=None, alias="dockerHost")
-    """`docker:host`: unix:///..., tcp://... or ssh://user@host; default DOCKER_HOST / local socket."""
+    """The HTTPS front door."""
+    tls_key: Annotated[Optional[str], Kind("secret")] = Field(default=None, alias="tlsKey", repr=False)
+    """The certificate's private key (PEM, unencrypted); needed when `o3:tls.enabled`."""
+    docker_host: Annotated[Optional[str], Kind("URL", "`DOCKER_HOST` / local socket")] = Field(
+        default=None, alias="dockerHost")
+    """The site's Docker host: `unix://…`, `tcp://…` or `ssh://user@host[:port]`."""
     ssh_opts: list[str] = Field(default_factory=list, alias="sshOpts")
-    """`docker:sshOpts`: extra `ssh` arguments for an ssh:// host (e.g. -i key, -o UserKnownHostsFile=...),
-    used by the Pulumi docker provider, the folder/schema/backup steps and the ops commands alike."""
+    """Extra `ssh` arguments for an ssh:// host, e.g. `["-i", "/keys/site", "-o", "UserKnownHostsFile=/keys/known_hosts"]`; used by the docker provider, the folder/schema/backup steps and the ops commands alike."""
 
     @field_validator("ssh_opts")
     @classmethod
@@ -441,21 +486,9 @@ class SiteConfig(_Model):
             return urlparse(self.docker_host).hostname or "localhost"
         return "localhost"
 
-    @property
-    def db_password_secret(self) -> Optional[pulumi.Output[str]]:
-        return pulumi.Output.secret(self.db_password) if self.db_password else None
 
-    @property
-    def registry_key_secret(self) -> Optional[pulumi.Output[str]]:
-        return pulumi.Output.secret(self.registry_key) if self.registry_key else None
-
-    @property
-    def tls_key_secret(self) -> Optional[pulumi.Output[str]]:
-        return pulumi.Output.secret(self.tls_key) if self.tls_key else None
-
-
-class ConfigError(pulumi.RunError):
-    """Raised with one line per problem; pulumi prints it without a traceback."""
+class ConfigError(ValueError):
+    """One line per problem; the program hands it to the engine as a RunError (no traceback)."""
 
     def __init__(self, problems: list[str]):
         self.problems = problems
@@ -465,20 +498,13 @@ class ConfigError(pulumi.RunError):
         )
 
 
-# Top-level keys and how they are set; used for messages and for rejecting typos.
-OBJECT_KEYS = {
-    "site": "o3:site.name, .timezone, .storagePath, .concurrentUsers, .examsPerDay",
-    "host": "o3:host.cpuCores, .memoryGb, .storageGb, .networkMbps",
-    "images": "o3:images.pacs and o3:images.view",
-    "registry": "",
-    "network": "",
-    "database": "",
-    "ports": "",
-    "extraEnv": "",
-    "backup": "",
-    "logs": "",
-    "tls": "o3:tls.enabled, .certificate",
+# Top-level keys holding an object (o3:site, o3:host, ...), with the model that reads each.
+OBJECT_KEYS: dict[str, type[BaseModel]] = {
+    f.alias or n: f.annotation
+    for n, f in SiteConfig.model_fields.items()
+    if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)
 }
+# The secret keys and how to set each.
 SECRET_KEYS = {
     "dbPassword": "pulumi config set --secret o3:dbPassword <password>",
     "registryKey": "cat key.json | pulumi config set --secret o3:registryKey",
@@ -486,10 +512,11 @@ SECRET_KEYS = {
 }
 
 
-def _all_keys() -> set[str]:
-    keys = set(pulumi.runtime.config.CONFIG.get().keys())
-    keys |= set(pulumi.runtime.config.get_config_env().keys())
-    return keys
+def _required_fields(key: str) -> str:
+    """'o3:site.name, .timezone, ...': what a missing object needs at least."""
+    model = OBJECT_KEYS.get(key)
+    names = [f.alias or n for n, f in model.model_fields.items() if f.is_required()] if model else []
+    return ", ".join([f"{PROJECT}:{key}.{names[0]}"] + [f".{n}" for n in names[1:]]) if names else ""
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -505,7 +532,7 @@ def _describe(err: dict[str, Any]) -> str:
     key = _loc(err["loc"]) if err["loc"] else f"{PROJECT}:"
     kind, msg = err["type"], err["msg"]
     if kind == "missing":
-        hint = OBJECT_KEYS.get(str(err["loc"][0]), "") if len(err["loc"]) == 1 else ""
+        hint = _required_fields(str(err["loc"][0])) if len(err["loc"]) == 1 else ""
         return f"{key}: missing; set it with `pulumi config set --path {key} <value>`" + (
             f" (needs {hint})" if hint else ""
         )
@@ -554,7 +581,8 @@ def parse(
                 try:
                     value = json.loads(value)
                 except json.JSONDecodeError:
-                    problems.append(f"{PROJECT}:{key}: must be an object; set its fields with --path, e.g. {OBJECT_KEYS[key] or f'{PROJECT}:{key}.<field>'}")
+                    problems.append(f"{PROJECT}:{key}: must be an object; set its fields with --path, e.g. "
+                                    f"{_required_fields(key) or f'{PROJECT}:{key}.<field>'}")
                     continue
             if not isinstance(value, dict):
                 problems.append(f"{PROJECT}:{key}: must be an object with named fields, not {type(value).__name__}")
@@ -603,15 +631,3 @@ def _check_secret(key: str, value: Any, is_secret: bool) -> list[str]:
     if key == "registryKey" and not is_registry_key(value):
             problems.append(f"{PROJECT}:registryKey: is not the JSON key file's content; set it with `{how}`")
     return problems
-
-
-def load() -> SiteConfig:
-    """Read and validate the current stack's config (raises ConfigError)."""
-    prefix = f"{PROJECT}:"
-    raw = {}
-    for full in sorted(_all_keys()):
-        if full.startswith(prefix):
-            raw[full[len(prefix):]] = pulumi.runtime.config.get_config(full)
-    secret = {k for k in SECRET_KEYS if pulumi.runtime.is_config_secret(prefix + k)}
-    docker = pulumi.Config("docker")
-    return parse(raw, secret, docker.get("host"), docker.get("sshOpts"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,17 +191,24 @@ def evaluate(
     logger.propagate = False
     settings.set_root_resource(None)  # type: ignore[arg-type]
     pmocks.set_mocks(_Mocks(), project=PROJECT, stack=stack, preview=preview, logger=logger, monitor=monitor)
-    pulumi.runtime.set_all_config(
-        {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in config.items()},
-        list(secret_keys),
-    )
+    # As the language host hands it over: PULUMI_CONFIG in the environment, then set_all_config.
+    values = {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in config.items()}
+    pulumi.runtime.set_all_config(values, list(secret_keys))
     _last = Evaluation(monitor.registered, {}, handler.records)
     root = settings.get_root_resource()
 
     def run_main():
         runpy.run_path(str(MAIN), run_name="__main__")
 
-    _sync_await(run_pulumi_func(program or run_main))
+    saved = os.environ.get("PULUMI_CONFIG")
+    os.environ["PULUMI_CONFIG"] = json.dumps(values)
+    try:
+        _sync_await(run_pulumi_func(program or run_main))
+    finally:
+        if saved is None:
+            os.environ.pop("PULUMI_CONFIG", None)
+        else:
+            os.environ["PULUMI_CONFIG"] = saved
     # Serialised as the engine would receive them, so secret outputs stay wrapped.
     struct = _sync_await(rpc.serialize_properties(root.outputs, {}))
     _last.outputs = rpc.deserialize_properties(struct, keep_unknowns=True)

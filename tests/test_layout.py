@@ -47,10 +47,15 @@ def test_imports_point_at_the_domain_only(package):
     assert {k: v for k, v in wrong.items() if v} == {}
 
 
-def test_the_domain_imports_no_pulumi_resources():
+def test_the_domain_imports_no_pulumi():
+    # Reading the stack, secret Outputs and the engine's error type belong to the program's edge.
     for m in modules("sitespec"):
-        text = m.read_text()
-        assert not re.search(r"^\s*(import|from)\s+pulumi_(docker|command|random)", text, re.M), m
+        assert not re.search(r"^\s*(import|from)\s+pulumi", m.read_text(), re.M), m
+
+
+def test_no_module_reads_the_sdks_private_config_state():
+    program = [ROOT / "__main__.py"] + [m for p in FIRST_PARTY for m in modules(p)]
+    assert [str(m.relative_to(ROOT)) for m in program if re.search(r"runtime\.config\.|_SECRET_KEYS", m.read_text())] == []
 
 
 def test_policy_pack_modules_of_the_domain_need_only_the_standard_library():

@@ -6,12 +6,12 @@ from __future__ import annotations
 import base64
 import copy
 
+import pulumi
 import pytest
 from pulumi.runtime import rpc
 
 from engine import evaluate, last_run, unwrap
 from site_fixtures import BASE, PASSWORD
-from sitespec.config import ConfigError
 from tlsfixtures import TestCA
 
 CONTAINER = "docker:index/container:Container"
@@ -29,7 +29,7 @@ def tls_site(issued=None, **tls):
 
 
 def refused(cfg, secrets=()) -> str:
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(pulumi.RunError) as e:
         evaluate(cfg, secrets)
     assert last_run().resources == [], "nothing may be registered when the config is refused"
     return str(e.value)
