@@ -24,6 +24,7 @@ MINIMAL_ARGS = {
     "fleet": [],
     "stacks": [],
     "verify": ["--stack", "st-marys"],
+    "schema": [],
 }
 
 
