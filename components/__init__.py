@@ -26,7 +26,13 @@ def env_list(env: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[list[str]]:
     )
 
 
-SSH_PRELUDE = (Path(__file__).parent / "scripts" / "ssh-prelude.sh").read_text()
+def script(name: str) -> str:
+    return (Path(__file__).parent / "scripts" / name).read_text()
+
+
+SSH_PRELUDE = script("ssh-prelude.sh")
+# The one dump script: o3-maintenance runs it, and the pre-upgrade backup runs its dump.
+MAINTENANCE_SH = script("maintenance.sh")
 
 
 def docker_cli_env(docker_host: Optional[str], ssh_opts: Sequence[str] = ()) -> dict[str, str]:

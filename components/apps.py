@@ -17,6 +17,7 @@ from sitespec.config import LogSettings, PortSettings
 from sitespec.guide import (
     MOUNTS,
     PACS_CONTAINER,
+    PERIODIC_SERVICES_ENV,
     PACS_HTTP_PORT,
     PACS_SERVICE_PORT,
     SINGLETON_CONTAINER,
@@ -70,7 +71,7 @@ class Applications(pulumi.ComponentResource):
             SINGLETON_CONTAINER: (
                 pacs_image_id,
                 pacs_labels,
-                {**extra_env["pacsSingleton"], **common, **dpacs, "START_PERIODIC_SERVICES": "true"},
+                {**extra_env["pacsSingleton"], **common, **dpacs, PERIODIC_SERVICES_ENV: "true"},
                 [],
             ),
             VIEW_CONTAINER: (

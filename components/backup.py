@@ -1,8 +1,8 @@
 """Pre-upgrade backup: before any image version changes, dump both schemas.
 
-A logical dump (mysqldump --single-transaction) runs inside the running `db` container and is
-written gzip-compressed to `<storagePath>/backups` on the Docker host (through a short-lived
-helper container, so ssh:// hosts work too), named with the old and new versions and a UTC
+A logical dump of the running `db` (mysqldump --single-transaction), by the site's one dump
+script (`components/scripts/maintenance.sh`) in a short-lived container on the db image and the
+site's network, so ssh:// hosts work too; written gzip-compressed to `<storagePath>/backups`, named with the old and new versions and a UTC
 timestamp; the oldest beyond `o3:backup.retain` are removed. The command is replaced, and so
 runs, whenever an image reference changes; every container depends on it, so when the dump
 fails nothing is replaced. It never deletes anything on `destroy`.
@@ -10,19 +10,18 @@ fails nothing is replaced. It never deletes anything on `destroy`.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional, Sequence
 
 import pulumi
 import pulumi_command as command
 
 from sitespec.config import ImageRefs
-from sitespec.guide import BACKUP_FOLDER, DB_CONTAINER, DUMP_OPTIONS, SCHEMAS
+from sitespec.guide import BACKUP_FOLDER, DB_CONTAINER, script_env
 from sitespec.imageref import version_of
 
-from . import SSH_PRELUDE, TYPE_PREFIX, docker_cli_env
+from . import MAINTENANCE_SH, SSH_PRELUDE, TYPE_PREFIX, docker_cli_env, script
 
-SCRIPT = SSH_PRELUDE + (Path(__file__).parent / "scripts" / "pre-upgrade-backup.sh").read_text()
+SCRIPT = SSH_PRELUDE + script("pre-upgrade-backup.sh")
 
 
 class PreUpgradeBackup(pulumi.ComponentResource):
@@ -37,6 +36,7 @@ class PreUpgradeBackup(pulumi.ComponentResource):
         images: ImageRefs,
         storage_path: str,
         helper_image: pulumi.Input[str],
+        network_name: pulumi.Input[str],
         password: pulumi.Output[str],
         retain: int,
         docker_host: Optional[str],
@@ -55,12 +55,12 @@ class PreUpgradeBackup(pulumi.ComponentResource):
             interpreter=["/bin/bash", "-c"],
             environment={
                 **docker_cli_env(docker_host, ssh_opts),
+                **script_env(site),
                 "O3_DB_CONTAINER": DB_CONTAINER,
-                "O3_SITE": site,
-                "O3_DUMP_OPTIONS": " ".join(DUMP_OPTIONS),
-                "O3_SCHEMAS": " ".join(SCHEMAS),
+                "O3_NETWORK": network_name,
                 "O3_BACKUP_DIR": self.folder,
                 "O3_HELPER_IMAGE": helper_image,
+                "O3_MAINTENANCE_SH": MAINTENANCE_SH,
                 "O3_RETAIN": str(retain),
                 "O3_NEW_VERSIONS": " ".join(f"{k}={version_of(v)}" for k, v in refs.items()),
                 "MYSQL_PWD": password,

@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import base64
 import importlib.resources
-from pathlib import Path
 from typing import Mapping
 
 import pulumi
 import pulumi_docker as docker
 
 from sitespec.config import SiteConfig
-from sitespec.guide import DB_CONTAINER, DUMP_OPTIONS, MAINTENANCE_CONTAINER, SCHEMAS
+from sitespec.guide import BACKUPS_MOUNT, DB_PASSWORD_FILE, MAINTENANCE_CONTAINER, MAINTENANCE_SCRIPT, script_env
 
-from . import TYPE_PREFIX, env_list, site_container
+from . import MAINTENANCE_SH, TYPE_PREFIX, env_list, site_container
 
-SCRIPT = (Path(__file__).parent / "scripts" / "maintenance.sh").read_text()
-SCRIPT_PATH = "/o3/maintenance.sh"
-PASSWORD_PATH = "/o3/db-root-password"
 
 
 def zoneinfo_base64(zone: str) -> str:
@@ -57,30 +53,26 @@ class Maintenance(pulumi.ComponentResource):
         b = cfg.backup
         super().__init__(f"{TYPE_PREFIX}Maintenance", name, {"schedule": b.schedule}, opts)
         env = {
-            "O3_SITE": cfg.site.name,
-            "O3_SCHEMAS": " ".join(SCHEMAS),
-            "O3_DB_HOST": DB_CONTAINER,
-            "O3_DUMP_OPTIONS": " ".join(DUMP_OPTIONS),
+            **script_env(cfg.site.name),
             "O3_SCHEDULE": b.schedule,
             "O3_RETAIN_DAYS": str(b.retain_days),
             "O3_LOG_RETAIN_DAYS": str(cfg.logs.retain_days),
-            "O3_PASSWORD_FILE": PASSWORD_PATH,
         }
         self.container = docker.Container(
             f"{name}-container",
             name=MAINTENANCE_CONTAINER,
             image=image_id,
-            entrypoints=["/bin/sh", SCRIPT_PATH],
+            entrypoints=["/bin/sh", MAINTENANCE_SCRIPT],
             command=["loop"],
             envs=env_list(env),
             uploads=[
-                docker.ContainerUploadArgs(file=SCRIPT_PATH, content=SCRIPT, permissions="0555"),
-                docker.ContainerUploadArgs(file=PASSWORD_PATH, content=password, permissions="0400"),
+                docker.ContainerUploadArgs(file=MAINTENANCE_SCRIPT, content=MAINTENANCE_SH, permissions="0555"),
+                docker.ContainerUploadArgs(file=DB_PASSWORD_FILE, content=password, permissions="0400"),
                 docker.ContainerUploadArgs(file="/etc/localtime", content_base64=zoneinfo_base64(cfg.site.timezone),
                                            permissions="0444"),
             ],
             volumes=[
-                docker.ContainerVolumeArgs(host_path=folders["backups"], container_path="/backups", read_only=False),
+                docker.ContainerVolumeArgs(host_path=folders["backups"], container_path=BACKUPS_MOUNT, read_only=False),
                 docker.ContainerVolumeArgs(host_path=folders["pacsLog"], container_path="/logs/pacs", read_only=False),
                 docker.ContainerVolumeArgs(host_path=folders["viewLog"], container_path="/logs/view", read_only=False),
             ],

@@ -8,7 +8,6 @@ Pulumi secret, and output logging is off so nothing it prints reaches the consol
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional, Sequence
 
 import pulumi
@@ -17,9 +16,9 @@ import pulumi_docker as docker
 
 from sitespec.guide import DB_CONTAINER, SCHEMAS
 
-from . import SSH_PRELUDE, TYPE_PREFIX, docker_cli_env
+from . import SSH_PRELUDE, TYPE_PREFIX, docker_cli_env, script
 
-SCRIPT = SSH_PRELUDE + (Path(__file__).parent / "scripts" / "create-schemas.sh").read_text()
+SCRIPT = SSH_PRELUDE + script("create-schemas.sh")
 RETRY_DELAY_SECONDS = 2
 
 

@@ -82,7 +82,7 @@ class O3Site(pulumi.ComponentResource):
         labels = {"o3.site": site.name, "o3.managed-by": "pulumi"}
         # Runs (and must succeed) before any container is replaced for a new image.
         backup = PreUpgradeBackup(
-            f"{name}-backup", site.name, cfg.images, site.storage_path, images["db"].image_id, password,
+            f"{name}-backup", site.name, cfg.images, site.storage_path, images["db"].image_id, net.name, password,
             cfg.backup.retain, cfg.docker_host, cfg.ssh_opts, depends_on=[folders.ready], opts=child,
         )
 

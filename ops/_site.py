@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import shlex
 import shutil
 import subprocess
 import tempfile
@@ -14,11 +13,12 @@ from typing import Any, Optional, Sequence
 from urllib.parse import urlparse
 
 from sitespec.config import SiteConfig
-from sitespec.guide import MAINTENANCE_CONTAINER
+from sitespec.guide import MAINTENANCE_CONTAINER, MAINTENANCE_SCRIPT
 
 from ._cli import OpsError
 
-MAINTENANCE_SCRIPT = "/o3/maintenance.sh"
+# The ssh wrapper the program's steps use (a shell script, read as data: no component is imported).
+SSH_PRELUDE = Path(__file__).resolve().parent.parent / "components" / "scripts" / "ssh-prelude.sh"
 
 
 def real_ssh() -> Optional[str]:
@@ -29,19 +29,16 @@ def real_ssh() -> Optional[str]:
 
 def use_ssh_opts(ssh_opts: Sequence[str]) -> None:
     """Put an `ssh` that adds docker:sshOpts first on this process's PATH: docker-py's ssh://
-    transport runs the system `ssh` and takes no options (the same trick as the steps'
-    components/scripts/ssh-prelude.sh)."""
+    transport runs the system `ssh` and takes no options. The wrapper is written by the steps'
+    own components/scripts/ssh-prelude.sh (one wrapper for both), into a folder removed at exit."""
     if not ssh_opts:
         return
-    real = real_ssh()
-    if real is None:
-        raise OpsError("docker:host is ssh://, but there is no `ssh` client on this machine: "
-                       "install it (Debian/Ubuntu: apt-get install openssh-client)")
     folder = Path(tempfile.mkdtemp(prefix="o3-ssh-"))
     atexit.register(shutil.rmtree, folder, True)
-    wrapper = folder / "ssh"
-    wrapper.write_text("#!/bin/sh\nexec " + " ".join(shlex.quote(a) for a in [real, *ssh_opts]) + ' "$@"\n')
-    wrapper.chmod(0o755)
+    env = {**os.environ, "O3_SSH_OPTS": "\n".join(ssh_opts), "O3_SSH_DIR": str(folder)}
+    out = subprocess.run(["/bin/sh", "-c", SSH_PRELUDE.read_text()], env=env, capture_output=True, text=True)
+    if out.returncode != 0 or not (folder / "ssh").is_file():
+        raise OpsError(out.stderr.strip().removeprefix("o3: ") or f"could not write the ssh wrapper into {folder}")
     os.environ["PATH"] = f"{folder}:{os.environ.get('PATH', '')}"
 
 

@@ -14,6 +14,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
+from sitespec.guide import BACKUP_FOLDER
 from sitespec.stackfile import load_stack_config
 
 from ._cli import add_dir_argument, run
@@ -34,7 +35,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         return 1
     name = result.out.splitlines()[-1]
     size = site.run_maintenance("size", name).out
-    print(f"backup: site {cfg.site.name}: {cfg.site.storage_path}/backups/{name} written on {site.where} ({size})")
+    print(f"backup: site {cfg.site.name}: {cfg.site.storage_path}/{BACKUP_FOLDER}/{name} written on {site.where} ({size})")
     print(f"restore it with: python -m ops.restore --stack {args.stack} --file {name}")
     return 0
 

@@ -17,7 +17,7 @@ import sys
 from pathlib import PurePosixPath
 from typing import Optional, Sequence
 
-from sitespec.guide import PACS_CONTAINER, SCHEMAS, SINGLETON_CONTAINER, VIEW_CONTAINER
+from sitespec.guide import BACKUP_FOLDER, PACS_CONTAINER, SCHEMAS, SINGLETON_CONTAINER, VIEW_CONTAINER
 from sitespec.stackfile import load_stack_config
 
 from ._cli import OpsError, add_dir_argument, run
@@ -29,8 +29,8 @@ APPS = (PACS_CONTAINER, SINGLETON_CONTAINER, VIEW_CONTAINER)
 def file_name(value: str, storage_path: str) -> str:
     """The dump's name in the backups folder, from a name or a path under it."""
     path = PurePosixPath(value)
-    if len(path.parts) > 1 and str(path.parent) not in (f"{storage_path}/backups", "backups"):
-        raise OpsError(f"--file {value}: dumps are restored from {storage_path}/backups on the site's host; "
+    if len(path.parts) > 1 and str(path.parent) not in (f"{storage_path}/{BACKUP_FOLDER}", BACKUP_FOLDER):
+        raise OpsError(f"--file {value}: dumps are restored from {storage_path}/{BACKUP_FOLDER} on the site's host; "
                        "give the file's name there")
     return path.name
 

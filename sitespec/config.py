@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from . import imageref, tls
+from . import guide, imageref, tls
 
 PROJECT = "o3"
 
@@ -299,7 +299,7 @@ class PortSettings(_Model):
 MANAGED_ENV = {
     "db": {"TZ", "MYSQL_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD_FILE"},
     "pacs": {"TZ", "LOG_TO", "DPACS_CONNECTION_STRING"},
-    "pacsSingleton": {"TZ", "LOG_TO", "DPACS_CONNECTION_STRING", "START_PERIODIC_SERVICES"},
+    "pacsSingleton": {"TZ", "LOG_TO", "DPACS_CONNECTION_STRING", guide.PERIODIC_SERVICES_ENV},
     "view": {"TZ", "LOG_TO", "NGV_CONNECTION_STRING", "ULTIMATE_CONNECTION_STRING"},
 }
 
@@ -309,7 +309,7 @@ def _env_map(service: str):
         for k in v:
             if not _ENV_NAME.match(k):
                 raise ValueError(f"'{k}' is not a valid environment variable name")
-            if k in MANAGED_ENV[service] or k == "START_PERIODIC_SERVICES":
+            if k in MANAGED_ENV[service] or k == guide.PERIODIC_SERVICES_ENV:
                 raise ValueError(f"'{k}' is set by the program from the vendor guide; remove it from extraEnv")
         return v
 

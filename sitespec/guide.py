@@ -20,6 +20,7 @@ PACS_SERVICE_PORT = 4568
 VIEW_HTTP_PORT = 8181
 
 BACKUP_FOLDER = "backups"  # <storagePath>/backups
+PERIODIC_SERVICES_ENV = "START_PERIODIC_SERVICES"  # "true" in pacs-singleton only
 
 # Host folders under ${STORAGE}, by role.
 FOLDERS = {
@@ -75,12 +76,38 @@ def connection_strings(password: str) -> dict[str, str]:
 PROXY_CONTAINER = "o3-proxy"  # the HTTPS front door (o3:tls)
 MAINTENANCE_CONTAINER = "o3-maintenance"  # nightly dumps and log pruning
 PROXY_VIEW_PORT, PROXY_PACS_PORT = 443, 8443  # inside the proxy container
-DB_PASSWORD_FILE = "/etc/o3-db-root-password"  # the root password as a file in db (and maintenance)
+DB_PASSWORD_FILE = "/etc/o3-db-root-password"  # the root password as a file, in db and in o3-maintenance
+MAINTENANCE_SCRIPT = "/o3/maintenance.sh"  # in o3-maintenance: what the ops commands run there
+BACKUPS_MOUNT = "/backups"  # <storagePath>/backups inside o3-maintenance and the pre-upgrade dump
 # One dump for every backup (pre-upgrade, nightly, on demand): consistent (one transaction),
 # with routines, events and triggers, both schemas.
 DUMP_OPTIONS = ("--single-transaction", "--routines", "--events", "--triggers")
-PRE_UPGRADE_PREFIX = "o3-backup-"
-NIGHTLY_PREFIX = "o3-nightly-"
-MANUAL_PREFIX = "o3-manual-"
+# Dump file names in <storagePath>/backups, by kind: <prefix><UTC time>[...].sql.gz
+DUMP_PREFIXES = {"backup": "o3-backup-", "nightly": "o3-nightly-", "manual": "o3-manual-"}
 NIGHTLY_STATUS_FILE = ".o3-nightly-status"  # in the backups folder: the last nightly run's outcome
+NIGHTLY_DAY_FILE = ".o3-nightly-day"  # in the backups folder: the last day a nightly dump was attempted
 SITE_MARKER = "-- o3-site: "  # first line of every dump: which site it belongs to
+
+
+def script_env(site: str) -> dict[str, str]:
+    """The names above as the environment of the shell scripts (components/scripts/), so that shell
+    and Python share one definition of each."""
+    return {
+        "O3_DB_HOST": DB_CONTAINER,
+        "O3_BACKUPS": BACKUPS_MOUNT,
+        "O3_SCHEMAS": " ".join(SCHEMAS),
+        "O3_DUMP_OPTIONS": " ".join(DUMP_OPTIONS),
+        "O3_PASSWORD_FILE": DB_PASSWORD_FILE,
+        "O3_BACKUP_PREFIX": DUMP_PREFIXES["backup"],
+        "O3_NIGHTLY_PREFIX": DUMP_PREFIXES["nightly"],
+        "O3_MANUAL_PREFIX": DUMP_PREFIXES["manual"],
+        "O3_STATUS_FILE": NIGHTLY_STATUS_FILE,
+        "O3_DAY_FILE": NIGHTLY_DAY_FILE,
+        "O3_SITE": site,
+        "O3_SITE_MARKER": SITE_MARKER + site,
+    }
+
+
+# Mount points in front of data folders: what must be a host bind mount under the storage path.
+DATA_MOUNTS = tuple(sorted({point for mounts in MOUNTS.values() for role, point in mounts if role in DATA_FOLDERS}
+                           | {BACKUPS_MOUNT}))

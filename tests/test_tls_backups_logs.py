@@ -12,6 +12,7 @@ from pulumi.runtime import rpc
 
 from engine import evaluate, last_run, unwrap
 from site_fixtures import BASE, PASSWORD
+from sitespec.guide import DB_PASSWORD_FILE
 from tlsfixtures import TestCA
 
 CONTAINER = "docker:index/container:Container"
@@ -208,7 +209,7 @@ def test_maintenance_gets_the_password_as_a_secret_file_not_in_its_environment(e
     m = ev.container("o3-maintenance")
     assert rpc.is_rpc_secret(m.inputs["uploads"]) and "uploads" in m.additional_secret_outputs
     assert PASSWORD not in " ".join(m.plain("envs")) + str(m.plain("entrypoints")) + str(m.plain("command"))
-    assert {u["file"]: u["permissions"] for u in m.plain("uploads")}["/o3/db-root-password"] == "0400"
+    assert {u["file"]: u["permissions"] for u in m.plain("uploads")}[DB_PASSWORD_FILE] == "0400"
 
 
 def test_the_pre_upgrade_dump_uses_the_same_dump_options(ev):

@@ -1,27 +1,42 @@
 #!/bin/sh
-# The site's maintenance container (o3-maintenance), on the db image: nightly dumps, old-dump
-# and old-log pruning, and the dumps and restores `python -m ops.backup` / `ops.restore` ask for.
+# The site's one dump script. It runs in the maintenance container (o3-maintenance, on the db
+# image): nightly dumps, old-dump and old-log pruning, and the dumps and restores
+# `python -m ops.backup` / `ops.restore` ask for; and the pre-upgrade backup runs its `dump` and
+# `keep` in a short-lived container on the same image (components/scripts/pre-upgrade-backup.sh).
 #   maintenance.sh loop              run forever: the nightly dump at O3_SCHEDULE (site time)
-#   maintenance.sh dump KIND         one dump now (KIND: nightly | manual); prints its file name
+#   maintenance.sh dump KIND [TAG]   one dump now (KIND: nightly | manual | backup), named
+#                                    <prefix><UTC time><TAG>.sql.gz; prints its file name
+#   maintenance.sh keep KIND N       remove all but the N newest dumps of KIND; prints how many are left
 #   maintenance.sh check FILE        is FILE (in /backups) a complete dump of this site's schemas?
 #   maintenance.sh restore FILE      check, then load it into db
 #   maintenance.sh status            the last nightly run, as JSON
 #   maintenance.sh size FILE / newest KIND   what ops.backup and ops.verify report
-# Mounts: /backups (<storagePath>/backups), /logs/pacs and /logs/view (the apps' log folders).
-# Environment: O3_SITE, O3_SCHEMAS, O3_DB_HOST, O3_DUMP_OPTIONS, O3_SCHEDULE (HH:MM),
-# O3_RETAIN_DAYS (nightly dumps), O3_LOG_RETAIN_DAYS. The root password is the file
-# O3_PASSWORD_FILE; it is read into MYSQL_PWD here and never put on a command line.
+# Mounts: $O3_BACKUPS (<storagePath>/backups), /logs/pacs and /logs/view (the apps' log folders).
+# Environment: the names shared with Python (sitespec/guide.py script_env: O3_SITE, O3_BACKUPS,
+# O3_SITE_MARKER, O3_SCHEMAS, O3_DB_HOST, O3_DUMP_OPTIONS, O3_PASSWORD_FILE, O3_*_PREFIX,
+# O3_STATUS_FILE, O3_DAY_FILE); for `loop`, O3_SCHEDULE (HH:MM), O3_RETAIN_DAYS (nightly dumps)
+# and O3_LOG_RETAIN_DAYS. The root password is MYSQL_PWD when given by name, else the file
+# O3_PASSWORD_FILE; it is never put on a command line.
 # /etc/localtime is the site's time zone, so `date` speaks site time.
 set -eu
-B=/backups
-STATUS="$B/.o3-nightly-status"
-DAYFILE="$B/.o3-nightly-day"  # the last day whose nightly dump was attempted (site time)
-MARKER="-- o3-site: $O3_SITE"
+B=$O3_BACKUPS
+STATUS="$B/$O3_STATUS_FILE"
+DAYFILE="$B/$O3_DAY_FILE"  # the last day whose nightly dump was attempted (site time)
+MARKER="$O3_SITE_MARKER"
+
+prefix() {  # prefix KIND: the file name prefix of a kind of dump
+  case "$1" in
+    nightly) echo "$O3_NIGHTLY_PREFIX" ;;
+    manual) echo "$O3_MANUAL_PREFIX" ;;
+    backup) echo "$O3_BACKUP_PREFIX" ;;
+    *) echo "unknown kind of dump '$1' (nightly, manual or backup)" >&2; return 2 ;;
+  esac
+}
 
 log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) o3-maintenance: $*"; }
 
 password() {
-  MYSQL_PWD=$(cat "$O3_PASSWORD_FILE")
+  [ -n "${MYSQL_PWD:-}" ] || MYSQL_PWD=$(cat "$O3_PASSWORD_FILE")
   export MYSQL_PWD
 }
 
@@ -32,9 +47,9 @@ status() {  # status OK FILE MESSAGE: the nightly outcome, written atomically
   mv "$STATUS.tmp" "$STATUS"
 }
 
-dump() {  # dump KIND: writes $B/o3-KIND-<UTC>.sql.gz, or nothing at all
-  kind=$1
-  name="o3-$kind-$(date -u +%Y%m%dT%H%M%SZ).sql.gz"
+dump() {  # dump KIND [TAG]: writes $B/<prefix><UTC><TAG>.sql.gz, or nothing at all
+  p=$(prefix "$1") || return 2
+  name="$p$(date -u +%Y%m%dT%H%M%SZ)${2:-}.sql.gz"
   err=$(mktemp)
   password
   # shellcheck disable=SC2086 # option and schema lists
@@ -53,7 +68,7 @@ dump() {  # dump KIND: writes $B/o3-KIND-<UTC>.sql.gz, or nothing at all
 }
 
 prune() {
-  find "$B" -maxdepth 1 -type f -name 'o3-nightly-*.sql.gz' -mtime +"$O3_RETAIN_DAYS" -print -delete \
+  find "$B" -maxdepth 1 -type f -name "$O3_NIGHTLY_PREFIX*.sql.gz" -mtime +"$O3_RETAIN_DAYS" -print -delete \
     | while read -r f; do log "removed nightly dump $f (older than $O3_RETAIN_DAYS days)"; done
   find /logs/pacs /logs/view -type f -mtime +"$O3_LOG_RETAIN_DAYS" -print -delete \
     | while read -r f; do log "removed log file $f (older than $O3_LOG_RETAIN_DAYS days)"; done
@@ -107,7 +122,12 @@ case "${1:-}" in
       fi
       sleep "${O3_TICK_SECONDS:-15}" & wait $!
     done ;;
-  dump) LAST_ERROR=""; dump "${2:-manual}" || { echo "dump failed: $LAST_ERROR" >&2; exit 1; } ;;
+  dump) LAST_ERROR=""; dump "${2:-manual}" "${3:-}" || { echo "dump failed: $LAST_ERROR" >&2; exit 1; } ;;
+  keep)
+    p=$(prefix "${2:-}") || exit 2
+    case "${3:-}" in ""|*[!0-9]*) echo "keep: N must be a whole number" >&2; exit 2 ;; esac
+    ls -1t "$B/$p"*.sql.gz 2>/dev/null | tail -n +"$(($3 + 1))" | xargs -r rm -f --
+    ls -1 "$B/$p"*.sql.gz 2>/dev/null | wc -l ;;
   check) check "${2:-}" ;;
   restore)
     check "${2:-}" || exit $?
@@ -117,7 +137,8 @@ case "${1:-}" in
   status) cat "$STATUS" 2>/dev/null || echo '{}' ;;
   size) case "${2:-}" in */*|.*|"") exit 2 ;; esac; du -h "$B/$2" | cut -f1 ;;
   newest)  # newest dump of a kind (nightly | manual | backup), as "name epoch-seconds"
-    f=$(ls -1t "$B"/o3-"${2:-nightly}"-*.sql.gz 2>/dev/null | head -n 1)
+    p=$(prefix "${2:-nightly}") || exit 2
+    f=$(ls -1t "$B/$p"*.sql.gz 2>/dev/null | head -n 1)
     [ -n "$f" ] && echo "$(basename "$f") $(date -r "$f" +%s)" || true ;;
-  *) echo "usage: $0 loop | dump KIND | check FILE | restore FILE | status | size FILE | newest KIND" >&2; exit 2 ;;
+  *) echo "usage: $0 loop | dump KIND [TAG] | keep KIND N | check FILE | restore FILE | status | size FILE | newest KIND" >&2; exit 2 ;;
 esac

@@ -1,8 +1,9 @@
-# Pre-upgrade backup: a logical dump of the site's schemas, taken inside the running db container
+# Pre-upgrade backup: a logical dump of the site's schemas, taken from the running db container
 # before any image changes, written gzip-compressed under <storagePath>/backups on the Docker host.
-# Input (environment): O3_DB_CONTAINER, O3_SITE, O3_SCHEMAS, O3_DUMP_OPTIONS, O3_BACKUP_DIR, O3_HELPER_IMAGE, O3_RETAIN,
-# O3_NEW_VERSIONS ("db=<tag> pacs=<tag> view=<tag>"), MYSQL_PWD (secret), DOCKER_HOST (remote sites).
-# The password is handed to `docker exec -e MYSQL_PWD` by name: it is never on a command line.
+# Input (environment): the names shared with Python (sitespec/guide.py script_env), O3_DB_CONTAINER,
+# O3_NETWORK, O3_BACKUP_DIR, O3_HELPER_IMAGE (the db image), O3_MAINTENANCE_SH (the dump script's
+# text), O3_RETAIN, O3_NEW_VERSIONS ("db=<tag> pacs=<tag> view=<tag>"), MYSQL_PWD (secret),
+# DOCKER_HOST (remote sites). The password is handed on by name: it is never on a command line.
 set -euo pipefail
 
 state=$(docker inspect --type container -f '{{.State.Running}}' "$O3_DB_CONTAINER" 2>/dev/null) || state=absent
@@ -25,25 +26,23 @@ for c in db pacs view; do
   old="${old:+${old}_}$c-$tag"
 done
 new=$(printf '%s' "$O3_NEW_VERSIONS" | tr ' =' '_-')
-name="o3-backup-$(date -u +%Y%m%dT%H%M%SZ)_from_${old}_to_${new}.sql.gz"
 
-helper() {
-  docker run -i --rm --network none --user 0 -v "$O3_BACKUP_DIR:/backups" --entrypoint sh "$O3_HELPER_IMAGE" -c "$@"
+# The site's one dump script (components/scripts/maintenance.sh, O3_MAINTENANCE_SH) does the dump,
+# in a short-lived container on the db image and the site's network: the same dump, first line
+# and .partial-then-rename as the nightly one. The password goes in by name (-e MYSQL_PWD).
+in_helper() {
+  docker run --rm --network "$O3_NETWORK" --user 0 -v "$O3_BACKUP_DIR:$O3_BACKUPS" -e MYSQL_PWD \
+    -e O3_BACKUPS -e O3_SITE -e O3_SITE_MARKER -e O3_DB_HOST -e O3_SCHEMAS -e O3_DUMP_OPTIONS -e O3_PASSWORD_FILE \
+    -e O3_BACKUP_PREFIX -e O3_NIGHTLY_PREFIX -e O3_MANUAL_PREFIX -e O3_STATUS_FILE -e O3_DAY_FILE \
+    --entrypoint sh "$O3_HELPER_IMAGE" -c "$O3_MAINTENANCE_SH" maintenance.sh "$@"
 }
 
 err=$(mktemp)
-trap 'rm -f "$err"' EXIT
-# The same dump as the nightly one (components/scripts/maintenance.sh): a first line naming the
-# site, so a restore can refuse another site's dump.
-# shellcheck disable=SC2086 # option and schema lists
-if { echo "-- o3-site: $O3_SITE"; docker exec -e MYSQL_PWD "$O3_DB_CONTAINER" mysqldump -uroot $O3_DUMP_OPTIONS \
-     --databases $O3_SCHEMAS 2>"$err"; } \
-   | gzip -c \
-   | helper 'cat > "/backups/$1.partial"' o3 "$name"; then
-  kept=$(helper 'mv "/backups/$1.partial" "/backups/$1" && ls -1t /backups/o3-backup-*.sql.gz | tail -n +"$(($2 + 1))" | xargs -r rm -f -- && ls -1 /backups/o3-backup-*.sql.gz | wc -l' o3 "$name" "$O3_RETAIN")
+trap 'rm -f "$err"; o3_ssh_cleanup' EXIT
+if name=$(in_helper dump backup "_from_${old}_to_${new}" 2>"$err"); then
+  kept=$(in_helper keep backup "$O3_RETAIN")
   echo "o3 backup: $O3_BACKUP_DIR/$name written ($kept kept, retention $O3_RETAIN)"
 else
-  helper 'rm -f "/backups/$1.partial"' o3 "$name" || true
   echo "o3 backup: the pre-upgrade dump of $O3_SCHEMAS failed, so the upgrade stops here; nothing was changed." >&2
   echo "mysqldump said: $(tr '\n' ' ' < "$err")" >&2
   exit 1

@@ -12,9 +12,9 @@ from typing import Any, Callable
 
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
-from .common import COMMAND, VOLUME, containers, known, site_facts
+from sitespec.guide import DATA_MOUNTS
 
-DATA_MOUNTS = ("/var/lib/mysql", "/opt/storagePacs", "/opt/ipm/shared-persist", "/opt/ipv/shared-persist", "/backups")
+from .common import COMMAND, VOLUME, containers, known, site_facts
 
 
 def validate(args: Any, report: Callable) -> None:

@@ -4,19 +4,21 @@ from typing import Any, Callable
 
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
 
+from sitespec.guide import DB_CONTAINER, MYSQL_PORT
+
 from .common import CONTAINER, known
 
 ALL_INTERFACES = {"", "0.0.0.0", "::", None}
 
 
 def validate(args: Any, report: Callable) -> None:
-    if args.resource_type != CONTAINER or known(args.props, "name") != "db":
+    if args.resource_type != CONTAINER or known(args.props, "name") != DB_CONTAINER:
         return
     ports = known(args.props, "ports", [])
     for i in range(len(ports)):
         p = known(ports, i, {})
         if known(p, "ip", "") in ALL_INTERFACES:
-            internal = known(p, "internal", 3306)
+            internal = known(p, "internal", MYSQL_PORT)
             report(f"MySQL port {internal:g} is published on all interfaces as host port "
                    f"{known(p, 'external', internal):g}: anyone on the network can try the root password. "
                    "Fix: o3:database.publish 'off' (default) or 'loopback' or one admin address.")

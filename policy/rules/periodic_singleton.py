@@ -4,9 +4,10 @@ from typing import Any, Callable
 
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
-from .common import containers, env_map, known
+from sitespec.guide import PERIODIC_SERVICES_ENV as PERIODIC
+from sitespec.guide import SINGLETON_CONTAINER as SINGLETON
 
-SINGLETON = "pacs-singleton"
+from .common import containers, env_map, known
 
 
 def validate(args: Any, report: Callable) -> None:
@@ -19,12 +20,12 @@ def validate(args: Any, report: Callable) -> None:
         env = env_map(c)
         if env is None:  # not known until the update (e.g. a new generated password); checked then
             continue
-        periodic = env.get("START_PERIODIC_SERVICES")
+        periodic = env.get(PERIODIC)
         name = known(c.props, "name")
         if name == SINGLETON and periodic != "true":
-            report(f"'{SINGLETON}' does not set START_PERIODIC_SERVICES=true: the periodic services would not run.", c.urn)
+            report(f"'{SINGLETON}' does not set {PERIODIC}=true: the periodic services would not run.", c.urn)
         if name != SINGLETON and periodic is not None:
-            report(f"container '{name}' sets START_PERIODIC_SERVICES={periodic}: only '{SINGLETON}' may, or the "
+            report(f"container '{name}' sets {PERIODIC}={periodic}: only '{SINGLETON}' may, or the "
                    "periodic jobs run twice. Fix: remove it from o3:extraEnv.", c.urn)
 
 
