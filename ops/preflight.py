@@ -29,7 +29,7 @@ from ._site import connect
 MEMORY_TOLERANCE = 0.95  # the kernel keeps some RAM: a 12 GB host reports ~11.6 GiB
 
 
-class Host:
+class HostProbe:
     """The Docker host as preflight sees it: the Engine API plus helper containers."""
 
     def __init__(self, client: Any, helper_image: str):
@@ -97,7 +97,7 @@ def check_memory(info: dict, req: sizing.Requirements, declared: float) -> Check
     return Check("memory", PASS, msg)
 
 
-def free_gb(host: Host, storage_path: str) -> tuple[float, str]:
+def free_gb(host: HostProbe, storage_path: str) -> tuple[float, str]:
     """Free GB on the file system that holds (or will hold) storage_path, and that folder."""
     script = (
         f'p="/host{storage_path}"; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; '
@@ -108,7 +108,7 @@ def free_gb(host: Host, storage_path: str) -> tuple[float, str]:
     return avail_kb / 1024**2, out[1][len("/host"):] or "/"
 
 
-def check_storage(host: Host, storage_path: str, need_gb: float) -> Check:
+def check_storage(host: HostProbe, storage_path: str, need_gb: float) -> Check:
     gb, where = free_gb(host, storage_path)
     msg = f"{gb:.1f} GB free at {where} (for {storage_path}), {need_gb:g} GB required"
     if gb < need_gb:
@@ -116,11 +116,11 @@ def check_storage(host: Host, storage_path: str, need_gb: float) -> Check:
     return Check("storage", PASS, msg)
 
 
-def nofile_limit(host: Host) -> int:
+def nofile_limit(host: HostProbe) -> int:
     return int(host.run("ulimit -Hn", network_mode="none").strip())
 
 
-def check_ulimits(host: Host, cfg: SiteConfig) -> Check:
+def check_ulimits(host: HostProbe, cfg: SiteConfig) -> Check:
     import docker
     from docker.types import Ulimit
 
@@ -149,7 +149,7 @@ def site_ports(cfg: SiteConfig) -> dict[int, str]:
     return ports
 
 
-def _listening(host: Host) -> set[int]:
+def _listening(host: HostProbe) -> set[int]:
     out = host.run("cat /proc/net/tcp /proc/net/tcp6 2>/dev/null", network_mode="host")
     ports = set()
     for line in out.splitlines()[1:]:
@@ -159,7 +159,7 @@ def _listening(host: Host) -> set[int]:
     return ports
 
 
-def check_ports(host: Host, cfg: SiteConfig) -> Check:
+def check_ports(host: HostProbe, cfg: SiteConfig) -> Check:
     wanted = site_ports(cfg)
     held: dict[int, str] = {}
     for c in host.client.containers.list():
@@ -180,7 +180,7 @@ def check_ports(host: Host, cfg: SiteConfig) -> Check:
     return Check("ports", PASS, f"{listed} free" + (f"; held by the site itself: {', '.join(ours)}" if ours else ""))
 
 
-def _routes(host: Host) -> list[tuple[ipaddress.IPv4Network, str]]:
+def _routes(host: HostProbe) -> list[tuple[ipaddress.IPv4Network, str]]:
     out = host.run("cat /proc/net/route", network_mode="host")
     routes = []
     for line in out.splitlines()[1:]:
@@ -192,7 +192,7 @@ def _routes(host: Host) -> list[tuple[ipaddress.IPv4Network, str]]:
     return routes
 
 
-def check_subnet(host: Host, cfg: SiteConfig) -> Check:
+def check_subnet(host: HostProbe, cfg: SiteConfig) -> Check:
     want = ipaddress.IPv4Network(cfg.network.subnet)
     clashes = []
     for n in host.client.networks.list():
@@ -255,7 +255,7 @@ def run_checks(cfg: SiteConfig, helper_image: str, key: Optional[str], key_is_se
     except Exception as e:  # noqa: BLE001
         return [Check("daemon", FAIL, f"cannot reach the Docker daemon at {cfg.docker_host or 'DOCKER_HOST/local socket'}: {e}",
                       "start Docker on the host, or fix docker:host (ssh://user@host needs an SSH key and the docker CLI there)")]
-    host = Host(client, helper_image)
+    host = HostProbe(client, helper_image)
     req, _ = sizing.for_site(cfg)
     measure("cores", lambda: check_cores(info, req, cfg.host.cpu_cores))
     measure("memory", lambda: check_memory(info, req, cfg.host.memory_gb))

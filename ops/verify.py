@@ -43,7 +43,7 @@ from sitespec.stackfile import load_stack_config
 from ._cli import add_dir_argument, readable_file, run
 from ._site import DeployedSite, open_site
 from ._checks import FAIL, PASS, WARN, Check, guarded, report
-from .preflight import Host, free_gb
+from .preflight import HostProbe, free_gb
 
 NIGHTLY_MAX_AGE_HOURS = 26  # a daily dump, with slack for a slow night
 
@@ -149,7 +149,7 @@ def check_ports(cfg: SiteConfig, ca_file: Optional[Path]) -> list[Check]:
 
 def check_storage(site: DeployedSite, cfg: SiteConfig) -> Check:
     req, _ = sizing.for_site(cfg)
-    gb, where = free_gb(Host(site.client, cfg.images.db), cfg.site.storage_path)
+    gb, where = free_gb(HostProbe(site.client, cfg.images.db), cfg.site.storage_path)
     need = req.storage_gb.value
     msg = f"{gb:.1f} GB free at {where}, {need:g} GB required"
     return Check("storage", PASS if gb >= need else FAIL, msg, "" if gb >= need else "free space or grow the volume")
