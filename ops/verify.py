@@ -43,7 +43,7 @@ from sitespec.stackfile import load_stack_config
 from ._cli import add_dir_argument, readable_file, run
 from ._site import DeployedSite, open_site
 from ._checks import FAIL, PASS, WARN, Check, guarded, report
-from .preflight import HostProbe, free_gb
+from ._host import HostProbe, free_gb
 
 NIGHTLY_MAX_AGE_HOURS = 26  # a daily dump, with slack for a slow night
 

@@ -47,6 +47,32 @@ def test_imports_point_at_the_domain_only(package):
     assert {k: v for k, v in wrong.items() if v} == {}
 
 
+def ops_modules_imported_by(path: Path) -> set[str]:
+    """The ops modules a module of ops imports: `from .x import`, `from . import x`,
+    `from ops.x import`, `from ops import x` or `import ops.x`."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            dotted = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = ".".join(filter(None, ["ops" if node.level == 1 else "", node.module]))
+            dotted = [f"{module}.{a.name}" for a in node.names] if module == "ops" else [module]
+        else:
+            continue
+        found |= {d.split(".")[1] for d in dotted if d.startswith("ops.")}
+    return found
+
+
+def test_no_command_imports_another_command():
+    # What two commands share lives in a private module (ops/_*.py), so each command can change alone.
+    commands = {m.stem for m in (ROOT / "ops").glob("*.py") if not m.name.startswith("_")}
+    wrong = {
+        f"ops/{c}.py": sorted(ops_modules_imported_by(ROOT / "ops" / f"{c}.py") & (commands - {c}))
+        for c in commands
+    }
+    assert {k: v for k, v in wrong.items() if v} == {}
+
+
 def test_the_domain_imports_no_pulumi_resources():
     for m in modules("sitespec"):
         text = m.read_text()
