@@ -12,7 +12,7 @@ from sitespec.facts import FACTS_SUFFIX, site_facts
 from sitespec.guide import connection_strings
 
 from . import TYPE_PREFIX
-from .apps import Applications
+from .apps import Applications, ApplicationsArgs
 from .backup import PreUpgradeBackup
 from .database import Database
 from .maintenance import Maintenance
@@ -92,21 +92,26 @@ class O3Site(pulumi.ComponentResource):
                           cfg.ssh_opts, child)
         Applications(
             f"{name}-apps",
-            images["pacs"].image_id,
-            images["view"].image_id,
-            {name: pulumi.Output.secret(password.apply(lambda pw, n=name: connection_strings(pw)[n]))
-             for name in connection_strings("").keys()},
-            site.timezone,
-            folders.paths,
-            cfg.ports,
-            cfg.tls.enabled,
-            cfg.logs,
-            net.name,
-            {"pacs": cfg.extra_env.pacs, "pacsSingleton": cfg.extra_env.pacs_singleton, "view": cfg.extra_env.view},
-            labels,
-            {"pacs": cfg.images.pacs, "view": cfg.images.view},
-            provider,
-            depends_on=[schemas.command, backup.command],
+            ApplicationsArgs(
+                pacs_image_id=images["pacs"].image_id,
+                view_image_id=images["view"].image_id,
+                connection_strings={
+                    name: pulumi.Output.secret(password.apply(lambda pw, n=name: connection_strings(pw)[n]))
+                    for name in connection_strings("").keys()
+                },
+                timezone=site.timezone,
+                folders=folders.paths,
+                ports=cfg.ports,
+                http_on_loopback=cfg.tls.enabled,
+                logs=cfg.logs,
+                network_name=net.name,
+                extra_env={"pacs": cfg.extra_env.pacs, "pacsSingleton": cfg.extra_env.pacs_singleton,
+                           "view": cfg.extra_env.view},
+                labels=labels,
+                image_refs={"pacs": cfg.images.pacs, "view": cfg.images.view},
+                provider=provider,
+                depends_on=[schemas.command, backup.command],
+            ),
             opts=child,
         )
 
