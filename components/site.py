@@ -14,7 +14,7 @@ from sitespec.guide import connection_strings
 from . import TYPE_PREFIX
 from .apps import Applications, ApplicationsArgs
 from .backup import PreUpgradeBackup
-from .database import Database
+from .database import Database, DatabaseArgs
 from .maintenance import Maintenance
 from .network import O3Network
 from .proxy import TlsProxy
@@ -75,17 +75,19 @@ class O3Site(pulumi.ComponentResource):
 
         db = Database(
             f"{name}-db",
-            cfg.database,
-            images["db"].image_id,
-            password,
-            site.timezone,
-            folders.paths,
-            net.name,
-            cfg.extra_env.db,
-            {**labels, "o3.image": cfg.images.db},
-            cfg.logs,
-            provider,
-            depends_on=[folders.ready, backup.command],
+            DatabaseArgs(
+                settings=cfg.database,
+                image_id=images["db"].image_id,
+                password=password,
+                timezone=site.timezone,
+                folders=folders.paths,
+                network_name=net.name,
+                extra_env=cfg.extra_env.db,
+                labels={**labels, "o3.image": cfg.images.db},
+                logs=cfg.logs,
+                provider=provider,
+                depends_on=[folders.ready, backup.command],
+            ),
             opts=child,
         )
         schemas = Schemas(f"{name}-schemas", db.container, password, cfg.database.schema_retries, cfg.docker_host,
