@@ -16,11 +16,11 @@ from .apps import Applications, ApplicationsArgs
 from .backup import PreUpgradeBackup
 from .database import Database, DatabaseArgs
 from .maintenance import Maintenance
-from .network import O3Network
+from .network import O3Network, O3NetworkArgs
 from .proxy import TlsProxy
-from .registry import RegistryLogin
+from .registry import RegistryLogin, RegistryLoginArgs
 from .schemas import Schemas
-from .volumes import StorageFolders
+from .volumes import StorageFolders, StorageFoldersArgs
 
 
 class O3Site(pulumi.ComponentResource):
@@ -39,7 +39,12 @@ class O3Site(pulumi.ComponentResource):
         # size touches nothing else (labels on the containers would restart them).
         random.RandomId(f"{name}{FACTS_SUFFIX}", byte_length=4, keepers=site_facts(cfg), opts=child)
 
-        login = RegistryLogin(f"{name}-registry", cfg.registry, cfg.registry_key_secret, cfg.docker_host, cfg.ssh_opts, child)
+        login = RegistryLogin(
+            f"{name}-registry",
+            RegistryLoginArgs(registry=cfg.registry, key=cfg.registry_key_secret, docker_host=cfg.docker_host,
+                              ssh_opts=cfg.ssh_opts),
+            opts=child,
+        )
         provider = login.provider
 
         password = cfg.db_password_secret
@@ -63,9 +68,13 @@ class O3Site(pulumi.ComponentResource):
             for role, ref in refs.items()
         }
 
-        net = O3Network(f"{name}-net", cfg.network, provider, child)
-        folders = StorageFolders(f"{name}-folders", site.storage_path, images["db"].image_id, cfg.docker_host,
-                                 cfg.ssh_opts, child)
+        net = O3Network(f"{name}-net", O3NetworkArgs(settings=cfg.network, provider=provider), opts=child)
+        folders = StorageFolders(
+            f"{name}-folders",
+            StorageFoldersArgs(storage_path=site.storage_path, helper_image=images["db"].image_id,
+                               docker_host=cfg.docker_host, ssh_opts=cfg.ssh_opts),
+            opts=child,
+        )
         labels = {"o3.site": site.name, "o3.managed-by": "pulumi"}
         # Runs (and must succeed) before any container is replaced for a new image.
         backup = PreUpgradeBackup(
