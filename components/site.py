@@ -13,13 +13,13 @@ from sitespec.guide import connection_strings
 
 from . import TYPE_PREFIX
 from .apps import Applications, ApplicationsArgs
-from .backup import PreUpgradeBackup
+from .backup import PreUpgradeBackup, PreUpgradeBackupArgs
 from .database import Database, DatabaseArgs
 from .maintenance import Maintenance
 from .network import O3Network, O3NetworkArgs
 from .proxy import TlsProxy
 from .registry import RegistryLogin, RegistryLoginArgs
-from .schemas import Schemas
+from .schemas import Schemas, SchemasArgs
 from .volumes import StorageFolders, StorageFoldersArgs
 
 
@@ -78,8 +78,19 @@ class O3Site(pulumi.ComponentResource):
         labels = {"o3.site": site.name, "o3.managed-by": "pulumi"}
         # Runs (and must succeed) before any container is replaced for a new image.
         backup = PreUpgradeBackup(
-            f"{name}-backup", site.name, cfg.images, site.storage_path, images["db"].image_id, password,
-            cfg.backup.retain, cfg.docker_host, cfg.ssh_opts, depends_on=[folders.ready], opts=child,
+            f"{name}-backup",
+            PreUpgradeBackupArgs(
+                site=site.name,
+                images=cfg.images,
+                storage_path=site.storage_path,
+                helper_image=images["db"].image_id,
+                password=password,
+                retain=cfg.backup.retain,
+                docker_host=cfg.docker_host,
+                ssh_opts=cfg.ssh_opts,
+                depends_on=[folders.ready],
+            ),
+            opts=child,
         )
 
         db = Database(
@@ -99,8 +110,12 @@ class O3Site(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        schemas = Schemas(f"{name}-schemas", db.container, password, cfg.database.schema_retries, cfg.docker_host,
-                          cfg.ssh_opts, child)
+        schemas = Schemas(
+            f"{name}-schemas",
+            SchemasArgs(db=db.container, password=password, retries=cfg.database.schema_retries,
+                        docker_host=cfg.docker_host, ssh_opts=cfg.ssh_opts),
+            opts=child,
+        )
         Applications(
             f"{name}-apps",
             ApplicationsArgs(
