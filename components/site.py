@@ -15,9 +15,9 @@ from . import TYPE_PREFIX
 from .apps import Applications, ApplicationsArgs
 from .backup import PreUpgradeBackup, PreUpgradeBackupArgs
 from .database import Database, DatabaseArgs
-from .maintenance import Maintenance
+from .maintenance import Maintenance, MaintenanceArgs
 from .network import O3Network, O3NetworkArgs
-from .proxy import TlsProxy
+from .proxy import TlsProxy, TlsProxyArgs
 from .registry import RegistryLogin, RegistryLoginArgs
 from .schemas import Schemas, SchemasArgs
 from .volumes import StorageFolders, StorageFoldersArgs
@@ -142,15 +142,39 @@ class O3Site(pulumi.ComponentResource):
         )
 
         Maintenance(
-            f"{name}-maintenance", cfg, images["db"].image_id, password, folders.paths, net.name,
-            {**labels, "o3.image": cfg.images.db}, provider, depends_on=[schemas.command], opts=child,
+            f"{name}-maintenance",
+            MaintenanceArgs(
+                site=site.name,
+                timezone=site.timezone,
+                backup=cfg.backup,
+                logs=cfg.logs,
+                image_id=images["db"].image_id,
+                password=password,
+                folders=folders.paths,
+                network_name=net.name,
+                labels={**labels, "o3.image": cfg.images.db},
+                provider=provider,
+                depends_on=[schemas.command],
+            ),
+            opts=child,
         )
         if cfg.tls.enabled:
             key = cfg.tls_key_secret
             assert key is not None  # config validation requires it with TLS
             TlsProxy(
-                f"{name}-proxy", cfg, images["proxy"].image_id, key, net.name,
-                {**labels, "o3.image": cfg.images.proxy}, provider, depends_on=[schemas.command], opts=child,
+                f"{name}-proxy",
+                TlsProxyArgs(
+                    tls=cfg.tls,
+                    key=key,
+                    bind_address=cfg.ports.bind_address,
+                    logs=cfg.logs,
+                    image_id=images["proxy"].image_id,
+                    network_name=net.name,
+                    labels={**labels, "o3.image": cfg.images.proxy},
+                    provider=provider,
+                    depends_on=[schemas.command],
+                ),
+                opts=child,
             )
 
         host = cfg.public_host_name
