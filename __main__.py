@@ -2,11 +2,11 @@
 
 import pulumi
 
-from components.site import O3Site
+from components.site import O3Site, O3SiteArgs
 from sitespec import config
 
 cfg = config.load()  # raises before any resource exists when the stack config is invalid
-site = O3Site(cfg.site.name, cfg)
+site = O3Site(cfg.site.name, O3SiteArgs(config=cfg))
 
 pulumi.export("pacsUrl", site.pacs_url)
 pulumi.export("viewUrl", site.view_url)

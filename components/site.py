@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
@@ -23,10 +26,19 @@ from .schemas import Schemas, SchemasArgs
 from .volumes import StorageFolders, StorageFoldersArgs
 
 
+@dataclass(frozen=True)
+class O3SiteArgs:
+    """What one site is made from."""
+
+    config: SiteConfig
+    """The site's validated stack config (sitespec.config.load()), its secrets included."""
+
+
 class O3Site(pulumi.ComponentResource):
     """Network, folders, registry login, MySQL, schemas and the three apps of one site."""
 
-    def __init__(self, name: str, cfg: SiteConfig, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: O3SiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        cfg = args.config
         super().__init__(f"{TYPE_PREFIX}Site", name, {"site": cfg.site.name}, opts)
         child = pulumi.ResourceOptions(parent=self)
         site = cfg.site
