@@ -100,6 +100,35 @@ def test_components_holds_components_only():
         assert re.search(r"class \w+\(pulumi\.ComponentResource\)", m.read_text()), f"{m.name} defines no component"
 
 
+def test_every_component_takes_one_documented_args_class():
+    # As in pulumi/examples: (name, args: <Component>Args, opts), and the Args class documents
+    # every attribute, so a reader learns a component's interface without reading its body.
+    problems = []
+    for m in modules("components"):
+        classes = {c.name: c for c in ast.parse(m.read_text()).body if isinstance(c, ast.ClassDef)}
+        for cls in classes.values():
+            if not any(ast.unparse(b) == "pulumi.ComponentResource" for b in cls.bases):
+                continue
+            init = next(f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__")
+            params = [(a.arg, ast.unparse(a.annotation) if a.annotation else None) for a in init.args.args]
+            if params != [("self", None), ("name", "str"), ("args", f"{cls.name}Args"),
+                          ("opts", "Optional[pulumi.ResourceOptions]")]:
+                problems.append(f"{m.name}: {cls.name}.__init__{params}")
+                continue
+            args = classes.get(f"{cls.name}Args")
+            if args is None or not any("dataclass(frozen=True)" in ast.unparse(d) for d in args.decorator_list):
+                problems.append(f"{m.name}: no frozen dataclass {cls.name}Args")
+                continue
+            body = args.body
+            for i, node in enumerate(body):
+                if isinstance(node, ast.AnnAssign):
+                    doc = body[i + 1] if i + 1 < len(body) else None
+                    if not (isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
+                            and isinstance(doc.value.value, str)):
+                        problems.append(f"{m.name}: {args.name}.{ast.unparse(node.target)} has no docstring")
+    assert problems == []
+
+
 def readme_layout_paths() -> list[str]:
     text = (ROOT / "README.md").read_text()
     table = text[text.index("## Layout"):text.index("## Configure a new site")]
