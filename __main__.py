@@ -8,7 +8,7 @@ from typing import Optional
 
 import pulumi
 
-from components.site import O3Site
+from components.site import O3Site, O3SiteArgs
 from sitespec import config
 
 
@@ -33,8 +33,8 @@ def secret(value: Optional[str]) -> Optional[pulumi.Output[str]]:
 
 
 cfg = read_config()  # raises before any resource exists when the stack config is invalid
-site = O3Site(cfg.site.name, cfg, db_password=secret(cfg.db_password), registry_key=secret(cfg.registry_key),
-              tls_key=secret(cfg.tls_key))
+site = O3Site(cfg.site.name, O3SiteArgs(config=cfg, db_password=secret(cfg.db_password),
+                                         registry_key=secret(cfg.registry_key), tls_key=secret(cfg.tls_key)))
 
 pulumi.export("pacsUrl", site.pacs_url)
 pulumi.export("viewUrl", site.view_url)

@@ -8,7 +8,8 @@ pacs-singleton share one pulled image. New images are pulled before a container 
 
 from __future__ import annotations
 
-from typing import Mapping
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -28,62 +29,78 @@ from sitespec.guide import (
 from . import TYPE_PREFIX, env_list, published_ports, site_container
 
 
+@dataclass(frozen=True)
+class ApplicationsArgs:
+    """What the three application containers are made from."""
+
+    pacs_image_id: pulumi.Input[str]
+    """Id of the pulled pacs image; pacs and pacs-singleton both run it."""
+    view_image_id: pulumi.Input[str]
+    """Id of the pulled view image."""
+    connection_strings: Mapping[str, pulumi.Output[str]]
+    """The guide's JDBC strings by variable (DPACS_, NGV_, ULTIMATE_CONNECTION_STRING), as secrets."""
+    timezone: str
+    """o3:site.timezone, an IANA zone (e.g. Europe/Rome), given to each container as TZ."""
+    folders: Mapping[str, str]
+    """Absolute host path of each storage folder role (StorageFolders.paths)."""
+    ports: PortSettings
+    """o3:ports: the host address to publish on and the host ports of pacs and view."""
+    http_on_loopback: bool
+    """True behind the HTTPS front door: the HTTP ports are then published on 127.0.0.1 only."""
+    logs: LogSettings
+    """o3:logs: the size (MB) and number of Docker's own log files per container."""
+    network_name: pulumi.Input[str]
+    """Name of the site's network (o3net)."""
+    extra_env: Mapping[str, Mapping[str, str]]
+    """o3:extraEnv per container, keyed pacs, pacsSingleton and view."""
+    labels: Mapping[str, str]
+    """Docker labels of every app container; each also gets o3.image."""
+    image_refs: Mapping[str, str]
+    """Image reference of pacs and of view (keys pacs, view), recorded in the o3.image label."""
+    provider: docker.Provider
+    """The site's Docker provider (RegistryLogin.provider)."""
+    depends_on: Sequence[pulumi.Resource]
+    """What every container waits for: the schema step and the pre-upgrade dump."""
+
+
 class Applications(pulumi.ComponentResource):
     """The three application containers, started once the schemas exist."""
 
     containers: dict[str, docker.Container]
 
-    def __init__(
-        self,
-        name: str,
-        pacs_image_id: pulumi.Input[str],
-        view_image_id: pulumi.Input[str],
-        connection_strings: Mapping[str, pulumi.Output[str]],
-        timezone: str,
-        folders: Mapping[str, str],
-        ports: PortSettings,
-        http_on_loopback: bool,
-        logs: LogSettings,
-        network_name: pulumi.Input[str],
-        extra_env: Mapping[str, Mapping[str, str]],
-        labels: Mapping[str, str],
-        image_refs: Mapping[str, str],
-        provider: docker.Provider,
-        depends_on: list[pulumi.Resource],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+    def __init__(self, name: str, args: ApplicationsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{TYPE_PREFIX}Applications", name, {}, opts)
-        dpacs = {"DPACS_CONNECTION_STRING": connection_strings["DPACS_CONNECTION_STRING"]}
-        common = {"LOG_TO": "FILE", "TZ": timezone}
-        publish = ports.bind_address
+        dpacs = {"DPACS_CONNECTION_STRING": args.connection_strings["DPACS_CONNECTION_STRING"]}
+        common = {"LOG_TO": "FILE", "TZ": args.timezone}
+        publish = args.ports.bind_address
         # Behind the HTTPS front door the plain HTTP ports stay on the host itself.
-        http_publish = "127.0.0.1" if http_on_loopback else publish
+        http_publish = "127.0.0.1" if args.http_on_loopback else publish
         # o3.image records the reference each container runs (the backup names dumps after it).
-        pacs_labels = {**labels, "o3.image": image_refs["pacs"]}
-        view_labels = {**labels, "o3.image": image_refs["view"]}
+        pacs_labels = {**args.labels, "o3.image": args.image_refs["pacs"]}
+        view_labels = {**args.labels, "o3.image": args.image_refs["view"]}
         specs = {
             PACS_CONTAINER: (
-                pacs_image_id,
+                args.pacs_image_id,
                 pacs_labels,
-                {**extra_env["pacs"], **common, **dpacs},
-                [(PACS_HTTP_PORT, ports.pacs_http, http_publish), (PACS_SERVICE_PORT, ports.pacs_service, publish)],
+                {**args.extra_env["pacs"], **common, **dpacs},
+                [(PACS_HTTP_PORT, args.ports.pacs_http, http_publish), (PACS_SERVICE_PORT, args.ports.pacs_service, publish)],
             ),
             SINGLETON_CONTAINER: (
-                pacs_image_id,
+                args.pacs_image_id,
                 pacs_labels,
-                {**extra_env["pacsSingleton"], **common, **dpacs, PERIODIC_SERVICES_ENV: "true"},
+                {**args.extra_env["pacsSingleton"], **common, **dpacs, PERIODIC_SERVICES_ENV: "true"},
                 [],
             ),
             VIEW_CONTAINER: (
-                view_image_id,
+                args.view_image_id,
                 view_labels,
                 {
-                    **extra_env["view"],
+                    **args.extra_env["view"],
                     **common,
-                    "NGV_CONNECTION_STRING": connection_strings["NGV_CONNECTION_STRING"],
-                    "ULTIMATE_CONNECTION_STRING": connection_strings["ULTIMATE_CONNECTION_STRING"],
+                    "NGV_CONNECTION_STRING": args.connection_strings["NGV_CONNECTION_STRING"],
+                    "ULTIMATE_CONNECTION_STRING": args.connection_strings["ULTIMATE_CONNECTION_STRING"],
                 },
-                [(VIEW_HTTP_PORT, ports.view_http, http_publish)],
+                [(VIEW_HTTP_PORT, args.ports.view_http, http_publish)],
             ),
         }
         self.containers = {}
@@ -94,16 +111,16 @@ class Applications(pulumi.ComponentResource):
                 image=image,
                 envs=env_list(env),
                 volumes=[
-                    docker.ContainerVolumeArgs(host_path=folders[role], container_path=path, read_only=False)
+                    docker.ContainerVolumeArgs(host_path=args.folders[role], container_path=path, read_only=False)
                     for role, path in MOUNTS[cname]
                 ],
                 ports=published_ports(published),
                 destroy_grace_seconds=30,
-                **site_container(network_name, cont_labels, logs),
+                **site_container(args.network_name, cont_labels, args.logs),
                 opts=pulumi.ResourceOptions(
                     parent=self,
-                    provider=provider,
-                    depends_on=depends_on,
+                    provider=args.provider,
+                    depends_on=list(args.depends_on),
                     delete_before_replace=True,
                     additional_secret_outputs=["envs"],
                 ),

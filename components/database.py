@@ -9,7 +9,8 @@ Better than the guide:
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -32,27 +33,41 @@ HEALTHCHECK = docker.ContainerHealthcheckArgs(
 )
 
 
+@dataclass(frozen=True)
+class DatabaseArgs:
+    """What the `db` container is made from."""
+
+    settings: DatabaseSettings
+    """o3:database: publishing of 3306, mysqld flags, ulimits, the health wait and stop grace (seconds)."""
+    image_id: pulumi.Input[str]
+    """Id of the pulled MySQL image."""
+    password: pulumi.Output[str]
+    """The MySQL root password (a secret), uploaded as a file MySQL reads on first start."""
+    timezone: str
+    """o3:site.timezone, an IANA zone (e.g. Europe/Rome), given to the container as TZ."""
+    folders: Mapping[str, str]
+    """Absolute host path of each storage folder role (StorageFolders.paths)."""
+    network_name: pulumi.Input[str]
+    """Name of the site's network (o3net)."""
+    extra_env: Mapping[str, str]
+    """o3:extraEnv.db: more environment variables for the container."""
+    labels: Mapping[str, str]
+    """Docker labels of the container (o3.site, o3.managed-by, o3.image)."""
+    logs: LogSettings
+    """o3:logs: the size (MB) and number of Docker's own log files of the container."""
+    provider: docker.Provider
+    """The site's Docker provider (RegistryLogin.provider)."""
+    depends_on: Sequence[pulumi.Resource]
+    """What the container waits for: the storage folders and the pre-upgrade dump."""
+
+
 class Database(pulumi.ComponentResource):
     """The `db` container, healthy before `pulumi up` moves on."""
 
     container: docker.Container
 
-    def __init__(
-        self,
-        name: str,
-        cfg: DatabaseSettings,
-        image_id: pulumi.Input[str],
-        password: pulumi.Output[str],
-        timezone: str,
-        folders: Mapping[str, str],
-        network_name: pulumi.Input[str],
-        extra_env: Mapping[str, str],
-        labels: Mapping[str, str],
-        logs: LogSettings,
-        provider: docker.Provider,
-        depends_on: Optional[list[pulumi.Resource]] = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+    def __init__(self, name: str, args: DatabaseArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        cfg = args.settings
         super().__init__(f"{TYPE_PREFIX}Database", name, {"publish": cfg.publish}, opts)
         ports = None
         if cfg.publish_ip is not None:
@@ -61,12 +76,12 @@ class Database(pulumi.ComponentResource):
         self.container = docker.Container(
             f"{name}-container",
             name=DB_CONTAINER,
-            image=image_id,
+            image=args.image_id,
             command=["mysqld", *cfg.mysqld_flags],
-            envs=env_list({**extra_env, "TZ": timezone, "MYSQL_ROOT_PASSWORD_FILE": DB_PASSWORD_FILE}),
-            uploads=[docker.ContainerUploadArgs(file=DB_PASSWORD_FILE, content=password, permissions="0444")],
+            envs=env_list({**args.extra_env, "TZ": args.timezone, "MYSQL_ROOT_PASSWORD_FILE": DB_PASSWORD_FILE}),
+            uploads=[docker.ContainerUploadArgs(file=DB_PASSWORD_FILE, content=args.password, permissions="0444")],
             volumes=[
-                docker.ContainerVolumeArgs(host_path=folders[role], container_path=path, read_only=False)
+                docker.ContainerVolumeArgs(host_path=args.folders[role], container_path=path, read_only=False)
                 for role, path in MOUNTS[DB_CONTAINER]
             ],
             ulimits=[
@@ -79,11 +94,11 @@ class Database(pulumi.ComponentResource):
             wait=True,
             wait_timeout=cfg.wait_timeout_seconds,
             destroy_grace_seconds=cfg.stop_grace_seconds,
-            **site_container(network_name, labels, logs),
+            **site_container(args.network_name, args.labels, args.logs),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                provider=provider,
-                depends_on=depends_on,
+                provider=args.provider,
+                depends_on=list(args.depends_on),
                 # Fixed name and port: the old container must go first. The provider never
                 # updates a healthcheck in place, so a change must replace.
                 delete_before_replace=True,

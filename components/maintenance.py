@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import base64
 import importlib.resources
-from typing import Mapping
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
 
-from sitespec.config import SiteConfig
+from sitespec.config import BackupSettings, LogSettings
 from sitespec.guide import BACKUPS_MOUNT, DB_PASSWORD_FILE, MAINTENANCE_CONTAINER, MAINTENANCE_SCRIPT, script_env
 
 from . import MAINTENANCE_SH, TYPE_PREFIX, env_list, site_container
@@ -32,56 +33,72 @@ def zoneinfo_base64(zone: str) -> str:
     return base64.b64encode(data).decode()
 
 
+@dataclass(frozen=True)
+class MaintenanceArgs:
+    """What the maintenance container is made from."""
+
+    site: str
+    """o3:site.name, written as the first line of each dump (a restore checks it)."""
+    timezone: str
+    """o3:site.timezone, an IANA zone (e.g. Europe/Rome): the schedule is in site time."""
+    backup: BackupSettings
+    """o3:backup: the nightly schedule (HH:MM, site time) and how long to keep nightly dumps (days)."""
+    logs: LogSettings
+    """o3:logs: how long to keep the apps' log files (days), and the bounds of Docker's own log."""
+    image_id: pulumi.Input[str]
+    """Id of the pulled db image, which has mysqldump, mysql, gzip and find."""
+    password: pulumi.Output[str]
+    """The MySQL root password (a secret), uploaded as a file."""
+    folders: Mapping[str, str]
+    """Absolute host path of each storage folder role; it mounts backups, pacsLog and viewLog."""
+    network_name: pulumi.Input[str]
+    """Name of the site's network (o3net), where it reaches `db`."""
+    labels: Mapping[str, str]
+    """Docker labels of the container (o3.site, o3.managed-by, o3.image)."""
+    provider: docker.Provider
+    """The site's Docker provider (RegistryLogin.provider)."""
+    depends_on: Sequence[pulumi.Resource]
+    """What the container waits for: the schema step."""
+
+
 class Maintenance(pulumi.ComponentResource):
     """Nightly dumps and log pruning on the site's own host."""
 
     container: docker.Container
 
-    def __init__(
-        self,
-        name: str,
-        cfg: SiteConfig,
-        image_id: pulumi.Input[str],
-        password: pulumi.Output[str],
-        folders: Mapping[str, str],
-        network_name: pulumi.Input[str],
-        labels: Mapping[str, str],
-        provider: docker.Provider,
-        depends_on: list[pulumi.Resource],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
-        b = cfg.backup
+    def __init__(self, name: str, args: MaintenanceArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        b = args.backup
         super().__init__(f"{TYPE_PREFIX}Maintenance", name, {"schedule": b.schedule}, opts)
         env = {
-            **script_env(cfg.site.name),
+            **script_env(args.site),
             "O3_SCHEDULE": b.schedule,
             "O3_RETAIN_DAYS": str(b.retain_days),
-            "O3_LOG_RETAIN_DAYS": str(cfg.logs.retain_days),
+            "O3_LOG_RETAIN_DAYS": str(args.logs.retain_days),
         }
         self.container = docker.Container(
             f"{name}-container",
             name=MAINTENANCE_CONTAINER,
-            image=image_id,
+            image=args.image_id,
             entrypoints=["/bin/sh", MAINTENANCE_SCRIPT],
             command=["loop"],
             envs=env_list(env),
             uploads=[
                 docker.ContainerUploadArgs(file=MAINTENANCE_SCRIPT, content=MAINTENANCE_SH, permissions="0555"),
-                docker.ContainerUploadArgs(file=DB_PASSWORD_FILE, content=password, permissions="0400"),
-                docker.ContainerUploadArgs(file="/etc/localtime", content_base64=zoneinfo_base64(cfg.site.timezone),
+                docker.ContainerUploadArgs(file=DB_PASSWORD_FILE, content=args.password, permissions="0400"),
+                docker.ContainerUploadArgs(file="/etc/localtime", content_base64=zoneinfo_base64(args.timezone),
                                            permissions="0444"),
             ],
             volumes=[
-                docker.ContainerVolumeArgs(host_path=folders["backups"], container_path=BACKUPS_MOUNT, read_only=False),
-                docker.ContainerVolumeArgs(host_path=folders["pacsLog"], container_path="/logs/pacs", read_only=False),
-                docker.ContainerVolumeArgs(host_path=folders["viewLog"], container_path="/logs/view", read_only=False),
+                docker.ContainerVolumeArgs(host_path=args.folders["backups"], container_path=BACKUPS_MOUNT, read_only=False),
+                docker.ContainerVolumeArgs(host_path=args.folders["pacsLog"], container_path="/logs/pacs", read_only=False),
+                docker.ContainerVolumeArgs(host_path=args.folders["viewLog"], container_path="/logs/view", read_only=False),
             ],
             destroy_grace_seconds=10,
-            **site_container(network_name, labels, cfg.logs),
+            **site_container(args.network_name, args.labels, args.logs),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                provider=provider,
-                depends_on=depends_on,
+                provider=args.provider,
+                depends_on=list(args.depends_on),
                 delete_before_replace=True,  # fixed name
                 additional_secret_outputs=["uploads"],
             ),

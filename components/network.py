@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
+from typing import Optional
 
 import pulumi
 import pulumi_docker as docker
@@ -12,12 +14,23 @@ from sitespec.config import NetworkSettings
 from . import TYPE_PREFIX
 
 
+@dataclass(frozen=True)
+class O3NetworkArgs:
+    """What the site's network is made from."""
+
+    settings: NetworkSettings
+    """o3:network: the bridge's name and its fixed subnet (CIDR)."""
+    provider: docker.Provider
+    """The site's Docker provider (RegistryLogin.provider)."""
+
+
 class O3Network(pulumi.ComponentResource):
     """The site's user-defined bridge network."""
 
     network: docker.Network
 
-    def __init__(self, name: str, cfg: NetworkSettings, provider: docker.Provider, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: O3NetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        cfg = args.settings
         super().__init__(f"{TYPE_PREFIX}Network", name, {"name": cfg.name, "subnet": cfg.subnet}, opts)
         self.network = docker.Network(
             f"{name}-network",
@@ -29,7 +42,7 @@ class O3Network(pulumi.ComponentResource):
             # and every container on it.
             ipam_configs=[docker.NetworkIpamConfigArgs(subnet=cfg.subnet, gateway=gateway(cfg.subnet))],
             # Fixed name: the old network must go before the new one can exist.
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, delete_before_replace=True),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, delete_before_replace=True),
         )
         self.name = self.network.name
         self.register_outputs({"name": self.name})

@@ -6,6 +6,7 @@ Every Docker resource of the site uses this provider, so pulls authenticate with
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pulumi
@@ -16,29 +17,37 @@ from sitespec.config import RegistrySettings
 from . import TYPE_PREFIX
 
 
+@dataclass(frozen=True)
+class RegistryLoginArgs:
+    """The registry to log in to, and the Docker host the provider talks to."""
+
+    registry: RegistrySettings
+    """o3:registry: the registry's server and the user name to log in as."""
+    key: Optional[pulumi.Output[str]]
+    """o3:registryKey, the registry's JSON key, as a secret; None: no login (public or local images)."""
+    docker_host: Optional[str]
+    """docker:host: the daemon the provider talks to (local socket when None, or ssh://)."""
+    ssh_opts: Sequence[str]
+    """docker:sshOpts: options for the ssh client when docker_host is ssh://."""
+
+
 class RegistryLogin(pulumi.ComponentResource):
     """A Docker provider for the site's host, logged in to the O3 registry when a key is set."""
 
     provider: docker.Provider
 
-    def __init__(
-        self,
-        name: str,
-        registry: RegistrySettings,
-        key: Optional[pulumi.Output[str]],
-        docker_host: Optional[str],
-        ssh_opts: Sequence[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
-        super().__init__(f"{TYPE_PREFIX}RegistryLogin", name, {"server": registry.server, "loggedIn": key is not None}, opts)
+    def __init__(self, name: str, args: RegistryLoginArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(f"{TYPE_PREFIX}RegistryLogin", name,
+                         {"server": args.registry.server, "loggedIn": args.key is not None}, opts)
         auth = None
-        if key is not None:
+        if args.key is not None:
             # Looked up by registry host, like `docker login <server>`.
-            auth = [docker.ProviderRegistryAuthArgs(address=registry.server, username=registry.username, password=key)]
+            auth = [docker.ProviderRegistryAuthArgs(address=args.registry.server, username=args.registry.username,
+                                                    password=args.key)]
         self.provider = docker.Provider(
             f"{name}-docker",
-            host=docker_host,
-            ssh_opts=list(ssh_opts) or None,
+            host=args.docker_host,
+            ssh_opts=list(args.ssh_opts) or None,
             registry_auth=auth,
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["registryAuth"]),
         )

@@ -8,6 +8,7 @@ Pulumi secret, and output logging is off so nothing it prints reaches the consol
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pulumi
@@ -22,39 +23,46 @@ SCRIPT = SSH_PRELUDE + script("create-schemas.sh")
 RETRY_DELAY_SECONDS = 2
 
 
+@dataclass(frozen=True)
+class SchemasArgs:
+    """The `db` container to create the schemas in, and how to reach its daemon."""
+
+    db: docker.Container
+    """The `db` container: the step runs after it is healthy, and again whenever it is re-created."""
+    password: pulumi.Output[str]
+    """The MySQL root password (a secret)."""
+    retries: int
+    """o3:database.schemaRetries: attempts while MySQL is still starting, RETRY_DELAY_SECONDS apart."""
+    docker_host: Optional[str]
+    """docker:host: the daemon the `db` container runs on (local socket when None, or ssh://)."""
+    ssh_opts: Sequence[str]
+    """docker:sshOpts: options for the ssh client when docker_host is ssh://."""
+
+
 class Schemas(pulumi.ComponentResource):
     """Creates `public_pacs` and `public_view` (if missing) every time the `db` container is (re)created."""
 
     command: command.local.Command
 
-    def __init__(
-        self,
-        name: str,
-        db: docker.Container,
-        password: pulumi.Output[str],
-        retries: int,
-        docker_host: Optional[str],
-        ssh_opts: Sequence[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+    def __init__(self, name: str, args: SchemasArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{TYPE_PREFIX}Schemas", name, {"schemas": list(SCHEMAS)}, opts)
         self.command = command.local.Command(
             f"{name}-create",
             create=SCRIPT,
             interpreter=["/bin/sh", "-c"],
             environment={
-                **docker_cli_env(docker_host, ssh_opts),
+                **docker_cli_env(args.docker_host, args.ssh_opts),
                 "O3_DB_CONTAINER": DB_CONTAINER,
                 "O3_SCHEMAS": " ".join(SCHEMAS),
-                "O3_RETRIES": str(retries),
+                "O3_RETRIES": str(args.retries),
                 "O3_RETRY_DELAY": str(RETRY_DELAY_SECONDS),
-                "MYSQL_PWD": password,
+                "MYSQL_PWD": args.password,
             },
             logging=command.local.Logging.NONE,
             # A new db container (upgrade, config change) re-runs the idempotent step.
-            triggers=[db.id],
+            triggers=[args.db.id],
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[db], additional_secret_outputs=["environment", "stdout", "stderr"]
+                parent=self, depends_on=[args.db], additional_secret_outputs=["environment", "stdout", "stderr"]
             ),
         )
         self.register_outputs({})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
@@ -14,32 +15,36 @@ from sitespec.facts import FACTS_SUFFIX, site_facts
 from sitespec.guide import connection_strings
 
 from . import TYPE_PREFIX
-from .apps import Applications
-from .backup import PreUpgradeBackup
-from .database import Database
-from .maintenance import Maintenance
-from .network import O3Network
-from .proxy import TlsProxy
-from .registry import RegistryLogin
-from .schemas import Schemas
-from .volumes import StorageFolders
+from .apps import Applications, ApplicationsArgs
+from .backup import PreUpgradeBackup, PreUpgradeBackupArgs
+from .database import Database, DatabaseArgs
+from .maintenance import Maintenance, MaintenanceArgs
+from .network import O3Network, O3NetworkArgs
+from .proxy import TlsProxy, TlsProxyArgs
+from .registry import RegistryLogin, RegistryLoginArgs
+from .schemas import Schemas, SchemasArgs
+from .volumes import StorageFolders, StorageFoldersArgs
+
+
+@dataclass(frozen=True)
+class O3SiteArgs:
+    """What one site is made from."""
+
+    config: SiteConfig
+    """The site's validated stack config (`__main__.py` reads it with sitespec.config.parse())."""
+    db_password: Optional[pulumi.Output[str]] = None
+    """MySQL root password (o3:dbPassword) as a secret Output; None: one is generated and kept in state."""
+    registry_key: Optional[pulumi.Output[str]] = None
+    """The registry's JSON key (o3:registryKey) as a secret Output; None: no login."""
+    tls_key: Optional[pulumi.Output[str]] = None
+    """The certificate's private key (o3:tlsKey) as a secret Output; required when o3:tls.enabled."""
 
 
 class O3Site(pulumi.ComponentResource):
     """Network, folders, registry login, MySQL, schemas and the three apps of one site."""
 
-    def __init__(
-        self,
-        name: str,
-        cfg: SiteConfig,
-        *,
-        db_password: Optional[pulumi.Output[str]] = None,
-        registry_key: Optional[pulumi.Output[str]] = None,
-        tls_key: Optional[pulumi.Output[str]] = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
-        """`cfg` is the validated stack config; the three secrets come from it as secret Outputs
-        (`db_password` absent: one is generated)."""
+    def __init__(self, name: str, args: O3SiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        cfg = args.config
         super().__init__(f"{TYPE_PREFIX}Site", name, {"site": cfg.site.name}, opts)
         child = pulumi.ResourceOptions(parent=self)
         site = cfg.site
@@ -52,10 +57,15 @@ class O3Site(pulumi.ComponentResource):
         # size touches nothing else (labels on the containers would restart them).
         random.RandomId(f"{name}{FACTS_SUFFIX}", byte_length=4, keepers=site_facts(cfg), opts=child)
 
-        login = RegistryLogin(f"{name}-registry", cfg.registry, registry_key, cfg.docker_host, cfg.ssh_opts, child)
+        login = RegistryLogin(
+            f"{name}-registry",
+            RegistryLoginArgs(registry=cfg.registry, key=args.registry_key, docker_host=cfg.docker_host,
+                              ssh_opts=cfg.ssh_opts),
+            opts=child,
+        )
         provider = login.provider
 
-        password = db_password
+        password = args.db_password
         if password is None:
             # Generated once and kept in state. Letters and digits only: it goes into ';'-separated
             # JDBC strings. MySQL keeps the first password it was initialised with (README), so it
@@ -76,63 +86,114 @@ class O3Site(pulumi.ComponentResource):
             for role, ref in refs.items()
         }
 
-        net = O3Network(f"{name}-net", cfg.network, provider, child)
-        folders = StorageFolders(f"{name}-folders", site.storage_path, images["db"].image_id, cfg.docker_host,
-                                 cfg.ssh_opts, child)
+        net = O3Network(f"{name}-net", O3NetworkArgs(settings=cfg.network, provider=provider), opts=child)
+        folders = StorageFolders(
+            f"{name}-folders",
+            StorageFoldersArgs(storage_path=site.storage_path, helper_image=images["db"].image_id,
+                               docker_host=cfg.docker_host, ssh_opts=cfg.ssh_opts),
+            opts=child,
+        )
         labels = {"o3.site": site.name, "o3.managed-by": "pulumi"}
         # Runs (and must succeed) before any container is replaced for a new image.
         backup = PreUpgradeBackup(
-            f"{name}-backup", site.name, cfg.images, site.storage_path, images["db"].image_id, net.name, password,
-            cfg.backup.retain, cfg.docker_host, cfg.ssh_opts, depends_on=[folders.ready], opts=child,
+            f"{name}-backup",
+            PreUpgradeBackupArgs(
+                site=site.name,
+                images=cfg.images,
+                storage_path=site.storage_path,
+                helper_image=images["db"].image_id,
+                network_name=net.name,
+                password=password,
+                retain=cfg.backup.retain,
+                docker_host=cfg.docker_host,
+                ssh_opts=cfg.ssh_opts,
+                depends_on=[folders.ready],
+            ),
+            opts=child,
         )
 
         db = Database(
             f"{name}-db",
-            cfg.database,
-            images["db"].image_id,
-            password,
-            site.timezone,
-            folders.paths,
-            net.name,
-            cfg.extra_env.db,
-            {**labels, "o3.image": cfg.images.db},
-            cfg.logs,
-            provider,
-            depends_on=[folders.ready, backup.command],
+            DatabaseArgs(
+                settings=cfg.database,
+                image_id=images["db"].image_id,
+                password=password,
+                timezone=site.timezone,
+                folders=folders.paths,
+                network_name=net.name,
+                extra_env=cfg.extra_env.db,
+                labels={**labels, "o3.image": cfg.images.db},
+                logs=cfg.logs,
+                provider=provider,
+                depends_on=[folders.ready, backup.command],
+            ),
             opts=child,
         )
-        schemas = Schemas(f"{name}-schemas", db.container, password, cfg.database.schema_retries, cfg.docker_host,
-                          cfg.ssh_opts, child)
+        schemas = Schemas(
+            f"{name}-schemas",
+            SchemasArgs(db=db.container, password=password, retries=cfg.database.schema_retries,
+                        docker_host=cfg.docker_host, ssh_opts=cfg.ssh_opts),
+            opts=child,
+        )
         Applications(
             f"{name}-apps",
-            images["pacs"].image_id,
-            images["view"].image_id,
-            {name: pulumi.Output.secret(password.apply(lambda pw, n=name: connection_strings(pw)[n]))
-             for name in connection_strings("").keys()},
-            site.timezone,
-            folders.paths,
-            cfg.ports,
-            cfg.tls.enabled,
-            cfg.logs,
-            net.name,
-            {"pacs": cfg.extra_env.pacs, "pacsSingleton": cfg.extra_env.pacs_singleton, "view": cfg.extra_env.view},
-            labels,
-            {"pacs": cfg.images.pacs, "view": cfg.images.view},
-            provider,
-            depends_on=[schemas.command, backup.command],
+            ApplicationsArgs(
+                pacs_image_id=images["pacs"].image_id,
+                view_image_id=images["view"].image_id,
+                connection_strings={
+                    name: pulumi.Output.secret(password.apply(lambda pw, n=name: connection_strings(pw)[n]))
+                    for name in connection_strings("").keys()
+                },
+                timezone=site.timezone,
+                folders=folders.paths,
+                ports=cfg.ports,
+                http_on_loopback=cfg.tls.enabled,
+                logs=cfg.logs,
+                network_name=net.name,
+                extra_env={"pacs": cfg.extra_env.pacs, "pacsSingleton": cfg.extra_env.pacs_singleton,
+                           "view": cfg.extra_env.view},
+                labels=labels,
+                image_refs={"pacs": cfg.images.pacs, "view": cfg.images.view},
+                provider=provider,
+                depends_on=[schemas.command, backup.command],
+            ),
             opts=child,
         )
 
         Maintenance(
-            f"{name}-maintenance", cfg, images["db"].image_id, password, folders.paths, net.name,
-            {**labels, "o3.image": cfg.images.db}, provider, depends_on=[schemas.command], opts=child,
+            f"{name}-maintenance",
+            MaintenanceArgs(
+                site=site.name,
+                timezone=site.timezone,
+                backup=cfg.backup,
+                logs=cfg.logs,
+                image_id=images["db"].image_id,
+                password=password,
+                folders=folders.paths,
+                network_name=net.name,
+                labels={**labels, "o3.image": cfg.images.db},
+                provider=provider,
+                depends_on=[schemas.command],
+            ),
+            opts=child,
         )
         if cfg.tls.enabled:
-            key = tls_key
+            key = args.tls_key
             assert key is not None  # config validation requires it with TLS
             TlsProxy(
-                f"{name}-proxy", cfg, images["proxy"].image_id, key, net.name,
-                {**labels, "o3.image": cfg.images.proxy}, provider, depends_on=[schemas.command], opts=child,
+                f"{name}-proxy",
+                TlsProxyArgs(
+                    tls=cfg.tls,
+                    key=key,
+                    bind_address=cfg.ports.bind_address,
+                    logs=cfg.logs,
+                    image_id=images["proxy"].image_id,
+                    network_name=net.name,
+                    labels={**labels, "o3.image": cfg.images.proxy},
+                    provider=provider,
+                    depends_on=[schemas.command],
+                ),
+                opts=child,
             )
 
         host = cfg.public_host_name

@@ -119,7 +119,9 @@ class Exec:
     err: str
 
 
-class Site:
+class DeployedSite:
+    """A deployed site on its Docker host: its containers, and commands run in them."""
+
     def __init__(self, cfg: SiteConfig, client: Any):
         self.cfg = cfg
         self.client = client
@@ -165,7 +167,7 @@ class Site:
         return self.exec(self.maintenance(), ["/bin/sh", MAINTENANCE_SCRIPT, *args])
 
 
-def open_site(cfg: SiteConfig) -> Site:
+def open_site(cfg: SiteConfig) -> DeployedSite:
     try:
         client = connect(cfg.docker_host, cfg.ssh_opts)
         client.ping()
@@ -174,4 +176,4 @@ def open_site(cfg: SiteConfig) -> Site:
     except Exception as e:  # noqa: BLE001 - the daemon's or ssh's own words say what is wrong
         raise OpsError(f"cannot reach the Docker daemon of site {cfg.site.name} at "
                        f"{cfg.docker_host or 'the local socket'}: {e}") from None
-    return Site(cfg, client)
+    return DeployedSite(cfg, client)

@@ -24,50 +24,10 @@ from sitespec.stackfile import read_raw, validate
 
 from ._checks import FAIL, PASS, WARN, Check, guarded, report
 from ._cli import OpsError, add_dir_argument, readable_file, run
+from ._host import HostProbe, free_gb
 from ._site import connect
 
 MEMORY_TOLERANCE = 0.95  # the kernel keeps some RAM: a 12 GB host reports ~11.6 GiB
-
-
-class Host:
-    """The Docker host as preflight sees it: the Engine API plus helper containers."""
-
-    def __init__(self, client: Any, helper_image: str):
-        self.client = client
-        self.helper_image = helper_image
-        self._helper_ok: Optional[bool] = None
-
-    def helper_ready(self) -> bool:
-        if self._helper_ok is None:
-            import docker
-
-            try:
-                self.client.images.get(self.helper_image)
-                self._helper_ok = True
-            except docker.errors.ImageNotFound:
-                try:
-                    self.client.images.pull(self.helper_image)
-                    self._helper_ok = True
-                except docker.errors.APIError:
-                    self._helper_ok = False
-        return self._helper_ok
-
-    def run(self, script: str, **kwargs: Any) -> str:
-        """Run a shell snippet in a throw-away helper container; its stdout.
-
-        Removed afterwards even when it fails to start (a refused ulimit leaves it "Created")."""
-        import docker
-
-        c = self.client.containers.create(self.helper_image, entrypoint=["sh", "-c", script], user="0", **kwargs)
-        try:
-            c.start()
-            code = c.wait(timeout=60)["StatusCode"]
-            out = c.logs(stdout=True, stderr=False).decode(errors="replace")
-            if code != 0:
-                raise docker.errors.ContainerError(c, code, script, self.helper_image, c.logs(stdout=False, stderr=True))
-            return out
-        finally:
-            c.remove(force=True, v=True)  # v: images such as mysql declare volumes
 
 
 # --- individual checks: each takes what it measures against and returns a Check ----------
@@ -97,18 +57,7 @@ def check_memory(info: dict, req: sizing.Requirements, declared: float) -> Check
     return Check("memory", PASS, msg)
 
 
-def free_gb(host: Host, storage_path: str) -> tuple[float, str]:
-    """Free GB on the file system that holds (or will hold) storage_path, and that folder."""
-    script = (
-        f'p="/host{storage_path}"; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; '
-        'df -Pk "$p" | tail -1; echo "$p"'
-    )
-    out = host.run(script, volumes={"/": {"bind": "/host", "mode": "ro"}}, network_mode="none").splitlines()
-    avail_kb = int(out[0].split()[3])
-    return avail_kb / 1024**2, out[1][len("/host"):] or "/"
-
-
-def check_storage(host: Host, storage_path: str, need_gb: float) -> Check:
+def check_storage(host: HostProbe, storage_path: str, need_gb: float) -> Check:
     gb, where = free_gb(host, storage_path)
     msg = f"{gb:.1f} GB free at {where} (for {storage_path}), {need_gb:g} GB required"
     if gb < need_gb:
@@ -116,11 +65,11 @@ def check_storage(host: Host, storage_path: str, need_gb: float) -> Check:
     return Check("storage", PASS, msg)
 
 
-def nofile_limit(host: Host) -> int:
+def nofile_limit(host: HostProbe) -> int:
     return int(host.run("ulimit -Hn", network_mode="none").strip())
 
 
-def check_ulimits(host: Host, cfg: SiteConfig) -> Check:
+def check_ulimits(host: HostProbe, cfg: SiteConfig) -> Check:
     import docker
     from docker.types import Ulimit
 
@@ -149,7 +98,7 @@ def site_ports(cfg: SiteConfig) -> dict[int, str]:
     return ports
 
 
-def _listening(host: Host) -> set[int]:
+def _listening(host: HostProbe) -> set[int]:
     out = host.run("cat /proc/net/tcp /proc/net/tcp6 2>/dev/null", network_mode="host")
     ports = set()
     for line in out.splitlines()[1:]:
@@ -159,7 +108,7 @@ def _listening(host: Host) -> set[int]:
     return ports
 
 
-def check_ports(host: Host, cfg: SiteConfig) -> Check:
+def check_ports(host: HostProbe, cfg: SiteConfig) -> Check:
     wanted = site_ports(cfg)
     held: dict[int, str] = {}
     for c in host.client.containers.list():
@@ -180,7 +129,7 @@ def check_ports(host: Host, cfg: SiteConfig) -> Check:
     return Check("ports", PASS, f"{listed} free" + (f"; held by the site itself: {', '.join(ours)}" if ours else ""))
 
 
-def _routes(host: Host) -> list[tuple[ipaddress.IPv4Network, str]]:
+def _routes(host: HostProbe) -> list[tuple[ipaddress.IPv4Network, str]]:
     out = host.run("cat /proc/net/route", network_mode="host")
     routes = []
     for line in out.splitlines()[1:]:
@@ -192,7 +141,7 @@ def _routes(host: Host) -> list[tuple[ipaddress.IPv4Network, str]]:
     return routes
 
 
-def check_subnet(host: Host, cfg: SiteConfig) -> Check:
+def check_subnet(host: HostProbe, cfg: SiteConfig) -> Check:
     want = ipaddress.IPv4Network(cfg.network.subnet)
     clashes = []
     for n in host.client.networks.list():
@@ -255,7 +204,7 @@ def run_checks(cfg: SiteConfig, helper_image: str, key: Optional[str], key_is_se
     except Exception as e:  # noqa: BLE001
         return [Check("daemon", FAIL, f"cannot reach the Docker daemon at {cfg.docker_host or 'DOCKER_HOST/local socket'}: {e}",
                       "start Docker on the host, or fix docker:host (ssh://user@host needs an SSH key and the docker CLI there)")]
-    host = Host(client, helper_image)
+    host = HostProbe(client, helper_image)
     req, _ = sizing.for_site(cfg)
     measure("cores", lambda: check_cores(info, req, cfg.host.cpu_cores))
     measure("memory", lambda: check_memory(info, req, cfg.host.memory_gb))

@@ -41,9 +41,9 @@ from sitespec.imageref import version_of
 from sitespec.stackfile import load_stack_config
 
 from ._cli import add_dir_argument, readable_file, run
-from ._site import Site, open_site
+from ._site import DeployedSite, open_site
 from ._checks import FAIL, PASS, WARN, Check, guarded, report
-from .preflight import Host, free_gb
+from ._host import HostProbe, free_gb
 
 NIGHTLY_MAX_AGE_HOURS = 26  # a daily dump, with slack for a slow night
 
@@ -57,7 +57,7 @@ def declared_images(cfg: SiteConfig) -> dict[str, str]:
     return out
 
 
-def check_containers(site: Site, declared: dict[str, str], container_of: Callable[[str], Any]) -> list[Check]:
+def check_containers(site: DeployedSite, declared: dict[str, str], container_of: Callable[[str], Any]) -> list[Check]:
     import docker
 
     checks = []
@@ -85,7 +85,7 @@ def check_containers(site: Site, declared: dict[str, str], container_of: Callabl
     return checks
 
 
-def check_db(site: Site) -> list[Check]:
+def check_db(site: DeployedSite) -> list[Check]:
     db = site.container(DB_CONTAINER)
     if db is None or db.status != "running":
         return [Check("db health", FAIL, "db is not running"), Check("schemas", FAIL, "db is not running")]
@@ -147,15 +147,15 @@ def check_ports(cfg: SiteConfig, ca_file: Optional[Path]) -> list[Check]:
     return checks
 
 
-def check_storage(site: Site, cfg: SiteConfig) -> Check:
+def check_storage(site: DeployedSite, cfg: SiteConfig) -> Check:
     req, _ = sizing.for_site(cfg)
-    gb, where = free_gb(Host(site.client, cfg.images.db), cfg.site.storage_path)
+    gb, where = free_gb(HostProbe(site.client, cfg.images.db), cfg.site.storage_path)
     need = req.storage_gb.value
     msg = f"{gb:.1f} GB free at {where}, {need:g} GB required"
     return Check("storage", PASS if gb >= need else FAIL, msg, "" if gb >= need else "free space or grow the volume")
 
 
-def check_backups(site: Site, now: Optional[float] = None) -> Check:
+def check_backups(site: DeployedSite, now: Optional[float] = None) -> Check:
     now = now or time.time()
     m = site.container(MAINTENANCE_CONTAINER)
     if m is None or m.status != "running":

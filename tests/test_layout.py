@@ -47,6 +47,32 @@ def test_imports_point_at_the_domain_only(package):
     assert {k: v for k, v in wrong.items() if v} == {}
 
 
+def ops_modules_imported_by(path: Path) -> set[str]:
+    """The ops modules a module of ops imports: `from .x import`, `from . import x`,
+    `from ops.x import`, `from ops import x` or `import ops.x`."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            dotted = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = ".".join(filter(None, ["ops" if node.level == 1 else "", node.module]))
+            dotted = [f"{module}.{a.name}" for a in node.names] if module == "ops" else [module]
+        else:
+            continue
+        found |= {d.split(".")[1] for d in dotted if d.startswith("ops.")}
+    return found
+
+
+def test_no_command_imports_another_command():
+    # What two commands share lives in a private module (ops/_*.py), so each command can change alone.
+    commands = {m.stem for m in (ROOT / "ops").glob("*.py") if not m.name.startswith("_")}
+    wrong = {
+        f"ops/{c}.py": sorted(ops_modules_imported_by(ROOT / "ops" / f"{c}.py") & (commands - {c}))
+        for c in commands
+    }
+    assert {k: v for k, v in wrong.items() if v} == {}
+
+
 def test_the_domain_imports_no_pulumi():
     # Reading the stack, secret Outputs and the engine's error type belong to the program's edge.
     for m in modules("sitespec"):
@@ -77,6 +103,35 @@ def test_components_holds_components_only():
         if m.name == "__init__.py":
             continue
         assert re.search(r"class \w+\(pulumi\.ComponentResource\)", m.read_text()), f"{m.name} defines no component"
+
+
+def test_every_component_takes_one_documented_args_class():
+    # As in pulumi/examples: (name, args: <Component>Args, opts), and the Args class documents
+    # every attribute, so a reader learns a component's interface without reading its body.
+    problems = []
+    for m in modules("components"):
+        classes = {c.name: c for c in ast.parse(m.read_text()).body if isinstance(c, ast.ClassDef)}
+        for cls in classes.values():
+            if not any(ast.unparse(b) == "pulumi.ComponentResource" for b in cls.bases):
+                continue
+            init = next(f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__")
+            params = [(a.arg, ast.unparse(a.annotation) if a.annotation else None) for a in init.args.args]
+            if params != [("self", None), ("name", "str"), ("args", f"{cls.name}Args"),
+                          ("opts", "Optional[pulumi.ResourceOptions]")]:
+                problems.append(f"{m.name}: {cls.name}.__init__{params}")
+                continue
+            args = classes.get(f"{cls.name}Args")
+            if args is None or not any("dataclass(frozen=True)" in ast.unparse(d) for d in args.decorator_list):
+                problems.append(f"{m.name}: no frozen dataclass {cls.name}Args")
+                continue
+            body = args.body
+            for i, node in enumerate(body):
+                if isinstance(node, ast.AnnAssign):
+                    doc = body[i + 1] if i + 1 < len(body) else None
+                    if not (isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
+                            and isinstance(doc.value.value, str)):
+                        problems.append(f"{m.name}: {args.name}.{ast.unparse(node.target)} has no docstring")
+    assert problems == []
 
 
 def readme_layout_paths() -> list[str]:

@@ -66,7 +66,7 @@ def nofile_cap(client, standins) -> int:
     """The open-files hard limit this daemon can give a container."""
     from ops import preflight
 
-    return preflight.nofile_limit(preflight.Host(client, standins["db"]))
+    return preflight.nofile_limit(preflight.HostProbe(client, standins["db"]))
 
 
 def clean(client, network="o3net"):

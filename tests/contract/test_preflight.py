@@ -54,7 +54,7 @@ def cfg(stack_dir):
 
 @pytest.fixture
 def host(client, standins):
-    return preflight.Host(client, standins["db"])
+    return preflight.HostProbe(client, standins["db"])
 
 
 def with_cores(req: sizing.Requirements, cores: float, memory: float) -> sizing.Requirements:

@@ -100,4 +100,4 @@ def images(client, standins) -> Images:
 def nofile_cap(client, standins) -> int:
     from ops import preflight
 
-    return preflight.nofile_limit(preflight.Host(client, standins["db"]))
+    return preflight.nofile_limit(preflight.HostProbe(client, standins["db"]))
