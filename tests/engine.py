@@ -90,6 +90,21 @@ def unwrap(value: Any) -> Any:
     return value
 
 
+def changed(before: Evaluation, after: Evaluation) -> dict[str, set[str]]:
+    """Custom resource name -> input fields that differ (minus the resource's ignore_changes)."""
+    old = {r.name: r for r in before.resources}
+    out = {}
+    for r in after.resources:
+        if not r.custom:  # components have no effect of their own
+            continue
+        o = old[r.name]
+        fields = {k for k in set(o.inputs) | set(r.inputs) if unwrap(o.inputs.get(k)) != unwrap(r.inputs.get(k))}
+        fields -= set(r.ignore_changes)
+        if fields:
+            out[r.name] = fields
+    return out
+
+
 def mock_image_id(ref: str) -> str:
     """The image id the mocks give a RemoteImage of `ref` (what containers then reference)."""
     return "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
