@@ -51,20 +51,20 @@ from pathlib import Path
 from typing import Callable, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "e2e")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]
 
+from daemon import clean  # noqa: E402
 from e2e_harness import (  # noqa: E402
-    PASSWORD,
     REPOS,
     VERSIONS,
-    Images,
+    LocalRegistry,
     Project,
-    Registry,
-    clean,
+    StandinReleases,
     publish,
-    site_config,
+    stack_config,
     toolchain_env,
 )
+from site_fixtures import PASSWORD  # noqa: E402
 
 COMPONENTS = ("db", "pacs", "view")
 COMPOSE = "/usr/bin/docker-compose"
@@ -197,8 +197,8 @@ class Bench:
         self.client = docker.DockerClient(base_url=docker_host, timeout=300)
         self.client.ping()
         self.tmp = Path(tempfile.mkdtemp(prefix="o3-engine-bench-"))
-        self.registry: Optional[Registry] = None
-        self.images: Optional[Images] = None
+        self.registry: Optional[LocalRegistry] = None
+        self.images: Optional[StandinReleases] = None
         self.samples: dict[str, list[float]] = {}
         self.notes: list[str] = []
 
@@ -214,7 +214,7 @@ class Bench:
             raise SystemExit(f"building the stand-in images failed:\n{out.stdout}\n{out.stderr}")
         tag = out.stdout.strip().split(":")[-1]
         standins = {"db": f"o3-standin-db:{tag}", "app": f"o3-standin-app:{tag}"}
-        self.registry = Registry(self.tmp / "registry" / "storage")
+        self.registry = LocalRegistry(self.tmp / "registry" / "storage")
         refs: dict[str, dict[str, str]] = {}
         ids = {}
         for comp in COMPONENTS:
@@ -222,7 +222,7 @@ class Bench:
                 ref = f"{self.registry.host}/{REPOS[comp]}:{v}"
                 ids[ref] = publish(self.client, standins["db" if comp == "db" else "app"], ref, v)
                 refs.setdefault(comp, {})[v] = ref
-        self.images = Images(self.registry.host, refs, ids)
+        self.images = StandinReleases(self.registry.host, refs, ids)
         clean(self.client)
 
     def teardown(self) -> None:
@@ -276,7 +276,7 @@ class Bench:
         storage = work / "storage"
         self.remove_images()
         project = Project(work, f"bench{i}", self.pulumi_env, secrets=[PASSWORD])
-        config = site_config(str(storage), im, self.docker_host, NOFILE_CAP, name="bench-site")
+        config = stack_config(str(storage), im, self.docker_host, NOFILE_CAP, name="bench-site")
         config["o3:database"]["ulimits"] = {"nofileSoft": NOFILE_CAP, "nofileHard": NOFILE_CAP}
         # The guide publishes MySQL's port; here on loopback, as every other port.
         config["o3:database"].update({"publish": "loopback", "port": 3306 + self.off})

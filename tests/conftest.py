@@ -1,14 +1,15 @@
 import copy
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from site_fixtures import BASE, PASSWORD, REGISTRY_KEY
 
-from site_fixtures import BASE, PASSWORD, REGISTRY_KEY  # noqa: E402
+# The test daemon's fixtures, shared by tests/contract and tests/e2e.
+pytest_plugins = ["daemon"]
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture

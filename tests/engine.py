@@ -91,6 +91,21 @@ def unwrap(value: Any) -> Any:
     return value
 
 
+def changed(before: Evaluation, after: Evaluation) -> dict[str, set[str]]:
+    """Custom resource name -> input fields that differ (minus the resource's ignore_changes)."""
+    old = {r.name: r for r in before.resources}
+    out = {}
+    for r in after.resources:
+        if not r.custom:  # components have no effect of their own
+            continue
+        o = old[r.name]
+        fields = {k for k in set(o.inputs) | set(r.inputs) if unwrap(o.inputs.get(k)) != unwrap(r.inputs.get(k))}
+        fields -= set(r.ignore_changes)
+        if fields:
+            out[r.name] = fields
+    return out
+
+
 def mock_image_id(ref: str) -> str:
     """The image id the mocks give a RemoteImage of `ref` (what containers then reference)."""
     return "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
@@ -180,7 +195,7 @@ def evaluate(
 ) -> Evaluation:
     """Run `__main__.py` with `config` (full keys, e.g. "o3:site"; objects as dicts) on the mock engine.
 
-    Raises whatever the program raises (e.g. ConfigError); resources registered before that are
+    Raises whatever the program raises (a RunError for an invalid config); resources registered before that are
     available as `last_run().resources` for tests that prove nothing was registered.
     """
     global _last

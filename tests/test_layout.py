@@ -162,3 +162,78 @@ def test_readme_names_every_operator_command():
     for m in modules("ops"):
         if not m.name.startswith("_"):
             assert f"ops.{m.stem}" in text, m.stem
+
+
+# --- the tests' own house ----------------------------------------------------------------------
+
+PROJECT_CODE = ("__main__.py", "components", "sitespec", "ops", "policy", "bench", "tests")
+
+
+def project_modules(*tops: str) -> list[Path]:
+    """The project's own Python files under `tops` (virtualenvs left out)."""
+    found = []
+    for top in tops:
+        path = ROOT / top
+        found += [path] if path.is_file() else [m for m in path.rglob("*.py") if "venv" not in m.relative_to(ROOT).parts]
+    return sorted(found)
+
+
+def sys_path_edits(tree: ast.AST) -> list[int]:
+    """Lines that change sys.path: sys.path.insert/append/extend(...), sys.path[...] = ..., sys.path += ..."""
+    def is_sys_path(node) -> bool:
+        node = node.value if isinstance(node, ast.Subscript) else node
+        return (isinstance(node, ast.Attribute) and node.attr == "path"
+                and isinstance(node.value, ast.Name) and node.value.id == "sys")
+
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and is_sys_path(node.func.value):
+            if node.func.attr in ("insert", "append", "extend"):
+                lines.append(node.lineno)
+        elif isinstance(node, (ast.Assign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(is_sys_path(t) for t in targets):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_no_test_file_edits_sys_path():
+    # pytest.ini's `pythonpath` puts the project root and tests/ on the path, and pytest the folder
+    # of each test module: a path edited by hand is a module found by accident.
+    edits = [f"{m.relative_to(ROOT)}:{line}" for m in project_modules("tests") for line in sys_path_edits(ast.parse(m.read_text()))]
+    assert edits == []
+
+
+def imported_modules(tree: ast.AST) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            found += [(node.lineno, node.module)] if node.module else [(node.lineno, a.name) for a in node.names]
+    return found
+
+
+def test_no_test_file_imports_a_test_module_or_a_conftest():
+    # What tests share lives in helper modules (tests/daemon.py, engine.py, site_fixtures.py, the
+    # harnesses): a test module imported elsewhere drags its tests along, and `conftest` names
+    # whichever of the three conftest.py files pytest loaded last.
+    wrong = [
+        f"{m.relative_to(ROOT)}:{line}: {name}"
+        for m in project_modules("tests")
+        for line, name in imported_modules(ast.parse(m.read_text()))
+        if any(part.startswith("test_") or part == "conftest" for part in name.split("."))
+    ]
+    assert wrong == []
+
+
+def test_each_class_of_the_tests_has_a_name_of_its_own():
+    # So that a search for `class Site` finds one definition, not a test's look-alike.
+    where: dict[str, list[str]] = {}
+    for m in project_modules(*PROJECT_CODE):
+        for node in ast.walk(ast.parse(m.read_text())):
+            if isinstance(node, ast.ClassDef):
+                where.setdefault(node.name, []).append(f"{m.relative_to(ROOT)}:{node.lineno}")
+    shared = {name: places for name, places in where.items()
+              if len(places) > 1 and any(p.startswith("tests/") for p in places)}
+    assert shared == {}

@@ -7,6 +7,7 @@ import pytest
 
 from engine import ROOT, evaluate, stack_file_config
 from policy_harness import analyze, by_policy
+from tlsfixtures import tls_site
 
 
 def mandatory(violations):
@@ -64,7 +65,5 @@ def test_facts_changes_touch_only_the_facts_record():
 
 
 def test_a_tls_site_passes_every_rule():
-    from test_tls_backups_logs import tls_site
-
     cfg, secrets = tls_site()
     assert analyze(evaluate(cfg, secrets).resources) == []

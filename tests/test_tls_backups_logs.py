@@ -10,23 +10,12 @@ import pulumi
 import pytest
 from pulumi.runtime import rpc
 
-from engine import evaluate, last_run, unwrap
+from engine import changed, evaluate, last_run, unwrap
 from site_fixtures import BASE, PASSWORD
 from sitespec.guide import DB_PASSWORD_FILE
-from tlsfixtures import TestCA
+from tlsfixtures import SITE_CA, SITE_HOST, tls_site
 
 CONTAINER = "docker:index/container:Container"
-HOST = "pacs.test-site.example"
-CA = TestCA()
-
-
-def tls_site(issued=None, **tls):
-    issued = issued or CA.issue(HOST)
-    cfg = copy.deepcopy(BASE)
-    cfg["o3:site"]["publicHost"] = HOST
-    cfg["o3:tls"] = {"enabled": True, "certificate": issued.cert_pem, **tls}
-    cfg["o3:tlsKey"] = issued.key_pem
-    return cfg, {"o3:tlsKey"}
 
 
 def refused(cfg, secrets=()) -> str:
@@ -56,7 +45,7 @@ def test_a_matching_valid_certificate_is_accepted_and_warns_nothing():
     ("port-clash", ["o3:tls.viewPort/pacsPort", "different host ports"]),
 ])
 def test_a_bad_certificate_or_key_is_refused_before_anything_exists(case, words):
-    good = CA.issue(HOST)
+    good = SITE_CA.issue(SITE_HOST)
     cfg, secrets = tls_site(good)
     if case == "no-cert":
         del cfg["o3:tls"]["certificate"]
@@ -66,13 +55,13 @@ def test_a_bad_certificate_or_key_is_refused_before_anything_exists(case, words)
     elif case == "plain-key":
         secrets = set()
     elif case == "other-key":
-        cfg["o3:tlsKey"] = CA.issue(HOST).key_pem
+        cfg["o3:tlsKey"] = SITE_CA.issue(SITE_HOST).key_pem
     elif case == "expired":
-        cfg, secrets = tls_site(CA.issue(HOST, days=-1, start_days_ago=30))
+        cfg, secrets = tls_site(SITE_CA.issue(SITE_HOST, days=-1, start_days_ago=30))
     elif case == "not-yet":
-        cfg, secrets = tls_site(CA.issue(HOST, days=30, start_days_ago=-2))
+        cfg, secrets = tls_site(SITE_CA.issue(SITE_HOST, days=30, start_days_ago=-2))
     elif case == "wrong-name":
-        cfg, secrets = tls_site(CA.issue("other.example"))
+        cfg, secrets = tls_site(SITE_CA.issue("other.example"))
     elif case == "garbage-cert":
         cfg["o3:tls"]["certificate"] = "hello"
     elif case == "garbage-key":
@@ -86,14 +75,14 @@ def test_a_bad_certificate_or_key_is_refused_before_anything_exists(case, words)
 
 
 def test_an_expiry_within_30_days_only_warns():
-    ev = evaluate(*tls_site(CA.issue(HOST, days=10)))
+    ev = evaluate(*tls_site(SITE_CA.issue(SITE_HOST, days=10)))
     assert any("o3:tls.certificate: expires on" in w and "renew" in w for w in ev.warnings())
     assert any(c.plain("name") == "o3-proxy" for c in ev.of_type(CONTAINER))
 
 
-@pytest.mark.parametrize("names, host", [(["*.test-site.example"], HOST), (["10.1.2.3"], "10.1.2.3")])
+@pytest.mark.parametrize("names, host", [(["*.test-site.example"], SITE_HOST), (["10.1.2.3"], "10.1.2.3")])
 def test_wildcard_and_ip_names_cover_the_public_host(names, host):
-    cfg, secrets = tls_site(CA.issue(*names))
+    cfg, secrets = tls_site(SITE_CA.issue(*names))
     cfg["o3:site"]["publicHost"] = host
     evaluate(cfg, secrets)
 
@@ -149,14 +138,12 @@ def test_behind_the_proxy_plain_http_is_on_loopback_and_4568_stays(tls_ev):
 
 
 def test_outputs_are_https_urls(tls_ev):
-    assert tls_ev.outputs["viewUrl"] == f"https://{HOST}/"
-    assert tls_ev.outputs["pacsUrl"] == f"https://{HOST}:8443/"
+    assert tls_ev.outputs["viewUrl"] == f"https://{SITE_HOST}/"
+    assert tls_ev.outputs["pacsUrl"] == f"https://{SITE_HOST}:8443/"
 
 
 def test_a_renewal_changes_only_the_proxy(tls_ev):
-    from test_upgrades import changed
-
-    renewed = evaluate(*tls_site(CA.issue(HOST, days=700)))
+    renewed = evaluate(*tls_site(SITE_CA.issue(SITE_HOST, days=700)))
     assert set(changed(tls_ev, renewed)) == {"test-site-proxy-container"}
 
 

@@ -8,27 +8,12 @@ import copy
 
 import pytest
 
-from engine import evaluate, unwrap
+from engine import changed, evaluate, unwrap
 from site_fixtures import BASE
 
 SITE = "test-site"
 NEVER_TOUCHED = [f"{SITE}-db-password", f"{SITE}-net-network", f"{SITE}-folders-mkdir", f"{SITE}-site-facts",
                  f"{SITE}-registry-docker"]
-
-
-def changed(before, after) -> dict[str, set[str]]:
-    """Custom resource name -> input fields that differ (minus the resource's ignore_changes)."""
-    old = {r.name: r for r in before.resources}
-    out = {}
-    for r in after.resources:
-        if not r.custom:  # components have no effect of their own
-            continue
-        o = old[r.name]
-        fields = {k for k in set(o.inputs) | set(r.inputs) if unwrap(o.inputs.get(k)) != unwrap(r.inputs.get(k))}
-        fields -= set(r.ignore_changes)
-        if fields:
-            out[r.name] = fields
-    return out
 
 
 def bump(component: str, tag: str):

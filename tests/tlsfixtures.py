@@ -1,7 +1,9 @@
-"""A test CA and certificates made on the fly (cryptography), for the TLS config and proxy tests."""
+"""A test CA and certificates made on the fly (cryptography), for the TLS config and proxy tests,
+and the mock-engine tests' site with the HTTPS front door on."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import ipaddress
 from dataclasses import dataclass
@@ -11,6 +13,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from site_fixtures import BASE
 
 
 def _pem_key(key) -> str:
@@ -61,3 +65,18 @@ class TestCA:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
         leaf = builder.sign(self.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
         return Issued(leaf + self.pem, _pem_key(key), leaf)
+
+
+SITE_HOST = "pacs.test-site.example"  # the publicHost of tls_site()
+SITE_CA = TestCA()
+
+
+def tls_site(issued: Optional[Issued] = None, **tls) -> tuple[dict, set[str]]:
+    """site_fixtures.BASE with the front door on: `issued` (a certificate of SITE_CA for
+    SITE_HOST unless given) and `tls` (other o3:tls keys); the key is the secret o3:tlsKey."""
+    issued = issued or SITE_CA.issue(SITE_HOST)
+    cfg = copy.deepcopy(BASE)
+    cfg["o3:site"]["publicHost"] = SITE_HOST
+    cfg["o3:tls"] = {"enabled": True, "certificate": issued.cert_pem, **tls}
+    cfg["o3:tlsKey"] = issued.key_pem
+    return cfg, {"o3:tlsKey"}

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from conftest import PASSWORD
-from test_contract import mysql
+from daemon import mysql
+from site_fixtures import PASSWORD
 
 pytestmark = pytest.mark.engine
 

@@ -14,16 +14,10 @@ import docker
 import pytest
 
 from apply import Applier, UnknownField
-from conftest import PASSWORD
+from daemon import mysql
+from site_fixtures import PASSWORD
 
 pytestmark = pytest.mark.engine
-
-
-def mysql(container, sql: str) -> str:
-    """Run SQL in the db container as root; the password goes by environment, not argv."""
-    code, out = container.exec_run(["mysql", "-uroot", "-N", "-e", sql], environment={"MYSQL_PWD": PASSWORD})
-    assert code == 0, out.decode()
-    return out.decode()
 
 
 def get(port: int) -> dict:

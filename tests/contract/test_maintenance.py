@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORD, not_due_schedule, stack_project
-from test_contract import mysql
+from contract_harness import not_due_schedule, stack_project
+from daemon import mysql
+from site_fixtures import PASSWORD
 
 pytestmark = pytest.mark.engine
 ROOT = Path(__file__).resolve().parents[2]

@@ -132,7 +132,7 @@ def test_subnet_overlapping_a_docker_network_fails(host, client, cfg):
 def fake_registry():
     """A registry on loopback that accepts `_json_key` with KEY (basic auth on /v2/)."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class JsonKeyRegistry(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
             ok = self.headers.get("Authorization") == "Basic " + base64.b64encode(f"_json_key:{KEY}".encode()).decode()
             self.send_response(200 if ok else 401)
@@ -149,7 +149,7 @@ def fake_registry():
         def log_error(self, *args):  # the daemon tries TLS first; that noise is expected
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), JsonKeyRegistry)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"127.0.0.1:{server.server_address[1]}"
     server.shutdown()

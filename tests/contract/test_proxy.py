@@ -10,24 +10,21 @@ import os
 import shutil
 import socket
 import ssl
-import sys
 import tempfile
-from pathlib import Path
 
 import pytest
 
-from conftest import deployed, site_config
+from contract_harness import contract_config, deployed
+from tlsfixtures import TestCA
 
 pytestmark = pytest.mark.engine
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tlsfixtures import TestCA  # noqa: E402
 
 CA = TestCA("O3 Contract Test CA")
 HOST = "localhost"
 
 
 def tls_config(storage, docker_host, nofile_cap, issued):
-    cfg, secrets = site_config(storage, docker_host, nofile_cap)
+    cfg, secrets = contract_config(storage, docker_host, nofile_cap)
     cfg["o3:site"]["publicHost"] = HOST
     cfg["o3:ports"] = {"bindAddress": "0.0.0.0"}  # the proxy on every interface, as on a site
     cfg["o3:tls"] = {"enabled": True, "certificate": issued.cert_pem}

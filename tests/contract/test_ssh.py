@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from conftest import PASSWORD, image_map, not_due_schedule, stack_project
+from apply import Applier
+from contract_harness import image_map, not_due_schedule, stack_project
+from daemon import db_limits
+from engine import evaluate
+from ops._site import use_ssh_opts
+from site_fixtures import BASE, PASSWORD
+from sshhost import RemoteHost
 
 pytestmark = pytest.mark.engine
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,9 +30,6 @@ STORAGE = "/srv/o3-remote"  # on the remote host's own /srv
 
 @pytest.fixture(scope="module")
 def remote(client, standins, docker_host):
-    sys.path.insert(0, str(ROOT / "tests"))
-    from sshhost import RemoteHost
-
     host = RemoteHost().up()
     try:
         host.load(docker_host, list(standins.values()))  # over ssh, like any side-loaded image
@@ -36,12 +39,9 @@ def remote(client, standins, docker_host):
 
 
 def remote_config(host, nofile_cap: int) -> dict:
-    from site_fixtures import BASE
-
     cfg = copy.deepcopy(BASE)
     cfg["o3:site"].update(storagePath=STORAGE, publicHost=host.address)
-    cfg["o3:database"] = {"ulimits": {"nofileSoft": min(26677, nofile_cap), "nofileHard": min(46677, nofile_cap)},
-                          "waitTimeoutSeconds": 120}
+    cfg["o3:database"] = db_limits(nofile_cap)
     cfg["o3:backup"] = {"schedule": not_due_schedule()}
     cfg["o3:dbPassword"] = PASSWORD
     cfg["docker:host"] = host.docker_host
@@ -52,10 +52,6 @@ def remote_config(host, nofile_cap: int) -> dict:
 @pytest.fixture(scope="module")
 def remote_site(remote, standins, nofile_cap):
     import docker
-
-    from apply import Applier
-    from engine import evaluate
-    from ops._site import use_ssh_opts
 
     cfg = remote_config(remote, nofile_cap)
     ev = evaluate(cfg, {"o3:dbPassword"})

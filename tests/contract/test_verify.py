@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import stack_project
-from test_contract import mysql
+from contract_harness import stack_project
+from daemon import mysql
 
 pytestmark = pytest.mark.engine
 ROOT = Path(__file__).resolve().parents[2]

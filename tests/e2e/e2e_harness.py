@@ -23,6 +23,8 @@ from typing import Any, Callable, Iterable, Optional
 
 from ruamel.yaml import YAML
 
+from daemon import site_config
+
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ("__main__.py", "Pulumi.yaml", "requirements.txt", "components", "sitespec")
@@ -51,7 +53,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Registry:
+class LocalRegistry:
     """Debian's docker-registry on loopback: the stand-ins are pulled from it for real.
     With `login=(user, password)` it asks for HTTP basic auth (htpasswd, bcrypt), as the O3
     registry asks for the `_json_key` login."""
@@ -260,13 +262,6 @@ def by_type(steps: Iterable[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]
     return {k: sorted(v) for k, v in out.items()}
 
 
-def mysql(container, password: str, sql: str) -> str:
-    """SQL in the db container as root; the password goes by environment, not argv."""
-    code, out = container.exec_run(["mysql", "-uroot", "-N", "-e", sql], environment={"MYSQL_PWD": password})
-    assert code == 0, out.decode()
-    return out.decode()
-
-
 def http_json(port: int, host: str = "127.0.0.1", timeout: float = 30) -> dict[str, Any]:
     """GET / on a published port, retried while the app is still starting."""
     deadline = time.monotonic() + timeout
@@ -282,9 +277,7 @@ def http_json(port: int, host: str = "127.0.0.1", timeout: float = 30) -> dict[s
 
 # --- the site the tests deploy -------------------------------------------------------
 
-PASSWORD = "E2e-Site_Pw.2026x"
 SITE = "e2e-site"
-REQUIRED = os.environ.get("O3_E2E_REQUIRED") == "1"
 SITE_CONTAINERS = ("db", "pacs", "pacs-singleton", "view")
 VERSIONS = {"db": ("8.0.34", "8.0.35"), "pacs": ("2.8.1", "2.8.2"), "view": ("3.4.2", "3.4.3"), "proxy": ("1.28.0",)}
 REPOS = {"db": "o3/mysql", "pacs": "o3-cloud-internal/partner/pacs-cloud", "view": "o3-cloud-internal/partner/view-cloud",
@@ -292,7 +285,7 @@ REPOS = {"db": "o3/mysql", "pacs": "o3-cloud-internal/partner/pacs-cloud", "view
 
 
 @dataclass
-class Images:
+class StandinReleases:
     registry: str
     refs: dict[str, dict[str, str]]  # component -> version -> reference
     ids: dict[str, str]  # reference -> image id
@@ -301,26 +294,10 @@ class Images:
         return self.refs[component][VERSIONS[component][which]]
 
 
-def clean(client) -> None:
-    """What a failed run could leave: the site's containers and network."""
-    for name in (*SITE_CONTAINERS, "o3-maintenance", "o3-proxy"):
-        try:
-            client.containers.get(name).remove(force=True, v=True)
-        except Exception:  # noqa: BLE001 - absent is fine
-            pass
-    for n in client.networks.list(names=["o3net"]):
-        n.remove()
-
-
-def site_config(storage: str, images: Images, docker_host: str, nofile_cap: int, name: str = SITE) -> dict:
-    return {
-        "o3:site": {"name": name, "timezone": "Europe/Rome", "storagePath": storage, "concurrentUsers": 10,
-                    "examsPerDay": 100, "ring": "canary"},
-        "o3:host": {"cpuCores": 8, "memoryGb": 16, "storageGb": 500, "networkMbps": 1000},
-        "o3:images": {c: images.ref(c) for c in ("db", "pacs", "view")},
-        "o3:ports": {"bindAddress": "127.0.0.1"},  # test traffic stays on loopback
-        "o3:database": {"ulimits": {"nofileSoft": min(26677, nofile_cap), "nofileHard": min(46677, nofile_cap)},
-                        "waitTimeoutSeconds": 120},
-        "o3:backup": {"retain": 10},
-        "docker:host": docker_host,
-    }
+def stack_config(storage: str, releases: StandinReleases, docker_host: str, nofile_cap: int, name: str = SITE) -> dict:
+    """The test daemon's site config for a stack of these tests: a canary running the first
+    release of each component from the local registry (the password is set with --secret)."""
+    cfg = site_config(storage, docker_host, nofile_cap, name=name, ring="canary")
+    cfg["o3:images"] = {c: releases.ref(c) for c in ("db", "pacs", "view")}
+    cfg["o3:backup"] = {"retain": 10}
+    return cfg

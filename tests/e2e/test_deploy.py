@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from e2e_harness import PASSWORD, ROOT, SITE_CONTAINERS, Project, clean, http_json, mysql, site_config
+from daemon import clean, mysql
+from e2e_harness import ROOT, SITE_CONTAINERS, Project, http_json, stack_config
+from site_fixtures import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +28,7 @@ def test_scripts_deploy_deploys_a_site_that_verifies(pulumi_env, docker_host, cl
         shutil.copytree(ROOT / "ops", project.dir / "ops")
         shutil.copytree(ROOT / "policy", project.dir / "policy", ignore=shutil.ignore_patterns("venv"))
         (project.dir / "policy" / "venv").symlink_to(ROOT / "policy" / "venv")
-        project.init(site_config(str(work / "storage"), images, docker_host, nofile_cap), {"o3:dbPassword": PASSWORD})
+        project.init(stack_config(str(work / "storage"), images, docker_host, nofile_cap), {"o3:dbPassword": PASSWORD})
         deploy = [str(project.dir / "scripts" / "deploy"), project.stack, "--yes", "--non-interactive"]
         # This test host has 2 cores, the site needs 6: preflight stops the deploy before `up`.
         out = subprocess.run(deploy, cwd=work, env=project.env, capture_output=True, text=True, timeout=900)
@@ -41,7 +43,7 @@ def test_scripts_deploy_deploys_a_site_that_verifies(pulumi_env, docker_host, cl
         assert out.returncode == 0, text[-5000:]
         for name in SITE_CONTAINERS:
             assert client.containers.get(name).status == "running", name
-        assert {"public_pacs", "public_view"} <= set(mysql(client.containers.get("db"), PASSWORD, "SHOW DATABASES").split())
+        assert {"public_pacs", "public_view"} <= set(mysql(client.containers.get("db"), "SHOW DATABASES").split())
         assert http_json(8181)["role"] == "view"
     finally:
         project.destroy(check=False)

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from e2e_harness import (PASSWORD, REPOS, SITE, SITE_CONTAINERS, VERSIONS, CommandFailed, Project, Registry,
-                         clean, http_json, mysql, publish, site_config)
+from daemon import clean, mysql
+from e2e_harness import (REPOS, SITE, SITE_CONTAINERS, VERSIONS, CommandFailed, LocalRegistry, Project, http_json, publish,
+                         stack_config)
+from site_fixtures import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +29,7 @@ def make_site(pulumi_env, docker_host, client, images, nofile_cap):
 
     def make(stack: str, change=lambda cfg: None, secrets: dict | None = None) -> Project:
         work = Path(tempfile.mkdtemp(prefix=f"o3-e2e-{stack}-"))
-        cfg = site_config(str(work / "storage"), images, docker_host, nofile_cap)
+        cfg = stack_config(str(work / "storage"), images, docker_host, nofile_cap)
         change(cfg)
         secrets = {"o3:dbPassword": PASSWORD, **(secrets or {})}
         p = Project(work, stack, pulumi_env, secrets=list(secrets.values()))
@@ -116,7 +118,7 @@ def test_a_moved_storage_path_gets_new_folders_and_leaves_the_old_data_alone(mak
     p = make_site("moved")
     p.up()
     old = storage_of(p)
-    mysql(client.containers.get("db"), PASSWORD, "CREATE TABLE public_pacs.moved_probe (v INT); INSERT INTO public_pacs.moved_probe VALUES (7)")
+    mysql(client.containers.get("db"), "CREATE TABLE public_pacs.moved_probe (v INT); INSERT INTO public_pacs.moved_probe VALUES (7)")
     (old / "compose" / "storage" / "study.dcm").write_text("dicom")
     # MySQL's own files change when the old db stops cleanly; everything else must stay as it is.
     def kept(root):
@@ -147,7 +149,7 @@ KEY = '{"type":"service_account","id":"o3-e2e"}'  # short: htpasswd's bcrypt rea
 def private_registry(client, standins):
     """A registry that asks for the `_json_key` login, holding the site's three images."""
     cache = Path(tempfile.mkdtemp(prefix="o3-e2e-authreg-"))
-    reg = Registry(cache / "storage", login=("_json_key", KEY))
+    reg = LocalRegistry(cache / "storage", login=("_json_key", KEY))
     auth = {"username": "_json_key", "password": KEY}
     refs = {}
     for comp in ("db", "pacs", "view"):

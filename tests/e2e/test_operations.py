@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from e2e_harness import PASSWORD, ROOT, SITE, Project, by_type, clean, mysql, site_config
+from daemon import clean, mysql
+from e2e_harness import ROOT, SITE, Project, by_type, stack_config
+from site_fixtures import PASSWORD
+from tlsfixtures import TestCA
 
 pytestmark = pytest.mark.e2e
-sys.path.insert(0, str(ROOT / "tests"))
-from tlsfixtures import TestCA  # noqa: E402
 
 CA = TestCA("O3 e2e CA")
 ZONE = zoneinfo.ZoneInfo("Europe/Rome")
@@ -33,7 +34,7 @@ def tls_site(pulumi_env, docker_host, client, images, nofile_cap):
     clean(client)
     work = Path(tempfile.mkdtemp(prefix="o3-e2e-ops-"))
     issued = CA.issue("localhost", "127.0.0.1")
-    cfg = site_config(str(work / "storage"), images, docker_host, nofile_cap)
+    cfg = stack_config(str(work / "storage"), images, docker_host, nofile_cap)
     cfg["o3:site"]["publicHost"] = "localhost"
     cfg["o3:ports"] = {"bindAddress": "0.0.0.0"}
     cfg["o3:tls"] = {"enabled": True, "certificate": issued.cert_pem}
@@ -95,7 +96,7 @@ def test_the_scheduled_dump_runs_and_a_deleted_row_comes_back(tls_site, client):
     project, work, _ = tls_site
     backups = work / "storage" / "backups"
     db = client.containers.get("db")
-    mysql(db, PASSWORD, "CREATE TABLE public_pacs.nightly_probe (v INT); INSERT INTO public_pacs.nightly_probe VALUES (1)")
+    mysql(db, "CREATE TABLE public_pacs.nightly_probe (v INT); INSERT INTO public_pacs.nightly_probe VALUES (1)")
     (backups / ".o3-nightly-day").unlink(missing_ok=True)
     project.edit(lambda cfg: cfg.setdefault("o3:backup", {}).update(schedule=site_now(+2)))
     steps = by_type(project.preview_steps())
@@ -106,10 +107,10 @@ def test_the_scheduled_dump_runs_and_a_deleted_row_comes_back(tls_site, client):
         time.sleep(2)
     dump = sorted(backups.glob("o3-nightly-*.sql.gz"))[-1]
     assert gzip.open(dump, "rt").readline() == f"-- o3-site: {SITE}\n"
-    mysql(db, PASSWORD, "DELETE FROM public_pacs.nightly_probe")
+    mysql(db, "DELETE FROM public_pacs.nightly_probe")
     out = ops(project, "restore", "--file", dump.name, "--yes")
     assert out.returncode == 0, out.stderr
-    assert mysql(db, PASSWORD, "SELECT v FROM public_pacs.nightly_probe").split() == ["1"]
+    assert mysql(db, "SELECT v FROM public_pacs.nightly_probe").split() == ["1"]
     bad = backups / "o3-nightly-corrupt.sql.gz"
     bad.write_bytes(dump.read_bytes()[:-64])
     out = ops(project, "restore", "--file", bad.name, "--yes")

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from e2e_harness import PASSWORD, Project, clean, site_config
+from daemon import clean
+from e2e_harness import Project, stack_config
+from site_fixtures import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +28,7 @@ def stack(pulumi_env, docker_host, client, images, nofile_cap):
 
     def make(name: str, change) -> Project:
         work = Path(tempfile.mkdtemp(prefix="o3-e2e-policy-"))
-        cfg = site_config(str(work / "storage"), images, docker_host, nofile_cap, name=name)
+        cfg = stack_config(str(work / "storage"), images, docker_host, nofile_cap, name=name)
         change(cfg)
         p = Project(work, name, pulumi_env, secrets=[PASSWORD])
         p.init(cfg, {"o3:dbPassword": PASSWORD})

@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from e2e_harness import PASSWORD, REPOS, ROOT, SITE, VERSIONS, Project, by_type, publish
+from e2e_harness import REPOS, ROOT, SITE, VERSIONS, Project, by_type, publish
+from ops._site import use_ssh_opts
+from site_fixtures import PASSWORD
+from sshhost import RemoteHost
 
 pytestmark = pytest.mark.e2e
 STORAGE = "/srv/o3-remote"
@@ -21,11 +24,7 @@ STORAGE = "/srv/o3-remote"
 
 @pytest.fixture(scope="module")
 def remote(pulumi_env, docker_host, standins):
-    sys.path.insert(0, str(ROOT / "tests"))
     import docker
-
-    from ops._site import use_ssh_opts
-    from sshhost import RemoteHost
 
     host = RemoteHost().up()
     try:

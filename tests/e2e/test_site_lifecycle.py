@@ -19,14 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from e2e_harness import PASSWORD, ROOT, SITE, SITE_CONTAINERS, VERSIONS, Project, by_type, clean, http_json, mysql, site_config
+from daemon import clean, mysql
+from e2e_harness import ROOT, SITE, SITE_CONTAINERS, VERSIONS, Project, by_type, http_json, stack_config
+from site_fixtures import PASSWORD
 
 pytestmark = pytest.mark.e2e
 STACK = "e2e"
 PROBE = "e2e_probe"
 
 
-class Site:
+class LifecycleSite:
     def __init__(self, project: Project, storage: str, client, images):
         self.project = project
         self.storage = storage
@@ -40,7 +42,7 @@ class Site:
         return {n: self.container(n).id for n in SITE_CONTAINERS}
 
     def sql(self, statement: str) -> str:
-        return mysql(self.container("db"), PASSWORD, statement)
+        return mysql(self.container("db"), statement)
 
     def backups(self) -> list[str]:
         folder = Path(self.storage, "backups")
@@ -62,11 +64,11 @@ def site(pulumi_env, docker_host, client, images, nofile_cap):
     work = Path(tempfile.mkdtemp(prefix="o3-e2e-life-"))
     storage = str(work / "storage")
     project = Project(work, STACK, pulumi_env, secrets=[PASSWORD])
-    project.init(site_config(storage, images, docker_host, nofile_cap), {"o3:dbPassword": PASSWORD})
+    project.init(stack_config(storage, images, docker_host, nofile_cap), {"o3:dbPassword": PASSWORD})
     start = time.monotonic()
     up = project.up()
     print(f"\n[figures] fresh `pulumi up` with the policy pack: {time.monotonic() - start:.1f} s")
-    s = Site(project, storage, client, images)
+    s = LifecycleSite(project, storage, client, images)
     s.first_up = up
     yield s
     project.destroy(check=False)
