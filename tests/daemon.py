@@ -35,6 +35,7 @@ def missing(reason: str):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item):
+    # A missing prerequisite fails an e2e test under O3_E2E_REQUIRED=1 and skips any other test.
     # Decided here, per test, not in the fixtures: pytest keeps a session fixture's skip and
     # raises it again for every test that asks for it, contract and e2e tests alike.
     try:
