@@ -228,13 +228,12 @@ def test_no_test_file_imports_a_test_module_or_a_conftest():
     assert wrong == []
 
 
-def test_each_class_of_the_tests_has_a_name_of_its_own():
-    # So that a search for `class Site` finds one definition, not a test's look-alike.
+def test_each_class_has_a_name_of_its_own():
+    # So that a search for `class Site` finds one definition, in the product or in the tests.
     where: dict[str, list[str]] = {}
     for m in project_modules(*PROJECT_CODE):
         for node in ast.walk(ast.parse(m.read_text())):
             if isinstance(node, ast.ClassDef):
                 where.setdefault(node.name, []).append(f"{m.relative_to(ROOT)}:{node.lineno}")
-    shared = {name: places for name, places in where.items()
-              if len(places) > 1 and any(p.startswith("tests/") for p in places)}
+    shared = {name: places for name, places in where.items() if len(places) > 1}
     assert shared == {}
