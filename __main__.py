@@ -17,7 +17,7 @@ def read_config() -> config.SiteConfig:
     o3 = pulumi.Config(config.PROJECT)
     prefix = f"{config.PROJECT}:"
     # Declared keys, and any other `o3:` key the stack sets (a typo is reported, not ignored).
-    names = {f.alias or n for n, f in config.SiteConfig.model_fields.items()} - {"dockerHost", "sshOpts"}
+    names = {f.alias or n for n, f in config.SiteConfig.model_fields.items()} - set(config.DOCKER_KEYS)
     names |= {k.removeprefix(prefix) for k in pulumi.runtime.get_config_env() if k.startswith(prefix)}
     raw = {n: v for n in sorted(names) if (v := o3.get(n)) is not None}
     secret = {k for k in config.SECRET_KEYS if pulumi.runtime.is_config_secret(prefix + k)}

@@ -3,9 +3,9 @@
 A logical dump of the running `db` (mysqldump --single-transaction), by the site's one dump
 script (`components/scripts/maintenance.sh`) in a short-lived container on the db image and the
 site's network, so ssh:// hosts work too; written gzip-compressed to `<storagePath>/backups`,
-named with the old and new versions and a UTC timestamp; the oldest beyond `o3:backup.retain` are removed. The command is replaced, and so
-runs, whenever an image reference changes; every container depends on it, so when the dump
-fails nothing is replaced. It never deletes anything on `destroy`.
+named with the old and new versions and a UTC timestamp; the oldest beyond `o3:backup.retain`
+are removed. The command is replaced, and so runs, whenever an image reference changes; every
+container depends on it, so when the dump fails nothing is replaced. It never deletes anything on `destroy`.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ class PreUpgradeBackup(pulumi.ComponentResource):
         super().__init__(f"{TYPE_PREFIX}PreUpgradeBackup", name, {"retain": args.retain}, opts)
         self.folder = f"{args.storage_path}/{BACKUP_FOLDER}"
         refs = {"db": args.images.db, "pacs": args.images.pacs, "view": args.images.view}
+        shared = script_env(args.site)
         self.command = command.local.Command(
             f"{name}-dump",
             create=SCRIPT,
@@ -68,7 +69,8 @@ class PreUpgradeBackup(pulumi.ComponentResource):
             interpreter=["/bin/bash", "-c"],
             environment={
                 **docker_cli_env(args.docker_host, args.ssh_opts),
-                **script_env(args.site),
+                **shared,
+                "O3_SHARED_NAMES": " ".join(shared),  # what the dump's container is given (-e NAME)
                 "O3_DB_CONTAINER": DB_CONTAINER,
                 "O3_NETWORK": args.network_name,
                 "O3_BACKUP_DIR": self.folder,

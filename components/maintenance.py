@@ -25,7 +25,6 @@ from sitespec.guide import BACKUPS_MOUNT, DB_PASSWORD_FILE, MAINTENANCE_CONTAINE
 from . import MAINTENANCE_SH, TYPE_PREFIX, env_list, site_container
 
 
-
 def zoneinfo_base64(zone: str) -> str:
     """The TZif file of an IANA zone (from the pinned tzdata package), so `date` in the
     container speaks site time whatever the image ships."""

@@ -504,6 +504,8 @@ OBJECT_KEYS: dict[str, type[BaseModel]] = {
     for n, f in SiteConfig.model_fields.items()
     if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)
 }
+# Fields read from the docker provider's namespace, not `o3:`, and their keys there.
+DOCKER_KEYS = {"dockerHost": "docker:host", "sshOpts": "docker:sshOpts"}
 # The secret keys and how to set each.
 SECRET_KEYS = {
     "dbPassword": "pulumi config set --secret o3:dbPassword <password>",
@@ -521,10 +523,8 @@ def _required_fields(key: str) -> str:
 
 def _loc(loc: tuple[Any, ...]) -> str:
     head, *rest = [str(p) for p in loc]
-    if head == "dockerHost":
-        return "docker:host"
-    if head == "sshOpts":
-        return "docker:sshOpts" + "".join(f"[{p}]" for p in rest)
+    if head in DOCKER_KEYS:
+        return DOCKER_KEYS[head] + "".join(f"[{p}]" for p in rest)
     return f"{PROJECT}:{head}" + "".join(f".{p}" for p in rest)
 
 

@@ -1,6 +1,7 @@
 # Pre-upgrade backup: a logical dump of the site's schemas, taken from the running db container
 # before any image changes, written gzip-compressed under <storagePath>/backups on the Docker host.
-# Input (environment): the names shared with Python (sitespec/guide.py script_env), O3_DB_CONTAINER,
+# Input (environment): the names shared with Python (sitespec/guide.py script_env, listed in
+# O3_SHARED_NAMES, all handed on to the dump's container), O3_DB_CONTAINER,
 # O3_NETWORK, O3_BACKUP_DIR, O3_HELPER_IMAGE (the db image), O3_MAINTENANCE_SH (the dump script's
 # text), O3_RETAIN, O3_NEW_VERSIONS ("db=<tag> pacs=<tag> view=<tag>"), MYSQL_PWD (secret),
 # DOCKER_HOST (remote sites). The password is handed on by name: it is never on a command line.
@@ -30,10 +31,10 @@ new=$(printf '%s' "$O3_NEW_VERSIONS" | tr ' =' '_-')
 # The site's one dump script (components/scripts/maintenance.sh, O3_MAINTENANCE_SH) does the dump,
 # in a short-lived container on the db image and the site's network: the same dump, first line
 # and .partial-then-rename as the nightly one. The password goes in by name (-e MYSQL_PWD).
+passed=(-e MYSQL_PWD)
+for n in $O3_SHARED_NAMES; do passed+=(-e "$n"); done
 in_helper() {
-  docker run --rm --network "$O3_NETWORK" --user 0 -v "$O3_BACKUP_DIR:$O3_BACKUPS" -e MYSQL_PWD \
-    -e O3_BACKUPS -e O3_SITE -e O3_SITE_MARKER -e O3_DB_HOST -e O3_SCHEMAS -e O3_DUMP_OPTIONS -e O3_PASSWORD_FILE \
-    -e O3_BACKUP_PREFIX -e O3_NIGHTLY_PREFIX -e O3_MANUAL_PREFIX -e O3_STATUS_FILE -e O3_DAY_FILE \
+  docker run --rm --network "$O3_NETWORK" --user 0 -v "$O3_BACKUP_DIR:$O3_BACKUPS" "${passed[@]}" \
     --entrypoint sh "$O3_HELPER_IMAGE" -c "$O3_MAINTENANCE_SH" maintenance.sh "$@"
 }
 
