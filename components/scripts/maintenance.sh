@@ -24,13 +24,15 @@ STATUS="$B/$O3_STATUS_FILE"
 DAYFILE="$B/$O3_DAY_FILE"  # the last day whose nightly dump was attempted (site time)
 MARKER="$O3_SITE_MARKER"
 
-prefix() {  # prefix KIND: the file name prefix of a kind of dump
+prefix() {  # prefix KIND: the file name prefix of a kind of dump; never empty (keep/prune match on it)
   case "$1" in
-    nightly) echo "$O3_NIGHTLY_PREFIX" ;;
-    manual) echo "$O3_MANUAL_PREFIX" ;;
-    backup) echo "$O3_BACKUP_PREFIX" ;;
+    nightly) p=$O3_NIGHTLY_PREFIX ;;
+    manual) p=$O3_MANUAL_PREFIX ;;
+    backup) p=$O3_BACKUP_PREFIX ;;
     *) echo "unknown kind of dump '$1' (nightly, manual or backup)" >&2; return 2 ;;
   esac
+  [ -n "$p" ] || { echo "no file name prefix for $1 dumps in the environment" >&2; return 2; }
+  echo "$p"
 }
 
 log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) o3-maintenance: $*"; }
@@ -68,7 +70,8 @@ dump() {  # dump KIND [TAG]: writes $B/<prefix><UTC><TAG>.sql.gz, or nothing at 
 }
 
 prune() {
-  find "$B" -maxdepth 1 -type f -name "$O3_NIGHTLY_PREFIX*.sql.gz" -mtime +"$O3_RETAIN_DAYS" -print -delete \
+  nightly_prefix=$(prefix nightly)
+  find "$B" -maxdepth 1 -type f -name "$nightly_prefix*.sql.gz" -mtime +"$O3_RETAIN_DAYS" -print -delete \
     | while read -r f; do log "removed nightly dump $f (older than $O3_RETAIN_DAYS days)"; done
   find /logs/pacs /logs/view -type f -mtime +"$O3_LOG_RETAIN_DAYS" -print -delete \
     | while read -r f; do log "removed log file $f (older than $O3_LOG_RETAIN_DAYS days)"; done
