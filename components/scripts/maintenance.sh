@@ -5,7 +5,8 @@
 # `keep` in a short-lived container on the same image (components/scripts/pre-upgrade-backup.sh).
 #   maintenance.sh loop              run forever: the nightly dump at O3_SCHEDULE (site time)
 #   maintenance.sh dump KIND [TAG]   one dump now (KIND: nightly | manual | backup), named
-#                                    <prefix><UTC time><TAG>.sql.gz; prints its file name
+#                                    <prefix><UTC time><TAG>.sql.gz (-2, -3... when a dump of
+#                                    that second exists); prints its file name
 #   maintenance.sh keep KIND N       remove all but the N newest dumps of KIND; prints how many are left
 #   maintenance.sh check FILE        is FILE (in /backups) a complete dump of this site's schemas?
 #   maintenance.sh restore FILE      check, then load it into db
@@ -49,21 +50,37 @@ status() {  # status OK FILE MESSAGE: the nightly outcome, written atomically
   mv "$STATUS.tmp" "$STATUS"
 }
 
+place() {  # place PARTIAL BASE: PARTIAL becomes BASE.sql.gz (BASE-2.sql.gz, ... if taken); prints it
+  # Two dumps of a kind can start in one second (a manual one beside the nightly, two restarts
+  # of the loop): the second must not replace the first. ln fails on an existing name, atomically.
+  n=1; name="$2.sql.gz"
+  while :; do
+    if [ ! -e "$B/$name" ]; then
+      if ln "$1" "$B/$name" 2>/dev/null; then rm -f "$1"; break; fi
+      [ -e "$B/$name" ] || { mv "$1" "$B/$name"; break; }  # a file system without hard links
+    fi
+    n=$((n + 1)); name="$2-$n.sql.gz"
+  done
+  echo "$name"
+}
+
 dump() {  # dump KIND [TAG]: writes $B/<prefix><UTC><TAG>.sql.gz, or nothing at all
   p=$(prefix "$1") || return 2
-  name="$p$(date -u +%Y%m%dT%H%M%SZ)${2:-}.sql.gz"
+  base="$p$(date -u +%Y%m%dT%H%M%SZ)${2:-}"
+  part=$(mktemp "$B/$base.partial.XXXXXX") || { LAST_ERROR="cannot write in the backups folder"; return 1; }
+  # (its own temporary name: a dump beside it writes another)
+  chmod 644 "$part"  # as before mktemp: what the umask gave the dumps
   err=$(mktemp)
   password
   # shellcheck disable=SC2086 # option and schema lists
   ( echo "$MARKER"; mysqldump -h "$O3_DB_HOST" -uroot $O3_DUMP_OPTIONS --databases $O3_SCHEMAS 2>"$err"
-    echo $? > "$err.rc" ) | gzip -c > "$B/$name.partial"
-  if [ "$(cat "$err.rc")" = 0 ] && gzip -t "$B/$name.partial" 2>/dev/null; then
-    mv "$B/$name.partial" "$B/$name"
+    echo $? > "$err.rc" ) | gzip -c > "$part"
+  if [ "$(cat "$err.rc")" = 0 ] && gzip -t "$part" 2>/dev/null; then
     rm -f "$err" "$err.rc"
-    echo "$name"
+    place "$part" "$base"
     return 0
   fi
-  rm -f "$B/$name.partial"
+  rm -f "$part"
   LAST_ERROR=$(tr '\n' ' ' < "$err")
   rm -f "$err" "$err.rc"
   return 1
@@ -116,7 +133,7 @@ case "${1:-}" in
     if [ ! -f "$DAYFILE" ] && due; then date +%F > "$DAYFILE"; fi
     # PID 1 ignores SIGTERM unless it traps it: without this, every `docker stop` (a db bump, a
     # config change) waited out the whole grace period. The sleep runs in the background so the
-    # trap fires at once; a dump under way finishes first (it writes .partial, then renames).
+    # trap fires at once; a dump under way finishes first (it writes .partial.*, then renames).
     trap 'log "stopping"; exit 0' TERM INT
     while :; do
       if [ "$(cat "$DAYFILE" 2>/dev/null)" != "$(date +%F)" ] && due; then
