@@ -32,15 +32,18 @@ def backups(site) -> Path:
 KEEP = object()
 
 
-def restart_maintenance(site, schedule: str, tick: int = 1, day=KEEP):
+def restart_maintenance(site, schedule: str, tick: int = 1, day=KEEP, prepare=None):
     """A new o3-maintenance from the program's spec, with `schedule` (and a fast tick for tests).
-    `day`: what the last-run marker says when it starts (None: no marker). Set only once the old
-    loop is gone: a running loop whose marker is not today dumps at once once its time has passed."""
+    `day`: what the last-run marker says when it starts (None: no marker); `prepare()`: files to
+    lay out for it. Both only once the old loop is gone: a running loop whose marker is not today
+    dumps at once once its time has passed, and one still pruning would take the new files."""
     from engine import evaluate
 
     old = site.containers.get("o3-maintenance")
     if old is not None:
         old.remove(force=True)
+    if prepare is not None:
+        prepare()
     if day is None:
         (backups(site) / ".o3-nightly-day").unlink(missing_ok=True)
     elif day is not KEEP:
@@ -57,23 +60,34 @@ def site_time(delta_minutes: int = 0) -> str:
     return (dt.datetime.now(ZONE) + dt.timedelta(minutes=delta_minutes)).strftime("%H:%M")
 
 
-def wait_for(predicate, seconds: float, what: str):
+def wait_for(predicate, seconds: float, what: str, site=None):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         found = predicate()
         if found:
             return found
         time.sleep(0.5)
-    raise AssertionError(f"{what} did not happen within {seconds} s")
+    raise AssertionError(f"{what} did not happen within {seconds} s" + (explain(site) if site else ""))
+
+
+def explain(site) -> str:
+    """What o3-maintenance said and left behind, for a failure message."""
+    b = backups(site)
+    c = site.containers["o3-maintenance"]
+    c.reload()
+    files = sorted(p.name for p in b.iterdir())
+    day = (b / ".o3-nightly-day").read_text().strip() if (b / ".o3-nightly-day").exists() else None
+    return (f"\nsite time {site_day()} {site_time()}, day file {day!r}, container {c.status}, files {files}"
+            f"\nlogs:\n{c.logs().decode()[-3000:]}")
 
 
 def site_day(delta_days: int = 0) -> str:
     return (dt.datetime.now(ZONE) + dt.timedelta(days=delta_days)).date().isoformat()
 
 
-def quiet_restart(site):
+def quiet_restart(site, prepare=None):
     """Restart o3-maintenance with today's nightly already done: only start-up pruning runs."""
-    return restart_maintenance(site, "02:30", day=site_day())
+    return restart_maintenance(site, "02:30", day=site_day(), prepare=prepare)
 
 
 def nightly_files(site) -> list[str]:
@@ -124,13 +138,13 @@ def test_the_nightly_dump_runs_at_its_minute_in_site_time(site):
     text = gzip.open(backups(site) / new[0], "rt").read()
     assert text.startswith("-- o3-site: test-site\n") and "CREATE DATABASE" in text and text.rstrip().splitlines()[-1].startswith("-- Dump completed")
     assert "nightly dump" in c.logs().decode()
-    assert not list(backups(site).glob("*.partial"))
+    assert not list(backups(site).glob("*.partial*"))
 
 
 def test_a_host_that_was_down_at_the_scheduled_time_catches_up(site):
     before = nightly_files(site)
     restart_maintenance(site, site_time(-5) if site_time(-5) < site_time() else "00:00", day=site_day(-1))
-    wait_for(lambda: set(nightly_files(site)) - set(before), 30, "the catch-up dump")
+    wait_for(lambda: set(nightly_files(site)) - set(before), 30, "the catch-up dump", site)
 
 
 def test_a_failed_nightly_dump_is_reported_and_leaves_no_file(site):
@@ -143,7 +157,7 @@ def test_a_failed_nightly_dump_is_reported_and_leaves_no_file(site):
                  "the failure report")
         st = status(site)
         assert "nightly dump failed" in st["message"] and st["file"] == ""
-        assert nightly_files(site) == before and not list(backups(site).glob("*.partial"))
+        assert nightly_files(site) == before and not list(backups(site).glob("*.partial*"))
         assert "ERROR: nightly dump failed" in site.containers["o3-maintenance"].logs().decode()
     finally:
         db.start()
@@ -155,10 +169,12 @@ def test_retention_removes_old_nightly_dumps_and_nothing_else(site):
     files = {"o3-nightly-20200101T023000Z.sql.gz": 20, "o3-nightly-recent.sql.gz": 1,
              "o3-backup-20200101T000000Z_from_x_to_y.sql.gz": 60, "o3-manual-20200101T000000Z.sql.gz": 60,
              "notes.txt": 60}
-    for name, days in files.items():
-        (b / name).write_bytes(b"x")
-        age(b / name, days)
-    quiet_restart(site)  # pruning runs at start
+    def prepare():
+        for name, days in files.items():
+            (b / name).write_bytes(b"x")
+            age(b / name, days)
+
+    quiet_restart(site, prepare)  # pruning runs at start
     wait_for(lambda: not (b / "o3-nightly-20200101T023000Z.sql.gz").exists(), 20, "pruning")
     kept = {n for n in files if (b / n).exists()}
     assert kept == set(files) - {"o3-nightly-20200101T023000Z.sql.gz"}  # retainDays 14 by default
@@ -172,15 +188,18 @@ def test_old_log_files_go_recent_ones_and_every_data_folder_stay(site):
     recent = [s / "pacs/log/server.log", s / "view/log/viewer.log"]
     data = [s / "storage/study-2020.dcm", s / "pacs/shared-persist/old.cfg", s / "view/shared-persist/old.cfg",
             Path(site.storage, "backups/o3-backup-keep.sql.gz")]
-    for f in old + recent + data:
-        f.parent.mkdir(parents=True, exist_ok=True)
-        f.write_text("x")
-    for f in old + data:
-        age(f, 40)  # past o3:logs.retainDays (30)
-    quiet_restart(site)
-    wait_for(lambda: not any(f.exists() for f in old), 20, "log pruning")
+    def prepare():
+        for f in old + recent + data:
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text("x")
+        for f in old + data:
+            age(f, 40)  # past o3:logs.retainDays (30)
+
+    c = quiet_restart(site, prepare)
+    # The log line comes just after the file goes (find -delete, then the line): wait for both.
+    wait_for(lambda: not any(f.exists() for f in old)
+             and "removed log file /logs/pacs/server.2020-01-01.log" in c.logs().decode(), 20, "log pruning", site)
     assert all(f.exists() for f in recent + data)
-    assert "removed log file /logs/pacs/server.2020-01-01.log" in site.containers["o3-maintenance"].logs().decode()
 
 
 # --- ops.backup and ops.restore ------------------------------------------------------------------
@@ -218,6 +237,26 @@ def test_ops_restore_brings_back_a_row_deleted_after_the_dump(site, project):
     for app in ("pacs", "pacs-singleton", "view"):
         site.containers[app].reload()
         assert site.containers[app].status == "running"
+
+
+def test_a_dump_never_replaces_one_from_the_same_second(site, project):
+    # Seen in CI: a catch-up dump started in the second of the nightly one before it and took its
+    # name. Dumps of the next few seconds already exist; the new one gets a name of its own.
+    now = dt.datetime.now(dt.timezone.utc)
+    taken = [backups(site) / f"o3-manual-{(now + dt.timedelta(seconds=s)):%Y%m%dT%H%M%SZ}.sql.gz" for s in range(30)]
+    for f in taken:
+        f.write_bytes(b"an earlier dump")
+    try:
+        out = ops(project, "backup")
+        assert out.returncode == 0, out.stderr
+        name = next(w for w in out.stdout.split() if "o3-manual-" in w).rsplit("/", 1)[-1]
+        assert name.endswith("Z-2.sql.gz") and name[:-len("-2.sql.gz")] + ".sql.gz" in {f.name for f in taken}
+        assert gzip.open(backups(site) / name, "rt").readline() == "-- o3-site: test-site\n"
+        assert all(f.read_bytes() == b"an earlier dump" for f in taken)
+        assert not list(backups(site).glob("*.partial*"))
+    finally:
+        for f in taken:
+            f.unlink(missing_ok=True)
 
 
 @pytest.mark.parametrize("damage, words", [
