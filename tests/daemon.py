@@ -4,8 +4,8 @@ of what a site leaves behind. A pytest plugin, loaded by tests/conftest.py.
 
 The daemon is disposable (`O3_TEST_DOCKER_HOST`, started by tests/dockerd.sh): the tests create
 and remove containers named db, pacs and view on it. A prerequisite this machine lacks (no
-daemon, no toolchain) skips the tests that need it, except that with O3_E2E_REQUIRED=1 (as
-.ci/run sets) it fails the e2e tests instead.
+daemon, no toolchain) skips the tests that need it, except that with O3_TESTS_REQUIRED=1 (as
+.ci/run sets for the contract and the e2e suites) it fails them instead.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 from site_fixtures import BASE, PASSWORD
 
 STANDINS = Path(__file__).resolve().parent / "contract" / "build-standins.sh"
-REQUIRED = os.environ.get("O3_E2E_REQUIRED") == "1"
+REQUIRED = os.environ.get("O3_TESTS_REQUIRED") == "1"
 # Everything a site run can leave on the daemon: the site's containers and the contract tests' probe.
 LEFTOVERS = ("db", "pacs", "pacs-singleton", "view", "o3-maintenance", "o3-proxy", "db-ulimit-probe")
 
@@ -35,16 +35,16 @@ def missing(reason: str):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item):
-    # A missing prerequisite fails an e2e test under O3_E2E_REQUIRED=1 and skips any other test.
+    # A missing prerequisite fails a contract or e2e test under O3_TESTS_REQUIRED=1, else skips it.
     # Decided here, per test, not in the fixtures: pytest keeps a session fixture's skip and
     # raises it again for every test that asks for it, contract and e2e tests alike.
     try:
         return (yield)
     except pytest.skip.Exception as e:
-        if not (REQUIRED and getattr(e, "prerequisite", False) and item.get_closest_marker("e2e")):
+        if not (REQUIRED and getattr(e, "prerequisite", False)):
             raise
         reason = e.msg
-    pytest.fail(f"O3_E2E_REQUIRED=1: {reason}", pytrace=False)
+    pytest.fail(f"O3_TESTS_REQUIRED=1: {reason}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ daemon's fixtures).
 
 They need `O3_TEST_DOCKER_HOST` (a disposable daemon: they create and remove containers named
 db/pacs/view) and `scripts/pulumi-toolchain`. `.ci/run` provides both and sets
-O3_E2E_REQUIRED=1, which turns a missing prerequisite into a failure instead of a skip.
+O3_TESTS_REQUIRED=1, which turns a missing prerequisite into a failure instead of a skip.
 """
 
 from __future__ import annotations
