@@ -111,10 +111,12 @@ def _listening(host: HostProbe) -> set[int]:
 def check_ports(host: HostProbe, cfg: SiteConfig) -> Check:
     wanted = site_ports(cfg)
     held: dict[int, str] = {}
-    for c in host.client.containers.list():
-        for bindings in (c.attrs.get("NetworkSettings", {}).get("Ports") or {}).values():
-            for b in bindings or []:
-                held[int(b["HostPort"])] = c.name
+    # One listing call: containers.list() inspects each container afterwards and fails on one
+    # that goes meanwhile (a short-lived helper on a busy host).
+    for c in host.client.api.containers():
+        for b in c.get("Ports") or []:
+            if b.get("PublicPort"):
+                held[int(b["PublicPort"])] = c["Names"][0].lstrip("/")
     listening = _listening(host)
     problems, ours = [], []
     for port, owner in sorted(wanted.items()):

@@ -112,6 +112,13 @@ def mysql(container, sql: str) -> str:
     return out.decode()
 
 
+def container_names(client, **filters) -> set[str]:
+    """The names of the daemon's containers, stopped ones too, in one listing call. docker-py's
+    containers.list() inspects each container after listing, and fails on one removed meanwhile
+    (a step's short-lived helper during an `up`): seen in CI."""
+    return {n.lstrip("/") for c in client.api.containers(all=True, filters=filters or None) for n in c["Names"]}
+
+
 def clean(client) -> None:
     """Remove what a site run (or a failed one) leaves on the test daemon: the containers, with
     their anonymous volumes, and the network. The data folders are the tests' temp folders."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon import clean, mysql
+from daemon import clean, container_names, mysql
 from e2e_harness import (REPOS, SITE, SITE_CONTAINERS, VERSIONS, CommandFailed, LocalRegistry, Project, http_json, publish,
                          stack_config)
 from site_fixtures import PASSWORD
@@ -74,7 +74,7 @@ def test_an_up_interrupted_while_it_waits_for_the_db_converges_after_the_readme_
     proc = p.spawn("up", "--yes", "--stack", p.stack, "--skip-preview")
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        names = [c.name for c in client.containers.list(all=True)]
+        names = container_names(client)
         if "db" in names or proc.poll() is not None:
             break
         time.sleep(0.2)
@@ -83,7 +83,7 @@ def test_an_up_interrupted_while_it_waits_for_the_db_converges_after_the_readme_
     os.killpg(proc.pid, sig)
     proc.wait(timeout=300)
     assert proc.returncode != 0
-    assert not {"pacs", "view"} & {c.name for c in client.containers.list(all=True)}, "apps started before the db was healthy"
+    assert not {"pacs", "view"} & container_names(client), "apps started before the db was healthy"
     write = storage_of(p) / "compose" / "storage" / "written-before-interrupt.dcm"
     write.write_text("image")
     # The README's recovery ("An interrupted `pulumi up`"): after a kill, release the lock the CLI
@@ -94,10 +94,9 @@ def test_an_up_interrupted_while_it_waits_for_the_db_converges_after_the_readme_
     # A container the killed run had created but not recorded holds its fixed name: remove the
     # container (its data is in the bind mounts), as the README says.
     recorded = {r["outputs"].get("name") for r in p.resources("docker:index/container:Container")}
-    for c in client.containers.list(all=True, filters={"label": f"o3.site={SITE}"}):
-        if c.name not in recorded:
-            assert sig == signal.SIGKILL, f"a graceful interrupt left {c.name} unrecorded"
-            c.remove(force=True)
+    for name in container_names(client, label=f"o3.site={SITE}") - recorded:
+        assert sig == signal.SIGKILL, f"a graceful interrupt left {name} unrecorded"
+        client.containers.get(name).remove(force=True)
     p.up()
     converged(p, client)
     assert write.read_text() == "image"
@@ -193,7 +192,7 @@ def test_a_wrong_registry_key_fails_naming_the_registry(make_site, client, priva
         p.up()
     text = str(failed.value)
     assert reg.host in text and ("unauthorized" in text.lower() or "authentication required" in text.lower()), text[-3000:]
-    assert not [c for c in client.containers.list(all=True) if c.name in SITE_CONTAINERS]
+    assert not container_names(client) & set(SITE_CONTAINERS)
 
 
 def test_a_generated_password_survives_destroy_and_the_next_up_opens_the_same_data(make_site, client):
@@ -207,7 +206,7 @@ def test_a_generated_password_survives_destroy_and_the_next_up_opens_the_same_da
     assert client.containers.get("db").status == "running"
     # The README's destroy for such a site keeps the generated password in the stack.
     p.pulumi("destroy", "--yes", "--stack", p.stack, "--exclude-protected")
-    assert not [c for c in client.containers.list(all=True) if c.name in SITE_CONTAINERS]
+    assert not container_names(client) & set(SITE_CONTAINERS)
     p.up()
     converged(p, client)
     assert db_sql(client, "SELECT v FROM public_pacs.kept").split() == ["42"]
