@@ -90,6 +90,9 @@ prune() {
   nightly_prefix=$(prefix nightly)
   find "$B" -maxdepth 1 -type f -name "$nightly_prefix*.sql.gz" -mtime +"$O3_RETAIN_DAYS" -print -delete \
     | while read -r f; do log "removed nightly dump $f (older than $O3_RETAIN_DAYS days)"; done
+  # What a dump killed outright (SIGKILL, a power cut) left; no dump runs for a day.
+  find "$B" -maxdepth 1 -type f -name "*.partial.*" -mmin +1440 -print -delete \
+    | while read -r f; do log "removed unfinished dump $f (a dump that was cut off)"; done
   find /logs/pacs /logs/view -type f -mtime +"$O3_LOG_RETAIN_DAYS" -print -delete \
     | while read -r f; do log "removed log file $f (older than $O3_LOG_RETAIN_DAYS days)"; done
 }

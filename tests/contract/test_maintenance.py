@@ -164,20 +164,22 @@ def test_a_failed_nightly_dump_is_reported_and_leaves_no_file(site):
         site.applier.wait_healthy(db, 120)
 
 
-def test_retention_removes_old_nightly_dumps_and_nothing_else(site):
+def test_retention_removes_old_nightly_dumps_and_cut_off_ones_and_nothing_else(site):
     b = backups(site)
     files = {"o3-nightly-20200101T023000Z.sql.gz": 20, "o3-nightly-recent.sql.gz": 1,
              "o3-backup-20200101T000000Z_from_x_to_y.sql.gz": 60, "o3-manual-20200101T000000Z.sql.gz": 60,
-             "notes.txt": 60}
+             "notes.txt": 60, "o3-manual-20200101T000000Z.partial.Ab12Cd": 2, "o3-manual-now.partial.Ef34Gh": 0.01}
+    gone = {"o3-nightly-20200101T023000Z.sql.gz", "o3-manual-20200101T000000Z.partial.Ab12Cd"}
+
     def prepare():
         for name, days in files.items():
             (b / name).write_bytes(b"x")
             age(b / name, days)
 
     quiet_restart(site, prepare)  # pruning runs at start
-    wait_for(lambda: not (b / "o3-nightly-20200101T023000Z.sql.gz").exists(), 20, "pruning")
+    wait_for(lambda: not any((b / n).exists() for n in gone), 20, "pruning", site)
     kept = {n for n in files if (b / n).exists()}
-    assert kept == set(files) - {"o3-nightly-20200101T023000Z.sql.gz"}  # retainDays 14 by default
+    assert kept == set(files) - gone  # retainDays 14 by default; an unfinished dump after a day
     for n in kept:
         (b / n).unlink()
 
