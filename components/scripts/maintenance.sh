@@ -54,13 +54,14 @@ place() {  # place PARTIAL BASE: PARTIAL becomes BASE.sql.gz (BASE-2.sql.gz, ...
   # Two dumps of a kind can start in one second (a manual one beside the nightly, two restarts
   # of the loop): the second must not replace the first. ln fails on an existing name, atomically.
   n=1; name="$2.sql.gz"
-  while :; do
-    if [ ! -e "$B/$name" ]; then
-      if ln "$1" "$B/$name" 2>/dev/null; then rm -f "$1"; break; fi
-      [ -e "$B/$name" ] || { mv "$1" "$B/$name"; break; }  # a file system without hard links
+  until ln "$1" "$B/$name" 2>/dev/null; do
+    if [ ! -e "$B/$name" ]; then  # a file system without hard links
+      mv "$1" "$B/$name" || return 1
+      echo "$name"; return 0
     fi
     n=$((n + 1)); name="$2-$n.sql.gz"
   done
+  rm -f "$1"
   echo "$name"
 }
 
@@ -77,8 +78,10 @@ dump() {  # dump KIND [TAG]: writes $B/<prefix><UTC><TAG>.sql.gz, or nothing at 
     echo $? > "$err.rc" ) | gzip -c > "$part"
   if [ "$(cat "$err.rc")" = 0 ] && gzip -t "$part" 2>/dev/null; then
     rm -f "$err" "$err.rc"
-    place "$part" "$base"
-    return 0
+    place "$part" "$base" && return 0
+    rm -f "$part"
+    LAST_ERROR="the finished dump could not be renamed in the backups folder"
+    return 1
   fi
   rm -f "$part"
   LAST_ERROR=$(tr '\n' ' ' < "$err")
