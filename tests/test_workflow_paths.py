@@ -3,6 +3,8 @@ ops.stacks.PROGRAM_PATHS; a path missing there (as sitespec/ once was) means a c
 site that no preview shows for review and no ring applies. PROGRAM_PATHS itself must hold every
 file the program and the policy pack load."""
 
+import ast
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,9 +25,7 @@ def test_workflow_path_filter_is_the_program_paths(workflow, event):
 
 def _local_files(entry: Path) -> set[str]:
     """Every repository file a Python entry point loads: its local imports, followed, and the
-    files its packages ship beside their modules (the components' scripts)."""
-    import ast
-
+    files its packages keep in git beside their modules (the components' scripts)."""
     seen: set[Path] = set()
     todo = [entry]
     while todo:
@@ -33,26 +33,23 @@ def _local_files(entry: Path) -> set[str]:
         if path in seen:
             continue
         seen.add(path)
+        package = path.relative_to(ROOT).parent.parts
         for node in ast.walk(ast.parse(path.read_text())):
-            names = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:  # relative: from .x import y
-                names = [".".join(path.relative_to(ROOT).parent.parts + (node.module,))]
-            elif isinstance(node, ast.ImportFrom):  # from . import x
-                names = [".".join(path.relative_to(ROOT).parent.parts + (a.name,)) for a in node.names]
+            elif isinstance(node, ast.ImportFrom):  # `from ..x import y`: x in the package `level` up
+                parts = package[:len(package) + 1 - node.level] if node.level else ()
+                module = ".".join(parts + ((node.module,) if node.module else ()))
+                names = [module] + [f"{module}.{a.name}" for a in node.names]
+            else:
+                continue
             for name in names:
                 base = ROOT.joinpath(*name.split("."))
-                for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-                    if candidate.is_file():
-                        todo.append(candidate)
+                todo += [c for c in (base.with_suffix(".py"), base / "__init__.py") if c.is_file()]
     files = {p.relative_to(ROOT).as_posix() for p in seen}
-    for package in {p.parent for p in seen if p.name == "__init__.py"}:
-        files |= {p.relative_to(ROOT).as_posix() for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
-    return files
-
+    packages = sorted({p.parent.relative_to(ROOT).as_posix() for p in seen if p.name == "__init__.py"})
+    tracked = subprocess.run(["git", "ls-files", "--", *packages], cwd=ROOT, capture_output=True, text=True, check=True)
+    return files | set(tracked.stdout.split())
 
 
 @pytest.mark.parametrize("entry", ["__main__.py", "policy/__main__.py"])
