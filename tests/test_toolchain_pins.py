@@ -17,6 +17,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 VERSIONS_FILE = REPO / "scripts" / "pulumi-toolchain.versions"
+CLI_VERSION_FILE = REPO / ".pulumi-version"  # the CLI's version, read by the script and the workflows
 THIRD_PARTY = Path(os.environ.get("O3_THIRD_PARTY") or REPO.parent / "shared" / "third_party")
 PROVIDERS = ("COMMAND", "RANDOM", "DOCKER")
 
@@ -29,6 +30,8 @@ def _pins():
             key, sep, value = line.partition("=")
             assert sep, f"not KEY=VALUE: {line!r}"
             pins[key.strip()] = value.strip()
+    assert "PULUMI_VERSION" not in pins, "the CLI's version belongs in .pulumi-version only"
+    pins["PULUMI_VERSION"] = CLI_VERSION_FILE.read_text().strip()
     return pins
 
 
