@@ -139,16 +139,37 @@ def test_changed_files_pick_the_stacks(fleet_dir, changed, expected):
 
 # --- workflows and Renovate ----------------------------------------------------------------------
 
-def test_workflows_pass_actionlint():
-    files = sorted(str(p) for p in (ROOT / ".github" / "workflows").glob("*.yml"))
-    out = subprocess.run([str(VENV_BIN / "actionlint"), "-shellcheck=", *files], cwd=ROOT, capture_output=True, text=True)
+ACTIONS = sorted((ROOT / ".github" / "actions").glob("*/action.yml"))
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+
+
+def _yaml(path: Path):
+    return YAML(typ="safe").load(path.read_text())
+
+
+def test_workflows_and_actions_pass_actionlint_and_shellcheck():
+    """actionlint (the version act itself uses, built by scripts/ci-toolchain) over every workflow,
+    with shellcheck on their `run:` scripts. actionlint reads the local actions' inputs, not
+    their scripts: shellcheck checks those directly, each `${{ ... }}` replaced by a variable."""
+    tools = subprocess.run([str(ROOT / "scripts" / "ci-toolchain"), "actionlint"], capture_output=True, text=True)
+    assert tools.returncode == 0, tools.stderr[-3000:]
+    actionlint = Path(json.loads(tools.stdout)["parts"]["actionlint"]) / "bin" / "actionlint"
+    shellcheck = VENV_BIN / "shellcheck"
+    out = subprocess.run([str(actionlint), f"-shellcheck={shellcheck}", *map(str, WORKFLOWS)], cwd=ROOT,
+                         capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+    for action in ACTIONS:
+        for i, step in enumerate(_yaml(action)["runs"]["steps"]):
+            if "run" not in step:
+                continue
+            script = "#!/bin/bash\nset -eo pipefail\n" + re.sub(r"\$\{\{[^}]*\}\}", "${GITHUB_EXPRESSION}", step["run"])
+            out = subprocess.run([str(shellcheck), "-x", "-s", "bash", "-"], input=script, cwd=ROOT, capture_output=True, text=True)
+            assert out.returncode == 0, f"{action.relative_to(ROOT)} step {i + 1} ({step.get('name', '')}):\n{out.stdout}"
 
 
 @pytest.mark.parametrize("schema, paths", [
-    ("vendor.github-workflows", [".github/workflows/preview.yml", ".github/workflows/up.yml",
-                                 ".github/workflows/up-ring.yml", ".github/workflows/drift.yml"]),
-    ("vendor.github-actions", [".github/actions/setup/action.yml"]),
+    ("vendor.github-workflows", [str(p.relative_to(ROOT)) for p in WORKFLOWS]),
+    ("vendor.github-actions", [str(p.relative_to(ROOT)) for p in ACTIONS]),
     ("vendor.renovate", ["renovate.json"]),
 ])
 def test_ci_and_renovate_files_match_their_schemas(schema, paths):
@@ -158,35 +179,93 @@ def test_ci_and_renovate_files_match_their_schemas(schema, paths):
 
 
 def test_up_applies_rings_in_order_and_stops_at_the_first_failure():
-    jobs = YAML(typ="safe").load((ROOT / ".github/workflows/up.yml").read_text())["jobs"]
+    jobs = _yaml(ROOT / ".github/workflows/up.yml")["jobs"]
+    assert jobs["canary"]["needs"] == "stacks"
     assert jobs["early"]["needs"] == ["stacks", "canary"]
     assert jobs["broad"]["needs"] == ["stacks", "canary", "early"]
     for ring in ("early", "broad"):
         assert "!failure()" in jobs[ring]["if"] and "!cancelled()" in jobs[ring]["if"]
-    ring_job = YAML(typ="safe").load((ROOT / ".github/workflows/up-ring.yml").read_text())["jobs"]["up"]
-    steps = ring_job["steps"]
-    up = next(i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("pulumi/actions"))
-    assert steps[up]["with"]["command"] == "up" and steps[up]["with"]["policyPacks"] == "policy"
-    # Each site is verified after its up; a failing verify fails the job, so the ring fails.
-    verify = steps[up + 1]
-    assert "-m ops.verify --stack" in verify["run"] and verify["env"]["STACK"] == "${{ matrix.stack }}"
+    for ring in ("canary", "early", "broad"):
+        assert f"needs.stacks.outputs.{ring}" in jobs[ring]["strategy"]["matrix"]["stack"]
+        assert [s["uses"] for s in jobs[ring]["steps"]] == ["actions/checkout@v5", "./.github/actions/up-site"]
+    steps = _yaml(ROOT / ".github/actions/up-site/action.yml")["runs"]["steps"]
+    pulumi = [s for s in steps if str(s.get("uses", "")).startswith("pulumi/actions")]
+    # pulumi/actions' `up` skips the preview: a preview with the pack comes first (README, Rollouts)
+    assert [(s["with"]["command"], s["with"]["policyPacks"]) for s in pulumi] == [("preview", "policy"), ("up", "policy")]
+    verify = steps[-1]
+    assert steps.index(pulumi[-1]) == len(steps) - 2, "the site is verified right after its up"
+    assert "-m ops.verify --stack" in verify["run"] and verify["env"]["STACK"] == "${{ inputs.stack }}"
     assert "continue-on-error" not in verify and "if" not in verify
 
 
 def test_preview_posts_the_diff_and_drift_expects_no_changes():
     wf = ROOT / ".github/workflows"
-    preview = YAML(typ="safe").load((wf / "preview.yml").read_text())["jobs"]["preview"]["steps"][-1]["with"]
+    preview = _yaml(wf / "preview.yml")["jobs"]["preview"]["steps"][-1]["with"]
     assert preview["command"] == "preview" and preview["comment-on-pr"] is True and preview["policyPacks"] == "policy"
-    drift = YAML(typ="safe").load((wf / "drift.yml").read_text())
+    drift = _yaml(wf / "drift.yml")
     step = drift["jobs"]["drift"]["steps"][-1]["with"]
     assert step["expect-no-changes"] is True and step["refresh"] is True
     assert "schedule" in drift["on"]
 
 
+def _pulumi_steps():
+    for path in WORKFLOWS + ACTIONS:
+        doc = _yaml(path)
+        groups = [job.get("steps", []) for job in doc.get("jobs", {}).values()] + [doc.get("runs", {}).get("steps", [])]
+        for steps in groups:
+            for step in steps:
+                if str(step.get("uses", "")).startswith("pulumi/actions"):
+                    yield path, step
+
+
+def test_every_pulumi_step_runs_the_cli_the_toolchain_builds():
+    """One version, written once: .pulumi-version, read by scripts/pulumi-toolchain and by every
+    pulumi/actions step (which then skips its download when that CLI is on PATH)."""
+    found = list(_pulumi_steps())
+    assert len(found) >= 4
+    for path, step in found:
+        assert step["with"].get("pulumi-version-file") == ".pulumi-version", path.name
+        assert "pulumi-version" not in step["with"], f"{path.name}: the version is written once, in .pulumi-version"
+
+
+def test_the_workflows_read_the_outputs_ops_stacks_writes(fleet_dir, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "github_output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
+    assert stacks.main(["--github-output", "--dir", str(fleet_dir)]) == 0
+    written = dict(line.split("=", 1) for line in out.read_text().splitlines())
+    assert tuple(written) == stacks.OUTPUTS
+    assert json.loads(written["canary"]) == ["st-marys"] and json.loads(written["stacks"]) == ["north-clinic", "riverside", "st-marys"]
+    for path in WORKFLOWS:
+        jobs = _yaml(path)["jobs"]
+        pick = next(s for s in jobs["stacks"]["steps"] if s.get("id") == "pick")
+        assert "-m ops.stacks" in pick["run"] and "--github-output" in pick["run"], path.name
+        declared = jobs["stacks"]["outputs"]
+        for name, value in declared.items():
+            read = re.fullmatch(r"\$\{\{ steps\.pick\.outputs\.(\w+) \}\}", value)
+            assert read and read[1] in written, f"{path.name}: stacks job output {name} reads {value}"
+        used = set(re.findall(r"needs\.stacks\.outputs\.(\w+)", path.read_text()))
+        assert used and used <= set(declared), f"{path.name} reads {sorted(used - set(declared))}, not an output of its stacks job"
+
+
+def test_ops_stacks_refuses_an_empty_ref_and_takes_a_new_branch_whole(fleet_dir, capsys, monkeypatch):
+    assert stacks.main(["--changed-since", "", "--dir", str(fleet_dir)]) == 2
+    assert "--changed-since is empty" in capsys.readouterr().err
+    assert stacks.main(["--changed-since", "0" * 40, "--dir", str(fleet_dir)]) == 0
+    assert json.loads(capsys.readouterr().out) == ["north-clinic", "riverside", "st-marys"]
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    assert stacks.main(["--github-output", "--dir", str(fleet_dir)]) == 2
+    assert "$GITHUB_OUTPUT is not set" in capsys.readouterr().err
+
+
 def test_secrets_come_from_the_ci_secret_store():
+    for f in WORKFLOWS:
+        text = f.read_text()
+        assert "PULUMI_CONFIG_PASSPHRASE: ${{ secrets." in text or "passphrase: ${{ secrets.PULUMI_CONFIG_PASSPHRASE }}" in text, f
+    for f in ACTIONS:  # an action gets secrets from its caller, as inputs
+        text = f.read_text()
+        assert "PULUMI_CONFIG_PASSPHRASE: ${{ inputs.passphrase }}" in text or "PULUMI_CONFIG_PASSPHRASE:" not in text, f
     for f in (ROOT / ".github").rglob("*.yml"):
         text = f.read_text()
-        assert "PULUMI_CONFIG_PASSPHRASE: ${{ secrets." in text or "PULUMI_CONFIG_PASSPHRASE" not in text, f
         assert not re.search(r"(?i)(passphrase|password|key):\s*['\"]?[A-Za-z0-9+/]{16,}", text), f
 
 
