@@ -55,7 +55,10 @@ def _run(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
 
 
 class RemoteHost:
-    def __init__(self, name: str = "o3rh", net: str = "10.231.7", data_root: str = "/var/lib/o3-remote-docker"):
+    def __init__(self, name: str = "o3rh", net: str = "10.231.7", data_root: str = "/var/lib/o3-remote-docker",
+                 client_key: Optional[Path] = None):
+        """client_key: the deploy key this host accepts (one key for a fleet of hosts, as CI has);
+        by default a key of its own."""
         self.ns = name
         self.host_if, self.ns_if = f"{name}0", f"{name}1"
         self.gateway, self.address = f"{net}.1", f"{net}.2"
@@ -63,7 +66,8 @@ class RemoteHost:
         self.data_root = data_root
         self.work = Path(tempfile.mkdtemp(prefix="o3-remote-"))
         self.proc: Optional[subprocess.Popen] = None
-        self.key = self.work / "client_key"
+        self.own_key = client_key is None
+        self.key = self.work / "client_key" if client_key is None else client_key
         self.other_key = self.work / "other_key"
         self.known_hosts = self.work / "known_hosts"
         self.empty_known_hosts = self.work / "known_hosts.empty"
@@ -115,12 +119,16 @@ class RemoteHost:
         raise RuntimeError(f"the remote test host did not come up:\n{logs}")
 
     def _keys(self) -> None:
-        for key in (self.key, self.other_key, self.work / "host_key"):
+        for key in ((self.key,) if self.own_key else ()) + (self.other_key, self.work / "host_key"):
             _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", key.name, "-f", str(key))
         (self.work / "authorized_keys").write_text(Path(f"{self.key}.pub").read_text())
-        host_pub = (self.work / "host_key.pub").read_text().split()
-        self.known_hosts.write_text(f"{self.address} {host_pub[0]} {host_pub[1]}\n")
+        self.known_hosts.write_text(self.known_hosts_line + "\n")
         self.empty_known_hosts.write_text("")
+
+    @property
+    def known_hosts_line(self) -> str:
+        host_pub = (self.work / "host_key.pub").read_text().split()
+        return f"{self.address} {host_pub[0]} {host_pub[1]}"
 
     def ssh(self, command: str, check: bool = True, timeout: int = 60, **kw) -> subprocess.CompletedProcess:
         return _run("ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", *self.ssh_opts(),
@@ -139,6 +147,13 @@ class RemoteHost:
         save.wait()
         if load.returncode != 0 or save.returncode != 0:
             raise RuntimeError(f"loading {images} onto the remote test host failed: {load.stderr}")
+
+    def build(self, context: bytes, tag: str) -> None:
+        """`docker build` on the host from a tar context (no registry needed)."""
+        out = subprocess.run(["ssh", "-o", "BatchMode=yes", *self.ssh_opts(), f"root@{self.address}",
+                              f"docker build -q --network none -t {tag} -"], input=context, capture_output=True, timeout=300)
+        if out.returncode != 0:
+            raise RuntimeError(f"building {tag} on the remote test host failed: {out.stderr.decode()}")
 
     def remote_path_exists(self, path: str) -> bool:
         """Whether `path` exists on the remote host (its own /srv), seen from inside it."""

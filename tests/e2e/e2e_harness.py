@@ -11,6 +11,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tarfile
@@ -56,10 +57,12 @@ def free_port() -> int:
 class LocalRegistry:
     """Debian's docker-registry on loopback: the stand-ins are pulled from it for real.
     With `login=(user, password)` it asks for HTTP basic auth (htpasswd, bcrypt), as the O3
-    registry asks for the `_json_key` login."""
+    registry asks for the `_json_key` login. With `tls=(certificate PEM, key PEM, CA PEM)` it
+    serves HTTPS, as a real registry does (Docker still pushes to a loopback registry without
+    checking the certificate)."""
 
     def __init__(self, storage: Path, addr: str = "127.0.0.1", port: Optional[int] = None,
-                 login: Optional[tuple[str, str]] = None):
+                 login: Optional[tuple[str, str]] = None, tls: Optional[tuple[str, str, str]] = None):
         self.port = port or free_port()
         self.host = f"{addr}:{self.port}"
         self.storage = storage
@@ -72,17 +75,26 @@ class LocalRegistry:
             user, password = login
             (self.dir / "htpasswd").write_text(f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()}\n")
             auth = f"auth:\n  htpasswd:\n    realm: o3-test\n    path: {self.dir / 'htpasswd'}\n"
+        scheme, context, serve_tls = "http", None, ""
+        if tls:
+            import ssl
+
+            for name, pem in zip(("cert.pem", "key.pem", "ca.pem"), tls):
+                (self.dir / name).write_text(pem)
+            scheme, context = "https", ssl.create_default_context(cafile=str(self.dir / "ca.pem"))
+            serve_tls = f"  tls:\n    certificate: {self.dir / 'cert.pem'}\n    key: {self.dir / 'key.pem'}\n"
+        self.ca_file = self.dir / "ca.pem" if tls else None
         cfg = self.dir / "config.yml"
         cfg.write_text(
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
-            f"    rootdirectory: {storage}\n  delete:\n    enabled: true\nhttp:\n  addr: {self.host}\n{auth}"
+            f"    rootdirectory: {storage}\n  delete:\n    enabled: true\nhttp:\n  addr: {self.host}\n{serve_tls}{auth}"
         )
         self.log = open(self.dir / "registry.log", "ab")
         self.proc = subprocess.Popen(["docker-registry", "serve", str(cfg)], stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2).read()
+                urllib.request.urlopen(f"{scheme}://{self.host}/v2/", timeout=2, context=context).read()
                 return
             except urllib.error.HTTPError as e:
                 if e.code == 401 and login:  # up, and asking for the login
@@ -102,18 +114,26 @@ class LocalRegistry:
         self.log.close()
 
 
-def publish(client, base: str, ref: str, version: str, push: bool = True, auth: Optional[dict] = None) -> str:
-    """Push `ref` to the registry: `base` plus a file naming `version` (a distinct image per
-    version, as a real release is). The local tag is removed again so `up` really pulls it.
-    push=False: only build and tag it on that daemon."""
-    dockerfile = f"FROM {base}\nCOPY version /opt/o3-standin/version\nLABEL org.o3.standin.version={version}\n"
+def release_context(base: str, version: str, silent: bool = False) -> bytes:
+    """A docker build context (tar) of one stand-in release: `base` plus a file naming `version`
+    (a distinct image per version, as a real release is). silent=True: a broken release, whose
+    app starts and listens but never answers (the stand-in's `silent` file)."""
+    files = [("version", f"{version}\n".encode())] + ([("silent", b"")] if silent else [])
+    dockerfile = (f"FROM {base}\n" + "".join(f"COPY {n} /opt/o3-standin/{n}\n" for n, _ in files)
+                  + f"LABEL org.o3.standin.version={version}\n")
     ctx = io.BytesIO()
     with tarfile.open(fileobj=ctx, mode="w") as tar:
-        for name, data in (("Dockerfile", dockerfile.encode()), ("version", f"{version}\n".encode())):
+        for name, data in [("Dockerfile", dockerfile.encode()), *files]:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    ctx.seek(0)
+    return ctx.getvalue()
+
+
+def publish(client, base: str, ref: str, version: str, push: bool = True, auth: Optional[dict] = None) -> str:
+    """Push `ref` to the registry: a release of `base` (release_context). The local tag is removed
+    again so `up` really pulls it. push=False: only build and tag it on that daemon."""
+    ctx = io.BytesIO(release_context(base, version))
     image, _ = client.images.build(fileobj=ctx, custom_context=True, tag=ref, rm=True, network_mode="none")
     if not push:
         return image.id
@@ -168,13 +188,31 @@ class Project:
         out = open(self.dir.parent / f"spawn-{len(self.log)}.log", "w+")
         cmd = ["pulumi", *args, "--non-interactive"]
         # Its own process group: a signal reaches the CLI and the language host together, as Ctrl-C
-        # in a terminal or a cancelled CI job does. (After SIGKILL the provider plugins, in groups
-        # of their own, stay behind until the machine goes: seen here, left alone.)
+        # in a terminal or a cancelled CI job does (interrupt()).
         proc = subprocess.Popen(cmd, cwd=self.dir, env=self.env, stdout=out, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
         proc.output_file = out  # type: ignore[attr-defined]
         self.log.append((cmd, ""))
         return proc
+
+    def interrupt(self, proc: subprocess.Popen, sig: int, timeout: int = 300) -> list[int]:
+        """Signal a spawned CLI's process group and wait for it. The provider plugins run in
+        process groups of their own: after SIGKILL they outlive the CLI (seen in CI, still there
+        once the whole run had ended). They are ended here by their process ids, recorded before
+        the signal; returns the ids that had to be ended."""
+        family = descendants(proc.pid)
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=timeout)
+        orphans = [pid for pid in family if _alive(pid)]
+        for pid in orphans:
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in orphans) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for pid in orphans:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        return orphans
 
     def init(self, config: dict[str, Any], secrets: Optional[dict[str, str]] = None) -> None:
         """Create the stack with `config` (full keys) and set `secrets` with --secret (value on stdin)."""
@@ -246,6 +284,32 @@ class Project:
 
     def remove(self) -> None:
         self.pulumi("stack", "rm", "--yes", "--force", *self.stack_args(), check=False)
+
+
+def descendants(pid: int) -> list[int]:
+    """The process ids below `pid` (children, their children, ...), from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        ppid = int(text.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def by_type(steps: Iterable[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:

@@ -4,7 +4,6 @@ a moved storagePath, and the registry login (a good key pulls, a wrong key is na
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import tempfile
@@ -80,8 +79,8 @@ def test_an_up_interrupted_while_it_waits_for_the_db_converges_after_the_readme_
         time.sleep(0.2)
     assert proc.poll() is None, "up ended before it waited for the db: " + Path(proc.output_file.name).read_text()
     time.sleep(3)  # inside the db's wait
-    os.killpg(proc.pid, sig)
-    proc.wait(timeout=300)
+    orphans = p.interrupt(proc, sig)
+    print(f"\n[figures] {sig.name}: {len(orphans)} plugin process(es) outlived the CLI and were ended")
     assert proc.returncode != 0
     assert not {"pacs", "view"} & container_names(client), "apps started before the db was healthy"
     write = storage_of(p) / "compose" / "storage" / "written-before-interrupt.dcm"

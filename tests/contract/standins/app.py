@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import socket
 import socketserver
 import sys
 import threading
@@ -68,6 +69,9 @@ def check_db(name: str, cs: dict, me: str) -> dict:
     return {"variable": name, "schema": cs["schema"], "rows": rows}
 
 
+SILENT = "/opt/o3-standin/silent"  # the e2e tests' release that never answers has this file
+
+
 def version() -> str:
     """The release this image plays (the e2e tests publish one image per version)."""
     try:
@@ -110,6 +114,11 @@ def main() -> int:
     # Stop on `docker stop` as the vendor's Java apps do (PID 1 has no default SIGTERM action):
     # otherwise every stop waits out the whole grace period, which no real site does.
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    if os.path.exists(SILENT):  # a broken release: it starts and listens, and never answers
+        print(f"stand-in {me}: listening without answering ({SILENT})", flush=True)
+        held = [socket.create_server(("0.0.0.0", p), backlog=64) for p in ports]  # noqa: F841 - kept open
+        while True:
+            time.sleep(3600)
     servers = [socketserver.ThreadingTCPServer(("0.0.0.0", p), Handler) for p in ports]
     for s in servers:
         threading.Thread(target=s.serve_forever, daemon=True).start()
