@@ -10,6 +10,7 @@ daemon, no toolchain) skips the tests that need it, except that with O3_TESTS_RE
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import subprocess
@@ -129,3 +130,17 @@ def clean(client) -> None:
             pass
     for n in client.networks.list(names=["o3net"]):
         n.remove()
+
+
+@contextlib.contextmanager
+def site_disk(path: str, size_gb: int = 100):
+    """`path` as a file system of its own, the site's disk: a tmpfs of `size_gb` (a limit, not
+    memory taken up front), so that the vendor's 50 GB storage check (preflight, verify) measures
+    the site's disk and not whatever this machine's own disk has left after its caches."""
+    os.makedirs(path, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_gb}g,mode=0755", "o3-site-disk", path],
+                   check=True, capture_output=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", path], capture_output=True)

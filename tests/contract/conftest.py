@@ -10,6 +10,7 @@ import tempfile
 import pytest
 
 from contract_harness import contract_config, deployed
+from daemon import site_disk
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,7 @@ def site(client, docker_host, standins, nofile_cap):
     tmp = tempfile.mkdtemp(prefix="o3-contract-")
     cfg, secrets = contract_config(os.path.join(tmp, "storage"), docker_host, nofile_cap)
     try:
-        with deployed(client, standins, cfg, secrets) as s:
+        with site_disk(os.path.join(tmp, "storage")), deployed(client, standins, cfg, secrets) as s:
             yield s
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

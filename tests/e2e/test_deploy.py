@@ -4,6 +4,7 @@ verify, and the site then runs."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import tempfile
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon import clean, container_names, mysql
+from daemon import clean, container_names, mysql, site_disk
 from e2e_harness import ROOT, SITE_CONTAINERS, Project, http_json, stack_config
 from site_fixtures import PASSWORD
 
@@ -22,6 +23,8 @@ def test_scripts_deploy_deploys_a_site_that_verifies(pulumi_env, docker_host, cl
     clean(client)
     work = Path(tempfile.mkdtemp(prefix="o3-e2e-deploy-"))
     project = Project(work, "deploy-test", pulumi_env, secrets=[PASSWORD])
+    disk = contextlib.ExitStack()
+    disk.enter_context(site_disk(str(work / "storage")))  # verify checks the site's disk, not this machine's
     try:
         # What the script needs beside the program: itself, the operator commands and the pack.
         shutil.copytree(ROOT / "scripts", project.dir / "scripts")
@@ -49,4 +52,5 @@ def test_scripts_deploy_deploys_a_site_that_verifies(pulumi_env, docker_host, cl
         project.destroy(check=False)
         project.remove()
         clean(client)
+        disk.close()
         shutil.rmtree(work, ignore_errors=True)
