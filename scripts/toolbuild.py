@@ -95,10 +95,11 @@ class PartCache:
             d.mkdir(parents=True, exist_ok=True)
         self.times: dict[str, dict] = {}
 
-    def run(self, args, cwd, env=None):
+    def run(self, args, cwd, env=None, capture=False):
+        """Run a build command (its output goes to stderr, or is returned with capture=True)."""
         self.log("  $ " + " ".join(shlex.quote(str(a)) for a in args))
-        r = subprocess.run([str(a) for a in args], cwd=cwd, env=env or self.env, stdout=sys.stderr,
-                           stderr=subprocess.PIPE, text=True)
+        r = subprocess.run([str(a) for a in args], cwd=cwd, env=env or self.env,
+                           stdout=subprocess.PIPE if capture else sys.stderr, stderr=subprocess.PIPE, text=True)
         lines = r.stderr.splitlines()
         quiet = sum(1 for line in lines if line.startswith(GO_NOISE))
         if quiet:

@@ -59,13 +59,20 @@ def _requirement(path, name):
     ("pulumi_docker", "DOCKER", "docker"),
     ("pulumi_command", "COMMAND", "command"),
     ("pulumi_random", "RANDOM", "random"),
+    ("pulumi_kubernetes", "KUBERNETES", "kubernetes"),
 ])
 def test_plugin_version_matches_sdk(package, key, plugin):
     meta = json.loads(importlib.resources.files(package).joinpath("pulumi-plugin.json").read_text())
     assert meta["name"] == plugin
-    assert _pins()[f"{key}_PLUGIN_VERSION"] == meta["version"]
-    # and the source tree the plugin is built from is that release
-    assert _pins()[f"{key}_SOURCE"] == f"pulumi-{plugin}-{meta['version']}"
+    pins = _pins()
+    assert pins[f"{key}_PLUGIN_VERSION"] == meta["version"]
+    # and what the plugin is built from is that release: a third_party tree, or the proxy's
+    # module at the release commit with the released sdk
+    if f"{key}_SOURCE" in pins:
+        assert pins[f"{key}_SOURCE"] == f"pulumi-{plugin}-{meta['version']}"
+    else:
+        assert pins[f"{key}_MODULE_VERSION"].endswith("-" + pins[f"{key}_COMMIT"]), "the pseudo-version names the release commit"
+        assert pins[f"{key}_SDK_VERSION"] == f"v{meta['version']}"
 
 
 def test_commits_match_sources_md():
