@@ -8,7 +8,8 @@ from typing import Optional
 
 import pulumi
 
-from components.site import O3Site, O3SiteArgs
+from components.docker.site import O3Site, O3SiteArgs
+from components.kubernetes.site import KubeSite, KubeSiteArgs
 from sitespec import config
 
 
@@ -33,13 +34,19 @@ def secret(value: Optional[str]) -> Optional[pulumi.Output[str]]:
 
 
 cfg = read_config()  # raises before any resource exists when the stack config is invalid
-site = O3Site(cfg.site.name, O3SiteArgs(config=cfg, db_password=secret(cfg.db_password),
-                                         registry_key=secret(cfg.registry_key), tls_key=secret(cfg.tls_key)))
+if cfg.platform == "kubernetes":
+    kube = KubeSite(cfg.site.name, KubeSiteArgs(config=cfg, db_password=secret(cfg.db_password),
+                                                registry_key=secret(cfg.registry_key)))
+    pulumi.export("namespace", kube.namespace)
+    site = kube
+else:
+    site = O3Site(cfg.site.name, O3SiteArgs(config=cfg, db_password=secret(cfg.db_password),
+                                             registry_key=secret(cfg.registry_key), tls_key=secret(cfg.tls_key)))
+    pulumi.export("storagePath", site.storage_path)
 
 pulumi.export("pacsUrl", site.pacs_url)
 pulumi.export("viewUrl", site.view_url)
 pulumi.export("logFolders", site.log_folders)
-pulumi.export("storagePath", site.storage_path)
 pulumi.export("backupFolder", site.backup_folder)
 pulumi.export("nextSteps", site.next_steps)
 pulumi.export("images", site.images)

@@ -25,7 +25,7 @@ from pydantic_core import PydanticUndefined
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from sitespec.config import DOCKER_KEYS, PROJECT, Kind, SiteConfig
+from sitespec.config import DOCKER_KEYS, PROJECT, SECRET_KEYS, Kind, SiteConfig, model_of
 
 from ._cli import OpsError, add_dir_argument, run
 
@@ -79,8 +79,7 @@ def _default(f: FieldInfo) -> str:
 
 
 def _model(f: FieldInfo) -> type[BaseModel] | None:
-    t = f.annotation
-    return t if isinstance(t, type) and issubclass(t, BaseModel) else None
+    return model_of(f.annotation)
 
 
 def _fields(model: type[BaseModel] = SiteConfig, prefix: str = f"{PROJECT}:") -> Iterator[tuple[str, FieldInfo]]:
@@ -114,7 +113,7 @@ def declarations() -> CommentedMap:
     """Pulumi.yaml's `config:`: every `o3:` key, typed for the CLI, with a default when optional.
 
     Objects default to {} and secrets to "" (the CLI fills both into every stack; sitespec reads
-    them as "not set"). Secrets are not declared `secret: true`: the CLI would then refuse its own
+    them as "not set"); a plain value to its own default. Secrets are not declared `secret: true`: the CLI would then refuse its own
     "" default as plain text; sitespec/config.py refuses a plain-text value with the fix instead.
     """
     out = CommentedMap()
@@ -128,11 +127,13 @@ def declarations() -> CommentedMap:
         if sub:
             fields = ", ".join(g.alias or n for n, g in sub.model_fields.items())
             text = f"{f.description} Fields: {fields}."
-        else:
+        elif alias in SECRET_KEYS:
             text = f"{f.description} Secret: set it with `pulumi config set --secret {PROJECT}:{alias}`."
+        else:
+            text = f"{f.description}"
         decl["description"] = " ".join(text.split()) + " See the README's config table."
         if not f.is_required():
-            decl["default"] = CommentedMap() if sub else ""
+            decl["default"] = CommentedMap() if sub else ("" if alias in SECRET_KEYS else f.default)
         out[alias] = decl
     return out
 

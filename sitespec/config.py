@@ -117,6 +117,8 @@ Port = Annotated[StrictInt, AfterValidator(_port), Kind("port")]
 
 Ring = Literal["canary", "early", "broad"]
 RINGS: tuple[str, ...] = get_args(Ring)  # rollout order
+Platform = Literal["docker", "kubernetes"]
+PLATFORMS: tuple[str, ...] = get_args(Platform)
 
 
 class SiteSettings(_Model):
@@ -126,8 +128,9 @@ class SiteSettings(_Model):
     """The site's name (labels, messages): lower-case letters, digits and '-'."""
     timezone: Annotated[str, AfterValidator(_timezone), Kind("IANA name")]
     """IANA time zone, e.g. Europe/Rome; becomes TZ in every container."""
-    storage_path: Annotated[str, AfterValidator(_abs_path), Kind("absolute path")] = Field(alias="storagePath")
-    """The guide's STORAGE, on the Docker host; letters, digits and `._-/` only."""
+    storage_path: Annotated[Optional[str], AfterValidator(lambda v: v if v is None else _abs_path(v)),
+                            Kind("absolute path", "required (docker)")] = Field(None, alias="storagePath")
+    """The guide's STORAGE, on the Docker host; letters, digits and `._-/` only. Docker only (on Kubernetes the data is in volumes)."""
     concurrent_users: StrictInt = Field(alias="concurrentUsers", ge=1)
     """Concurrent users the site is sized for."""
     pathology: StrictBool = False
@@ -142,7 +145,8 @@ class SiteSettings(_Model):
 
 
 class HostSize(_Model):
-    """The Docker host's size, as declared by the operator (checked against the vendor's sizing)."""
+    """The Docker host's size, as declared by the operator (checked against the vendor's sizing).
+    Docker only: on Kubernetes the pods' requests follow from the sizing table."""
 
     cpu_cores: float = Field(alias="cpuCores", gt=0)
     """CPU cores (equivalent of a 7th-gen Intel i5 2.4 GHz core)."""
@@ -374,12 +378,77 @@ class TlsSettings(_Model):
     """The site's certificate, leaf first (chain allowed); must cover `o3:site.publicHost`."""
 
 
+class KubeReplicas(_Model):
+    """How many pacs and view pods run; pacs-singleton is always exactly one."""
+
+    pacs: Annotated[Optional[StrictInt], Kind("int ≥ 1", "from the sizing table")] = Field(None, ge=1)
+    """pacs replicas; by default one per started 25 concurrent users, at least 2 (README: Large sites on Kubernetes)."""
+    view: Annotated[Optional[StrictInt], Kind("int ≥ 1", "from the sizing table")] = Field(None, ge=1)
+    """view replicas; by default as many as pacs."""
+
+
+class KubeDatabaseSettings(_Model):
+    """MySQL for a Kubernetes site: a StatefulSet in the site's namespace, or one the hospital runs."""
+
+    external_host: Annotated[Optional[str], Kind("IP / host name", "none (in the cluster)")] = Field(
+        None, alias="externalHost")
+    """An existing MySQL's address; the apps still reach it as db:3306 (a Service named db). Unset: MySQL runs in the namespace."""
+    external_port: Port = Field(3306, alias="externalPort")
+    """That MySQL's port (with a host name, it must be 3306: an ExternalName Service cannot map ports)."""
+    user: str = "root"
+    """MySQL user of the connection strings (the guide's is root); its password is o3:dbPassword."""
+    storage_gb: StrictInt = Field(20, alias="storageGb", ge=1)
+    """Size of the in-cluster MySQL's volume, in GB."""
+    storage_class: Annotated[Optional[str], Kind("name", "o3:kubernetes.storageClass")] = Field(None, alias="storageClass")
+    """Storage class of that volume (ReadWriteOnce is enough; by default the data volume's class, which surely exists)."""
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, v: str) -> str:
+        if not re.match(r"^[A-Za-z0-9_.-]{1,32}$", v):
+            raise ValueError("must be a MySQL user name: letters, digits, '_', '.', '-' (it goes into the connection strings)")
+        return v
+
+    @model_validator(mode="after")
+    def _port_needs_ip(self) -> "KubeDatabaseSettings":
+        host = self.external_host
+        if host and self.external_port != 3306:
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                raise ValueError("o3:kubernetes.database.externalPort other than 3306 needs externalHost to be an IP "
+                                 "address: the apps reach the database as db:3306 through a Service, and a Service for a "
+                                 "host name (ExternalName) cannot change the port") from None
+        return self
+
+
+class KubernetesSettings(_Model):
+    """Where and how the site runs on the hospital's Kubernetes cluster (the cluster itself is the
+    kubernetes provider's config: kubernetes:kubeconfig, kubernetes:context)."""
+
+    namespace: Annotated[Optional[str], AfterValidator(lambda v: v if v is None else _dns_label(v)),
+                         Kind("DNS label", "the site's name")] = None
+    """The site's namespace."""
+    storage_class: Annotated[str, Kind("name")] = Field(alias="storageClass")
+    """Storage class of the DICOM storage volume (with the log and shared-persist folders); it must offer ReadWriteMany, like the hospital's NAS."""
+    storage_gb: StrictInt = Field(alias="storageGb", ge=1)
+    """Size of that volume, in GB (the vendor asks for at least 50)."""
+    replicas: KubeReplicas = KubeReplicas()
+    """pacs and view replicas."""
+    database: KubeDatabaseSettings = KubeDatabaseSettings()
+    """MySQL: in the cluster, or external."""
+    expose: Literal["NodePort", "LoadBalancer"] = "NodePort"
+    """Service type by which users and modalities reach VIEW, the PACS web port and 4568 (plain TCP: never an HTTP Ingress)."""
+
+
 class SiteConfig(_Model):
     """Everything the program reads from the stack, validated."""
 
+    platform: Platform = "docker"
+    """Where the site runs: `docker` (one Docker host) or `kubernetes` (the hospital's cluster; README: Large sites on Kubernetes)."""
     site: SiteSettings
     """Who the site is and where its data lives."""
-    host: HostSize
+    host: Optional[HostSize] = None
     """The Docker host's size."""
     images: ImageRefs
     """The images, each a full reference with a pinned tag."""
@@ -408,6 +477,8 @@ class SiteConfig(_Model):
     """The HTTPS front door."""
     tls_key: Annotated[Optional[str], Kind("secret")] = Field(default=None, alias="tlsKey", repr=False)
     """The certificate's private key (PEM, unencrypted); needed when `o3:tls.enabled`."""
+    kubernetes: Optional[KubernetesSettings] = None
+    """The Kubernetes site."""
     docker_host: Annotated[Optional[str], Kind("URL", "`DOCKER_HOST` / local socket")] = Field(
         default=None, alias="dockerHost")
     """The site's Docker host: `unix://…`, `tcp://…` or `ssh://user@host[:port]`."""
@@ -435,6 +506,35 @@ class SiteConfig(_Model):
         if v is not None and not re.match(r"^(unix|tcp|ssh|npipe)://.+", v):
             raise ValueError("docker:host must be unix:///path, tcp://host:port or ssh://user@host")
         return v
+
+    @model_validator(mode="after")
+    def _platform_keys(self) -> "SiteConfig":
+        """Keys that only make sense on the other platform are refused, each named; each platform's
+        own required keys are asked for."""
+        problems = []
+        if self.platform == "kubernetes":
+            for key, is_set in platform_only_keys(self, "docker").items():
+                if is_set:
+                    problems.append(f"{key}: is for o3:platform docker only, and this stack sets o3:platform kubernetes; "
+                                    "remove it (README: Large sites on Kubernetes)")
+            if self.kubernetes is None:
+                problems.append("o3:kubernetes: missing while o3:platform is kubernetes; set at least "
+                                "o3:kubernetes.storageClass and .storageGb")
+            if self.tls.enabled:
+                problems.append("o3:tls.enabled: the HTTPS front door is not built on o3:platform kubernetes yet "
+                                "(README: Large sites on Kubernetes); terminate TLS at the cluster's own load balancer "
+                                "in front of view-public and pacs-public, and remove o3:tls")
+        else:
+            if self.kubernetes is not None:
+                problems.append("o3:kubernetes: is for o3:platform kubernetes only; remove it, or set o3:platform kubernetes")
+            if self.host is None:
+                problems.append("o3:host: missing; set it with `pulumi config set --path o3:host.cpuCores <value>` "
+                                "(needs o3:host.cpuCores, .memoryGb, .storageGb, .networkMbps)")
+            if self.site.storage_path is None:
+                problems.append("o3:site.storagePath: missing; set it with `pulumi config set --path o3:site.storagePath /srv/o3`")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> "SiteConfig":
@@ -487,6 +587,24 @@ class SiteConfig(_Model):
         return "localhost"
 
 
+def platform_only_keys(cfg: SiteConfig, platform: str) -> dict[str, bool]:
+    """The keys that belong to `platform` only (docker), and whether the stack sets each."""
+    assert platform == "docker"
+    return {
+        "docker:host": cfg.docker_host is not None,
+        "docker:sshOpts": bool(cfg.ssh_opts),
+        "o3:host": cfg.host is not None,
+        "o3:network": "network" in cfg.model_fields_set,
+        "o3:ports": "ports" in cfg.model_fields_set,
+        "o3:site.storagePath": cfg.site.storage_path is not None,
+        "o3:database.publish": "publish" in cfg.database.model_fields_set,
+        "o3:database.port": "port" in cfg.database.model_fields_set,
+        "o3:database.ulimits": "ulimits" in cfg.database.model_fields_set,
+        "o3:logs.maxSizeMb": "max_size_mb" in cfg.logs.model_fields_set,
+        "o3:logs.maxFiles": "max_files" in cfg.logs.model_fields_set,
+    }
+
+
 class ConfigError(ValueError):
     """One line per problem; the program hands it to the engine as a RunError (no traceback)."""
 
@@ -498,12 +616,25 @@ class ConfigError(ValueError):
         )
 
 
+def _field_name(alias: str) -> str:
+    return next(n for n, f in SiteConfig.model_fields.items() if (f.alias or n) == alias)
+
+
+def model_of(annotation: Any) -> Optional[type[BaseModel]]:
+    """The model a field holds (X or Optional[X]), or None for a plain value."""
+    for t in (annotation, *get_args(annotation)):
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            return t
+    return None
+
+
 # Top-level keys holding an object (o3:site, o3:host, ...), with the model that reads each.
 OBJECT_KEYS: dict[str, type[BaseModel]] = {
-    f.alias or n: f.annotation
-    for n, f in SiteConfig.model_fields.items()
-    if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)
+    f.alias or n: m for n, f in SiteConfig.model_fields.items() if (m := model_of(f.annotation)) is not None
 }
+# Top-level keys holding one plain value (not a secret).
+VALUE_KEYS = ("platform",)
+OPTIONAL_OBJECTS = {k for k in OBJECT_KEYS if not SiteConfig.model_fields[_field_name(k)].is_required()}
 # Fields read from the docker provider's namespace, not `o3:`, and their keys there.
 DOCKER_KEYS = {"dockerHost": "docker:host", "sshOpts": "docker:sshOpts"}
 # The secret keys and how to set each.
@@ -576,6 +707,8 @@ def parse(
                 continue
             problems += _check_secret(key, value, key in secret_keys)
             data[key] = value
+        elif key in VALUE_KEYS:
+            data[key] = value
         elif key in OBJECT_KEYS:
             if isinstance(value, str):
                 try:
@@ -587,13 +720,15 @@ def parse(
             if not isinstance(value, dict):
                 problems.append(f"{PROJECT}:{key}: must be an object with named fields, not {type(value).__name__}")
                 continue
+            if value == {} and key in OPTIONAL_OBJECTS:  # Pulumi.yaml's default: not set
+                continue
             data[key] = value
         else:
             problems.append(f"{PROJECT}:{key}: unknown key; check the spelling against the README's config table")
     try:
         cfg = SiteConfig.model_validate(data)
     except ValidationError as e:
-        problems += [_describe(err) for err in e.errors(include_input=False)]
+        problems += [line for err in e.errors(include_input=False) for line in _describe(err).split("\n")]
         cfg = None
     if cfg is not None and not problems:
         problems += cfg.tls_checks(key_unreadable="tlsKey" in secret_keys and not raw.get("tlsKey"))[0]

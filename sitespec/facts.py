@@ -20,8 +20,22 @@ DB_IMAGE_SUFFIX = "-db-image"  # the MySQL image is the RemoteImage named `<site
 
 
 def site_facts(cfg: "SiteConfig") -> dict[str, str]:
-    """What the policy pack needs to know about the site, as strings (RandomId keepers)."""
+    """What the policy pack needs to know about the site, as strings (RandomId keepers). A
+    Kubernetes site has no host of its own: its size is its pods' requests, which the pack reads
+    from the workloads; `platform` says which (a Docker site's record has no `platform`)."""
     s, h = cfg.site, cfg.host
+    if cfg.platform == "kubernetes":
+        assert cfg.kubernetes is not None
+        return {
+            "kind": FACTS_KIND,
+            "platform": "kubernetes",
+            "site": s.name,
+            "concurrentUsers": str(s.concurrent_users),
+            "pathology": "true" if s.pathology else "false",
+            "examsPerDay": str(s.exams_per_day),
+            "storageGb": str(cfg.kubernetes.storage_gb),
+        }
+    assert h is not None and s.storage_path is not None
     return {
         "kind": FACTS_KIND,
         "site": s.name,

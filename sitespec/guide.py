@@ -57,16 +57,17 @@ MOUNTS = {
 _DRIVER = "driverClassName=com.mysql.cj.jdbc.Driver"
 
 
-def connection_strings(password: str) -> dict[str, str]:
+def connection_strings(password: str, user: str = "root") -> dict[str, str]:
     """The guide's three connection strings; note DPACS has `3306/;schema=` and ULTIMATE `3306;schema=`.
 
-    They carry the DB password: the program hands them out as Pulumi secrets only.
+    They carry the DB password: the program hands them out as Pulumi secrets only. The user is
+    the guide's root, except for a hospital's own MySQL on Kubernetes (o3:kubernetes.database.user).
     """
     db = f"jdbc:mysql://{DB_CONTAINER}:{MYSQL_PORT}"
     return {
-        "NGV_CONNECTION_STRING": f"{_DRIVER};jdbcUrl={db}/public_view;username=root;password={password}",
-        "DPACS_CONNECTION_STRING": f"{_DRIVER};jdbcUrl={db}/;schema=public_pacs;username=root;password={password}",
-        "ULTIMATE_CONNECTION_STRING": f"{_DRIVER};jdbcUrl={db};schema=public_pacs;username=root;password={password}",
+        "NGV_CONNECTION_STRING": f"{_DRIVER};jdbcUrl={db}/public_view;username={user};password={password}",
+        "DPACS_CONNECTION_STRING": f"{_DRIVER};jdbcUrl={db}/;schema=public_pacs;username={user};password={password}",
+        "ULTIMATE_CONNECTION_STRING": f"{_DRIVER};jdbcUrl={db};schema=public_pacs;username={user};password={password}",
     }
 
 
@@ -87,6 +88,13 @@ DUMP_PREFIXES = {"backup": "o3-backup-", "nightly": "o3-nightly-", "manual": "o3
 NIGHTLY_STATUS_FILE = ".o3-nightly-status"  # in the backups folder: the last nightly run's outcome
 NIGHTLY_DAY_FILE = ".o3-nightly-day"  # in the backups folder: the last day a nightly dump was attempted
 SITE_MARKER = "-- o3-site: "  # first line of every dump: which site it belongs to
+
+
+# On Kubernetes: the data volume (a ReadWriteMany claim laid out as FOLDERS), the db's volume, and
+# the Secret holding the MySQL password and the connection strings.
+KUBE_DATA_VOLUME = "o3-data"
+KUBE_DB_VOLUME = "db-data"
+KUBE_DB_SECRET = "o3-db"
 
 
 def script_env(site: str) -> dict[str, str]:

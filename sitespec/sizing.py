@@ -140,3 +140,67 @@ def for_site(cfg) -> tuple[Requirements, list[Finding]]:
     s, h = cfg.site, cfg.host
     req = requirements(s.concurrent_users, s.pathology, s.exams_per_day)
     return req, findings(req, h.cpu_cores, h.memory_gb, h.storage_gb, h.network_mbps)
+
+
+# --- Kubernetes: the table's minimum split into pod requests ----------------------------------
+# One pacs and one view replica per started USERS_PER_REPLICA concurrent users, at least
+# MIN_REPLICAS (a rolling upgrade or a lost node then never takes a role away). The site's
+# minimum cores and memory are shared out by role (each share over that role's replicas, rounded
+# up), so the sum of the site's requests is at least the table's minimum.
+USERS_PER_REPLICA = 25
+MIN_REPLICAS = 2
+SHARES = {"db": 0.2, "pacs-singleton": 0.1, "pacs": 0.4, "view": 0.3}
+
+
+@dataclass(frozen=True)
+class PodRequest:
+    """What one pod of a role requests."""
+
+    cpu_millis: int
+    memory_mib: int
+
+    @property
+    def cpu(self) -> str:
+        return f"{self.cpu_millis}m"
+
+    @property
+    def memory(self) -> str:
+        return f"{self.memory_mib}Mi"
+
+
+@dataclass(frozen=True)
+class KubePlan:
+    replicas: dict[str, int]
+    """Pods per role: pacs, view, pacs-singleton (always 1), db (0 with an external MySQL)."""
+    requests: dict[str, PodRequest]
+    """Requests of one pod, per role that runs."""
+
+    @property
+    def total_cores(self) -> float:
+        return sum(self.requests[r].cpu_millis * n for r, n in self.replicas.items() if n) / 1000
+
+    @property
+    def total_memory_gb(self) -> float:
+        return sum(self.requests[r].memory_mib * n for r, n in self.replicas.items() if n) / 1024
+
+
+def default_replicas(users: int) -> int:
+    return max(MIN_REPLICAS, math.ceil(users / USERS_PER_REPLICA))
+
+
+def kube_plan(req: Requirements, users: int, pacs: Optional[int] = None, view: Optional[int] = None,
+              external_db: bool = False) -> KubePlan:
+    """Replicas (given, or from the users) and per-pod requests whose sum meets `req`."""
+    replicas = {"pacs": pacs or default_replicas(users), "view": view or default_replicas(users),
+                "pacs-singleton": 1, "db": 0 if external_db else 1}
+    shares = {r: s for r, s in SHARES.items() if replicas[r]}
+    scale = 1 / sum(shares.values())  # an external MySQL's share goes to the apps
+    def up(x: float) -> int:  # rounded up, without float noise (0.2 x 6000 is 1200, not 1201)
+        return math.ceil(round(x, 6))
+
+    requests = {
+        role: PodRequest(up(share * scale * req.cores.value * 1000 / replicas[role]),
+                         up(share * scale * req.memory_gb.value * 1024 / replicas[role]))
+        for role, share in shares.items()
+    }
+    return KubePlan(replicas, requests)

@@ -14,10 +14,37 @@ from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
 from sitespec.guide import DATA_MOUNTS
 
+from . import _kube
 from .common import COMMAND, VOLUME, containers, known, site_facts
 
 
+def validate_kube(resources: Any, report: Callable) -> None:
+    """On Kubernetes the data lives in PersistentVolumeClaims (the program retains them, and the
+    namespace, on destroy: the engine does not show policies retainOnDelete, so the e2e suite
+    proves that part); a data mount point on an emptyDir or a node's hostPath dies with its pod or
+    stays on one node."""
+    for w in _kube.workloads(resources):
+        volumes = known(w.pod, "volumes", [])
+        kinds = {}
+        for i in range(len(volumes)):
+            v = known(volumes, i, {})
+            kinds[known(v, "name")] = "claim" if known(v, "persistentVolumeClaim") is not None else next(
+                (k for k in ("emptyDir", "hostPath", "secret", "configMap") if known(v, k) is not None), "other")
+        for c in _kube.containers(w):
+            mounts = known(c, "volumeMounts", [])
+            for i in range(len(mounts)):
+                m = known(mounts, i, {})
+                path = known(m, "mountPath")
+                if path in DATA_MOUNTS and kinds.get(known(m, "name")) != "claim":
+                    report(f"workload '{w.name}': {path} is on a {kinds.get(known(m, 'name'), 'missing')} volume, not a "
+                           "PersistentVolumeClaim: its data would not survive the pod. Fix: mount the site's data "
+                           "volume (o3-data) or the db's claim.", w.resource.urn)
+
+
 def validate(args: Any, report: Callable) -> None:
+    if _kube.is_kubernetes(args.resources):
+        validate_kube(args.resources, report)
+        return
     found = site_facts(args.resources)
     storage = found[1].get("storagePath") if found else None
     for c in containers(args.resources):

@@ -1,4 +1,9 @@
-"""Every container's Docker log is bounded: a full disk stops the archive."""
+"""Every container's Docker log is bounded: a full disk stops the archive.
+
+On Kubernetes a container's log is the kubelet's (its containerLogMaxSize and
+containerLogMaxFiles, node settings the cluster's administrators own): no pod spec can bound it,
+so the rule has nothing to check there. The apps' own log folders on the data volume are pruned
+by the nightly CronJob (o3:logs.retainDays), as by o3-maintenance on Docker."""
 
 from typing import Any, Callable
 

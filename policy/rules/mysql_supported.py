@@ -6,13 +6,23 @@ from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
 from sitespec import imageref
 
+from sitespec.guide import DB_CONTAINER
+
+from . import _kube
 from .common import DB_IMAGE_SUFFIX, REMOTE_IMAGE, known
 
 
 def db_image(resources) -> Optional[tuple[Any, str]]:
+    """(resource, reference) of the MySQL image: the RemoteImage `<site>-db-image` on Docker, the
+    StatefulSet `db` on Kubernetes (none with an external MySQL)."""
     for r in resources:
         if r.resource_type == REMOTE_IMAGE and r.name.endswith(DB_IMAGE_SUFFIX):
             return r, known(r.props, "name", "")
+    for w in _kube.workloads(resources, (_kube.STATEFULSET,)):
+        if w.name == DB_CONTAINER:
+            for c in _kube.containers(w):
+                if known(c, "name") == DB_CONTAINER:
+                    return w.resource, known(c, "image", "")
     return None
 
 

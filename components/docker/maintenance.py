@@ -22,7 +22,8 @@ import pulumi_docker as docker
 from sitespec.config import BackupSettings, LogSettings
 from sitespec.guide import BACKUPS_MOUNT, DB_PASSWORD_FILE, MAINTENANCE_CONTAINER, MAINTENANCE_SCRIPT, script_env
 
-from . import MAINTENANCE_SH, TYPE_PREFIX, env_list, site_container
+from .. import MAINTENANCE_SH, TYPE_PREFIX
+from . import env_list, site_container
 
 
 def zoneinfo_base64(zone: str) -> str:

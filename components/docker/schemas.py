@@ -17,7 +17,8 @@ import pulumi_docker as docker
 
 from sitespec.guide import DB_CONTAINER, SCHEMAS
 
-from . import SSH_PRELUDE, TYPE_PREFIX, docker_cli_env, script
+from .. import SSH_PRELUDE, TYPE_PREFIX, script
+from . import docker_cli_env
 
 SCRIPT = SSH_PRELUDE + script("create-schemas.sh")
 RETRY_DELAY_SECONDS = 2

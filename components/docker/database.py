@@ -19,7 +19,8 @@ from sitespec.config import DatabaseSettings
 from sitespec.config import LogSettings
 from sitespec.guide import DB_CONTAINER, DB_PASSWORD_FILE, MOUNTS, MYSQL_PORT
 
-from . import TYPE_PREFIX, env_list, site_container
+from .. import TYPE_PREFIX
+from . import env_list, site_container
 
 # The guide's timing (interval 2s, timeout 10s, retries 5), written as Go durations the
 # provider reads back unchanged. The test only asks "is mysqld serving TCP?": mysqladmin ping

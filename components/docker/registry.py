@@ -14,7 +14,7 @@ import pulumi_docker as docker
 
 from sitespec.config import RegistrySettings
 
-from . import TYPE_PREFIX
+from .. import TYPE_PREFIX
 
 
 @dataclass(frozen=True)

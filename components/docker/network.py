@@ -11,7 +11,7 @@ import pulumi_docker as docker
 
 from sitespec.config import NetworkSettings
 
-from . import TYPE_PREFIX
+from .. import TYPE_PREFIX
 
 
 @dataclass(frozen=True)

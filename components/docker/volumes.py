@@ -17,7 +17,8 @@ import pulumi_command as command
 
 from sitespec.guide import DATA_FOLDERS, FOLDERS
 
-from . import SSH_PRELUDE, TYPE_PREFIX, docker_cli_env
+from .. import SSH_PRELUDE, TYPE_PREFIX
+from . import docker_cli_env
 
 _MOUNT = "/o3-storage"
 

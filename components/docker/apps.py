@@ -26,7 +26,8 @@ from sitespec.guide import (
     VIEW_HTTP_PORT,
 )
 
-from . import TYPE_PREFIX, env_list, published_ports, site_container
+from .. import TYPE_PREFIX
+from . import env_list, published_ports, site_container
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from sitespec.config import ImageRefs
 from sitespec.guide import BACKUP_FOLDER, DB_CONTAINER, script_env
 from sitespec.imageref import version_of
 
-from . import MAINTENANCE_SH, SSH_PRELUDE, TYPE_PREFIX, docker_cli_env, script
+from .. import MAINTENANCE_SH, SSH_PRELUDE, TYPE_PREFIX, script
+from . import docker_cli_env
 
 SCRIPT = SSH_PRELUDE + script("pre-upgrade-backup.sh")
 

@@ -28,7 +28,8 @@ from sitespec.guide import (
     VIEW_HTTP_PORT,
 )
 
-from . import TYPE_PREFIX, published_ports, site_container
+from .. import TYPE_PREFIX
+from . import published_ports, site_container
 
 CONF_PATH = "/etc/nginx/conf.d/default.conf"  # the official image's only server file: replaced
 CERT_PATH = "/etc/nginx/tls/site.crt"

@@ -14,7 +14,7 @@ from sitespec.config import SiteConfig
 from sitespec.facts import FACTS_SUFFIX, site_facts
 from sitespec.guide import connection_strings
 
-from . import TYPE_PREFIX
+from .. import TYPE_PREFIX
 from .apps import Applications, ApplicationsArgs
 from .backup import PreUpgradeBackup, PreUpgradeBackupArgs
 from .database import Database, DatabaseArgs

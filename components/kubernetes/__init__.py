@@ -1,0 +1,54 @@
+"""The site on the hospital's Kubernetes cluster: the vendor guide's parts as Kubernetes objects,
+with the same names, variables, mount points and ports the applications see on Docker
+(sitespec/guide.py). Below: what these components share."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from sitespec.guide import FOLDERS, KUBE_DATA_VOLUME, KUBE_DB_SECRET, MOUNTS
+
+DATA_VOLUME = KUBE_DATA_VOLUME  # the ReadWriteMany volume: DICOM storage, the apps' logs and shared-persist, backups
+DB_SECRET = KUBE_DB_SECRET  # the root password and the guide's three connection strings
+PULL_SECRET = "o3-registry"
+SCRIPTS = "o3-scripts"  # a ConfigMap: the dump and schema scripts
+SCRIPTS_MOUNT = "/o3"
+
+
+def labels(site: str, role: str) -> dict[str, str]:
+    """Every object's labels; `app.kubernetes.io/name` selects a role's pods."""
+    return {"app.kubernetes.io/name": role, "app.kubernetes.io/part-of": "o3", "o3.site": site}
+
+
+def selector(site: str, role: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": role, "o3.site": site}
+
+
+def env(values: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Literal variables, sorted (never a secret: those go through secret_env)."""
+    return [{"name": k, "value": v} for k, v in sorted(values.items())]
+
+
+def secret_env(name: str, key: Optional[str] = None) -> dict[str, Any]:
+    """A variable read from the site's db Secret by secretKeyRef: the value is never in the pod spec."""
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": key or name}}}
+
+
+def data_mounts(container: str) -> list[dict[str, Any]]:
+    """The guide's mounts of a container, each a folder (subPath) of the site's data volume,
+    laid out as under the Docker site's storage path."""
+    return [{"name": DATA_VOLUME, "mountPath": path, "subPath": FOLDERS[role]} for role, path in MOUNTS[container]]
+
+
+def data_volume() -> dict[str, Any]:
+    return {"name": DATA_VOLUME, "persistentVolumeClaim": {"claimName": DATA_VOLUME}}
+
+
+def pull_secrets(with_login: bool) -> Optional[list[dict[str, str]]]:
+    return [{"name": PULL_SECRET}] if with_login else None
+
+
+def requests(cpu: str, memory: str) -> dict[str, Any]:
+    """Requests from the sizing table, and a memory limit of the same size (the apps' JVMs size
+    their heap from it); no CPU limit, which would only throttle."""
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}}

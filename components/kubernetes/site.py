@@ -1,0 +1,115 @@
+"""One O3 site on the hospital's Kubernetes cluster: the vendor guide's parts, in the guide's
+order, from the same stack config as a Docker site (o3:platform kubernetes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_random as random
+
+from sitespec import sizing
+from sitespec.config import SiteConfig
+from sitespec.facts import FACTS_SUFFIX, site_facts
+from sitespec.guide import BACKUP_FOLDER, FOLDERS, PACS_CONTAINER, PACS_HTTP_PORT, VIEW_CONTAINER, VIEW_HTTP_PORT
+
+from .. import TYPE_PREFIX
+from .apps import KubeApplications, KubeApplicationsArgs
+from .backup import Dumps, DumpsArgs
+from .database import KubeDatabase, KubeDatabaseArgs
+from .namespace import SiteNamespace, SiteNamespaceArgs
+from .schemas import SchemaJob, SchemaJobArgs
+from .secrets import SiteSecrets, SiteSecretsArgs
+from .storage import DataVolume, DataVolumeArgs
+
+
+@dataclass(frozen=True)
+class KubeSiteArgs:
+    """What one Kubernetes site is made from."""
+
+    config: SiteConfig
+    """The site's validated stack config, with o3:platform kubernetes."""
+    db_password: Optional[pulumi.Output[str]] = None
+    """MySQL password (o3:dbPassword) as a secret Output; None: one is generated and kept in state."""
+    registry_key: Optional[pulumi.Output[str]] = None
+    """The registry's JSON key (o3:registryKey) as a secret Output; None: no pull Secret."""
+
+
+class KubeSite(pulumi.ComponentResource):
+    """Namespace, pull Secret, secrets, data volume, MySQL, schemas, the three apps, the dumps."""
+
+    def __init__(self, name: str, args: KubeSiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        cfg = args.config
+        kube = cfg.kubernetes
+        assert kube is not None
+        site = cfg.site
+        super().__init__(f"{TYPE_PREFIX}KubeSite", name, {"site": site.name}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        req = sizing.requirements(site.concurrent_users, site.pathology, site.exams_per_day)
+        if req.high_exam_load:
+            pulumi.log.warn(f"site {site.name}: {req.high_exam_load}")
+        plan = sizing.kube_plan(req, site.concurrent_users, kube.replicas.pacs, kube.replicas.view,
+                                external_db=bool(kube.database.external_host))
+        # The site facts on a real resource, as on Docker (pulumi/pulumi#10533).
+        random.RandomId(f"{name}{FACTS_SUFFIX}", byte_length=4, keepers=site_facts(cfg), opts=child)
+
+        login = args.registry_key is not None
+        ns = SiteNamespace(f"{name}-namespace", SiteNamespaceArgs(
+            site=site.name, namespace=kube.namespace or site.name, registry=cfg.registry,
+            registry_key=args.registry_key), opts=child)
+        password = args.db_password
+        if password is None:
+            # As on Docker: generated once, kept in state, protected (MySQL keeps its first password).
+            generated = random.RandomPassword(f"{name}-db-password", length=32, special=False,
+                                              opts=pulumi.ResourceOptions(parent=self, protect=True))
+            password = pulumi.Output.secret(generated.result)
+        user = kube.database.user
+        secrets = SiteSecrets(f"{name}-secrets", SiteSecretsArgs(
+            site=site.name, namespace=ns.name, password=password, user=user), opts=child)
+        volume = DataVolume(f"{name}-data", DataVolumeArgs(
+            site=site.name, namespace=ns.name, storage_class=kube.storage_class, storage_gb=kube.storage_gb), opts=child)
+        needs = [secrets.secret, volume.claim, volume.scripts] + ([ns.pull_secret] if ns.pull_secret else [])
+        dumps = Dumps(f"{name}-dumps", DumpsArgs(
+            site=site.name, namespace=ns.name, timezone=site.timezone, images=cfg.images, backup=cfg.backup,
+            logs=cfg.logs, with_pull_secret=login, depends_on=needs), opts=child)
+        db_settings = kube.database.model_copy(update={"storage_class": kube.database.storage_class or kube.storage_class})
+        db = KubeDatabase(f"{name}-db", KubeDatabaseArgs(
+            site=site.name, namespace=ns.name, settings=cfg.database, kube=db_settings, image=cfg.images.db,
+            timezone=site.timezone, extra_env=cfg.extra_env.db, request=plan.requests.get("db"),
+            with_pull_secret=login, depends_on=[*needs, dumps.job]), opts=child)
+        schemas = SchemaJob(f"{name}-schemas", SchemaJobArgs(
+            site=site.name, namespace=ns.name, image=cfg.images.db, user=user, retries=cfg.database.schema_retries,
+            with_pull_secret=login, depends_on=[*needs, *db.ready]), opts=child)
+        apps = KubeApplications(f"{name}-apps", KubeApplicationsArgs(
+            site=site.name, namespace=ns.name, images={"pacs": cfg.images.pacs, "view": cfg.images.view},
+            timezone=site.timezone,
+            extra_env={"pacs": cfg.extra_env.pacs, "pacsSingleton": cfg.extra_env.pacs_singleton,
+                       "view": cfg.extra_env.view},
+            replicas=plan.replicas, requests=plan.requests, expose=kube.expose, http_public=True,
+            with_pull_secret=login, depends_on=[schemas.job, dumps.job]), opts=child)
+
+        self.pacs_url = public_url(apps.public[PACS_CONTAINER], PACS_HTTP_PORT, cfg.public_host_name)
+        self.view_url = public_url(apps.public[VIEW_CONTAINER], VIEW_HTTP_PORT, cfg.public_host_name)
+        self.images = {"db": cfg.images.db, "pacs": cfg.images.pacs, "view": cfg.images.view}
+        self.namespace = ns.name
+        self.log_folders = {"pacs": f"{FOLDERS['pacsLog']} on the volume o3-data",
+                            "view": f"{FOLDERS['viewLog']} on the volume o3-data"}
+        self.backup_folder = f"{BACKUP_FOLDER} on the volume o3-data"
+        self.next_steps = [
+            "Activate the VIEW licence and finish VIEW's setup at the viewUrl output (vendor guide: 'VIEW configuration').",
+            "Configure the PACS at the pacsUrl output (vendor guide: 'PACS configuration').",
+            "Logs: `kubectl logs -n <namespace> deploy/pacs|view`, and the log folders on the volume o3-data.",
+        ]
+        self.register_outputs({})
+
+
+def public_url(service, port: int, host: str) -> pulumi.Output[str]:
+    """The URL users type: the public Service's node port for `port` (a LoadBalancer's port is the port)."""
+    def pick(spec) -> str:
+        for p in getattr(spec, "ports", None) or []:
+            if p.port == port:
+                return f"http://{host}:{p.node_port or port}/"
+        return f"http://{host}:{port}/"
+
+    return service.spec.apply(pick)

@@ -1,0 +1,154 @@
+"""The pieces the Kubernetes end-to-end tests drive: the two-node test cluster (tests/kube/), the
+stand-in images on its nodes, kubectl, and a probe that counts failed requests through a Service.
+
+Nothing here imitates Kubernetes: the cluster runs kube-apiserver, the controller manager, the
+scheduler, and per node containerd, a kubelet and kube-proxy, built from Go modules
+(tests/kube/NOTES.md). Its nodes report the size of a hospital's nodes (NOTES.md, "Node
+capacity"): the vendor's minimums cannot fit this machine's 2 cores, and requests are only
+reservations; the stand-in apps use little of them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from e2e_harness import REPOS, ROOT, release_context
+
+KUBE = ROOT / "tests" / "kube"
+REGISTRY = "registry.o3.test"  # the stand-ins' references: loaded onto the nodes, never pulled
+KUBE_VERSIONS = {"db": ("8.0.34", "8.0.35"), "pacs": ("2.8.1", "2.8.2"), "view": ("3.4.2",)}
+STORAGE_CLASS = "o3-nas"  # the test cluster's ReadWriteMany class (a folder both nodes see)
+
+
+def cluster(*args: str, check: bool = True, timeout: int = 900, input: Optional[str] = None) -> subprocess.CompletedProcess:
+    out = subprocess.run([str(KUBE / "cluster.sh"), *args], capture_output=True, text=True, timeout=timeout, input=input)
+    if check and out.returncode != 0:
+        raise RuntimeError(f"tests/kube/cluster.sh {' '.join(args)} exited {out.returncode}:\n{out.stderr[-3000:]}")
+    return out
+
+
+def kubectl(*args: str, check: bool = True, timeout: int = 300) -> str:
+    return cluster("kubectl", *args, check=check, timeout=timeout).stdout
+
+
+def kube_json(*args: str) -> Any:
+    return json.loads(kubectl(*args, "-o", "json"))
+
+
+def image_ref(component: str, version: str) -> str:
+    return f"{REGISTRY}/{REPOS[component]}:{version}"
+
+
+def load_standins(client, docker_host: str, standins: dict[str, str], work: Path) -> dict[tuple[str, str], str]:
+    """One image per component and version, built on the test daemon from the stand-ins and
+    imported into both nodes' containerd."""
+    refs = {}
+    for comp, versions in KUBE_VERSIONS.items():
+        for v in versions:
+            ref = image_ref(comp, v)
+            ctx = release_context(standins["db" if comp == "db" else "app"], v)
+            client.images.build(fileobj=io.BytesIO(ctx), custom_context=True, tag=ref, rm=True, network_mode="none")
+            refs[(comp, v)] = ref
+    tar = work / "standins.tar"  # one tarball: the layers the versions share are saved once
+    subprocess.run(["docker", "save", "-o", str(tar), *refs.values()], check=True, capture_output=True,
+                   env={**os.environ, "DOCKER_HOST": docker_host})
+    cluster("load-image", str(tar), timeout=1200)
+    tar.unlink()
+    return refs
+
+
+def pods(namespace: str, role: str) -> list[dict[str, Any]]:
+    """The role's pods that are not on their way out."""
+    items = kube_json("get", "pods", "-n", namespace, "-l", f"app.kubernetes.io/name={role}")["items"]
+    return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+
+def service_ip(namespace: str, name: str) -> str:
+    return kube_json("get", "service", "-n", namespace, name)["spec"]["clusterIP"]
+
+
+def get_json(url: str, timeout: float = 5) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def wait_answer(url: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return get_json(url)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+@dataclass
+class ServiceProbe:
+    """GET `url` every `interval` seconds in a thread: counts what answered and what failed."""
+
+    url: str
+    interval: float = 0.1
+    ok: int = 0
+    failed: list[str] = field(default_factory=list)
+    versions: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t = time.monotonic()
+            try:
+                v = get_json(self.url, timeout=2).get("version", "?")
+                self.ok += 1
+                self.versions[v] = self.versions.get(v, 0) + 1
+            except Exception as e:  # noqa: BLE001 - every failure counts, whatever it is
+                self.failed.append(f"{time.strftime('%H:%M:%S')} {type(e).__name__}: {e}")
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - t)))
+
+    def __enter__(self) -> "ServiceProbe":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+def kube_stack_config(name: str, kubeconfig: str, refs: dict[tuple[str, str], str], **site: Any) -> dict[str, Any]:
+    """A Kubernetes site of the tests: 10 users (6 cores, 12 GB requested in all), the first
+    release of each component, its namespace named after it."""
+    return {
+        "o3:platform": "kubernetes",
+        "kubernetes:kubeconfig": kubeconfig,
+        "o3:site": {"name": name, "timezone": "Europe/Rome", "concurrentUsers": 10, "examsPerDay": 100, **site},
+        "o3:images": {c: refs[(c, KUBE_VERSIONS[c][0])] for c in ("db", "pacs", "view")},
+        "o3:kubernetes": {"storageClass": STORAGE_CLASS, "storageGb": 50, "namespace": name},
+        "o3:database": {"waitTimeoutSeconds": 240},
+    }
+
+
+def mysql(namespace: str, sql: str, password: str) -> str:
+    """SQL in the db pod, the password by environment (never on the command line)."""
+    return kubectl("exec", "-n", namespace, "statefulset/db", "--", "sh", "-c",
+                   f"MYSQL_PWD=$(cat /etc/o3-db-root-password) mysql -uroot -N -e {json.dumps(sql)}")
+
+
+def new_workdir(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def env_without_kube() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}

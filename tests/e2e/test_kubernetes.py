@@ -1,0 +1,175 @@
+"""A large site on Kubernetes, with the real CLI and providers on the two-node test cluster
+(tests/kube/): a fresh `up` with the policy pack, pods on both nodes behind their Services and
+exactly one singleton, a pod deleted by hand, a pacs bump probed every 100 ms through the
+Service, a db bump with its dump, the drift check after a kubelet restart, and `destroy` keeping
+the data for the next `up`. The scenarios run in order on one site."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from e2e_harness import Project, by_type
+from kube_harness import (
+    KUBE_VERSIONS,
+    ServiceProbe,
+    cluster,
+    kube_json,
+    kube_stack_config,
+    kubectl,
+    load_standins,
+    mysql,
+    new_workdir,
+    pods,
+    service_ip,
+    wait_answer,
+)
+from site_fixtures import PASSWORD
+
+pytestmark = pytest.mark.e2e
+SITE = "kube-site"
+NS = SITE
+
+
+@pytest.fixture(scope="module")
+def kube_cluster():
+    """The cluster, built (cached) and started; stopped afterwards (its images and etcd kept)."""
+    start = cluster("start", timeout=1800)
+    kubeconfig = start.stdout.strip().splitlines()[-1]
+    print(f"\n[figures] cluster start: {start.stderr.strip().splitlines()[-1] if start.stderr.strip() else ''}")
+    try:
+        yield kubeconfig
+    finally:
+        kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", check=False, timeout=600)
+        cluster("stop", check=False)
+
+
+@pytest.fixture(scope="module")
+def kube_refs(kube_cluster, client, docker_host, standins):
+    work = new_workdir("o3-e2e-kube-images-")
+    try:
+        return load_standins(client, docker_host, standins, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def site(pulumi_env, kube_cluster, kube_refs):
+    kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", timeout=600)
+    work = new_workdir("o3-e2e-kube-")
+    project = Project(work, SITE, pulumi_env, secrets=[PASSWORD])
+    project.refs = kube_refs
+    project.init(kube_stack_config(SITE, kube_cluster, kube_refs), {"o3:dbPassword": PASSWORD})
+    try:
+        yield project
+    finally:
+        project.destroy(check=False)
+        project.remove()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _nodes(role: str) -> set[str]:
+    return {p["spec"].get("nodeName") for p in pods(NS, role)}
+
+
+def _images(role: str) -> set[str]:
+    return {c["image"] for p in pods(NS, role) for c in p["spec"]["containers"]}
+
+
+def test_a_fresh_up_with_the_pack_runs_every_part_on_both_nodes(site):
+    site.up()
+    assert len(pods(NS, "pacs")) == 2 and _nodes("pacs") == {"node1", "node2"}, _nodes("pacs")
+    assert len(pods(NS, "view")) == 2 and _nodes("view") == {"node1", "node2"}
+    assert len(pods(NS, "pacs-singleton")) == 1 and len(pods(NS, "db")) == 1
+    singleton = kube_json("get", "deployment", "-n", NS, "pacs-singleton")
+    env = {e["name"]: e for e in singleton["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["START_PERIODIC_SERVICES"]["value"] == "true" and singleton["spec"]["strategy"]["type"] == "Recreate"
+    # the guide's names through the Services: pacs answers on 8080 and 4568, view on 8181
+    pacs = wait_answer(f"http://{service_ip(NS, 'pacs')}:8080/")
+    view = wait_answer(f"http://{service_ip(NS, 'view')}:8181/")
+    assert pacs["role"] == "pacs" and pacs["version"] == KUBE_VERSIONS["pacs"][0]
+    assert view["role"] == "view" and {d["variable"] for d in view["databases"]} == {"NGV_CONNECTION_STRING",
+                                                                                      "ULTIMATE_CONNECTION_STRING"}
+    assert {"public_pacs", "public_view"} <= set(mysql(NS, "SHOW DATABASES", PASSWORD).split())
+    # requests: the pods' sum meets the vendor's minimum for 10 users (6 cores, 12 GB)
+    cpu = 0.0
+    for role in ("pacs", "view", "pacs-singleton", "db"):
+        for p in pods(NS, role):
+            q = p["spec"]["containers"][0]["resources"]["requests"]["cpu"]
+            cpu += float(q[:-1]) / 1000 if q.endswith("m") else float(q)
+    assert cpu >= 6, cpu
+    # no secret literal in any pod spec: the connection strings come from the Secret
+    spec = kubectl("get", "deployments,statefulsets,jobs,cronjobs,configmaps", "-n", NS, "-o", "yaml")
+    assert PASSWORD not in spec
+    site.preview("--refresh", "--expect-no-changes")
+
+
+def test_a_pacs_pod_deleted_by_hand_leaves_the_service_answering_and_no_drift(site):
+    url = f"http://{service_ip(NS, 'pacs')}:8080/"
+    victim = pods(NS, "pacs")[0]["metadata"]["name"]
+    with ServiceProbe(url) as probe:
+        kubectl("delete", "pod", "-n", NS, victim, "--wait=true")
+        kubectl("rollout", "status", "-n", NS, "deployment/pacs", "--timeout=180s", timeout=240)
+    print(f"\n[figures] pod deleted: {probe.ok} answers, {len(probe.failed)} failed")
+    assert probe.ok > 0 and not probe.failed, probe.failed[:5]
+    assert len(pods(NS, "pacs")) == 2
+    site.preview("--refresh", "--expect-no-changes")
+
+
+def test_a_pacs_bump_rolls_the_replicas_without_a_failed_request(site):
+    new = site.refs[("pacs", KUBE_VERSIONS["pacs"][1])]
+    site.edit(lambda c: c["o3:images"].update(pacs=new))
+    replaced = by_type(site.preview_steps())
+    url = f"http://{service_ip(NS, 'pacs')}:8080/"
+    with ServiceProbe(url) as probe:
+        site.up()
+    print(f"\n[figures] pacs bump: {probe.ok} answers ({probe.versions}), {len(probe.failed)} failed")
+    assert not probe.failed, probe.failed[:5]
+    assert probe.versions.get(KUBE_VERSIONS["pacs"][1]), "the probe never saw the new version"
+    assert _images("pacs") == {new} and _images("pacs-singleton") == {new}
+    assert len(pods(NS, "pacs-singleton")) == 1
+    assert ("kubernetes:apps/v1:StatefulSet", f"{SITE}-db-statefulset") not in replaced.get("update", []), replaced
+
+
+def test_a_db_bump_takes_a_dump_first(site):
+    mysql(NS, "CREATE TABLE IF NOT EXISTS public_pacs.kube_probe (v INT); INSERT INTO public_pacs.kube_probe VALUES (42)",
+          PASSWORD)
+    new = site.refs[("db", KUBE_VERSIONS["db"][1])]
+    site.edit(lambda c: c["o3:images"].update(db=new))
+    site.up()
+    assert _images("db") == {new}
+    dumps = backups(new)
+    assert any(n.startswith("o3-backup-") and f"_to_db-{KUBE_VERSIONS['db'][1]}" in n for n in dumps), dumps
+    assert mysql(NS, "SELECT v FROM public_pacs.kube_probe", PASSWORD).split() == ["42"]
+
+
+def backups(image: str) -> list[str]:
+    """The dumps in `backups` on the data volume, listed by a pod that mounts it."""
+    overrides = json.dumps({"spec": {"restartPolicy": "Never", "containers": [{
+        "name": "o3-ls", "image": image, "command": ["ls", "/backups"],
+        "volumeMounts": [{"name": "d", "mountPath": "/backups", "subPath": "backups"}]}],
+        "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "o3-data"}}]}})
+    out = kubectl("run", "-n", NS, "o3-ls", "--rm", "-i", "--restart=Never", "--quiet", f"--image={image}",
+                  "--overrides", overrides, timeout=180)
+    return out.split()
+
+
+def test_the_drift_check_is_green_after_a_kubelet_restart(site):
+    cluster("restart-kubelet", "node2")
+    kubectl("wait", "--for=condition=Ready", "node/node2", "--timeout=120s", timeout=180)
+    site.preview("--refresh", "--expect-no-changes")
+
+
+def test_destroy_keeps_every_data_volume_and_a_new_up_finds_the_data(site):
+    kubectl("exec", "-n", NS, "deployment/pacs", "--", "sh", "-c", "echo dicom > /opt/storagePacs/kept.dcm")
+    site.destroy()
+    claims = {c["metadata"]["name"] for c in kube_json("get", "pvc", "-n", NS)["items"]}
+    assert {"o3-data", "db-data"} <= claims, claims
+    assert not kube_json("get", "deployments,statefulsets", "-n", NS)["items"]
+    site.up()
+    assert kubectl("exec", "-n", NS, "deployment/pacs", "--", "cat", "/opt/storagePacs/kept.dcm").strip() == "dicom"
+    assert mysql(NS, "SELECT v FROM public_pacs.kube_probe", PASSWORD).split() == ["42"]
+    site.preview("--refresh", "--expect-no-changes")
+

@@ -1,0 +1,3 @@
+module o3site/kube-images
+
+go 1.26.0

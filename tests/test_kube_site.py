@@ -1,0 +1,194 @@
+"""A Kubernetes site on the SDK's mock engine: its config (each platform refuses the other's keys,
+by name), and what the program registers for it (the guide's names, one singleton, secrets only
+by reference, requests that meet the sizing table, data that outlives `destroy`)."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pulumi
+import pytest
+
+from engine import evaluate, last_run
+from site_fixtures import BASE, PASSWORD
+from sitespec import sizing
+
+KUBE = {
+    "o3:platform": "kubernetes",
+    "o3:site": {"name": "big-site", "timezone": "Europe/Rome", "concurrentUsers": 60, "pathology": True,
+                "examsPerDay": 100},
+    "o3:images": copy.deepcopy(BASE["o3:images"]),
+    "o3:kubernetes": {"storageClass": "nas-rwx", "storageGb": 500},
+    "o3:dbPassword": PASSWORD,
+}
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+STATEFULSET = "kubernetes:apps/v1:StatefulSet"
+SERVICE = "kubernetes:core/v1:Service"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+
+
+def kube(**changes) -> dict:
+    cfg = copy.deepcopy(KUBE)
+    for key, value in changes.items():
+        if value is None:
+            cfg.pop(key, None)
+        else:
+            cfg[key] = value
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def site():
+    return evaluate(KUBE, {"o3:dbPassword"})
+
+
+def _name(r) -> str:
+    return r.plain("metadata")["name"]
+
+
+def _workload(ev, kind: str, name: str):
+    (found,) = [r for r in ev.of_type(kind) if _name(r) == name]
+    return found
+
+
+def _container(r) -> dict:
+    return r.plain("spec")["template"]["spec"]["containers"][0]
+
+
+# --- the config ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key, value", [
+    ("o3:host", {"cpuCores": 96, "memoryGb": 256, "storageGb": 5000, "networkMbps": 10000}),
+    ("o3:network", {"subnet": "172.30.0.0/24"}),
+    ("o3:ports", {"pacsHttp": 9080}),
+    ("docker:host", "ssh://o3@pacs01"),
+    ("o3:database", {"publish": "loopback"}),
+    ("o3:logs", {"maxSizeMb": 20}),
+])
+def test_docker_only_keys_are_refused_on_kubernetes_naming_the_key(key, value):
+    cfg = kube()
+    cfg[key] = value
+    with pytest.raises(pulumi.RunError) as err:
+        evaluate(cfg, {"o3:dbPassword"})
+    shown = {"o3:database": "o3:database.publish", "o3:logs": "o3:logs.maxSizeMb"}.get(key, key)
+    assert f"{shown}: is for o3:platform docker only" in str(err.value)
+    assert last_run().resources == []
+
+
+def test_kubernetes_keys_are_refused_on_docker_and_required_on_kubernetes():
+    docker = copy.deepcopy(BASE)
+    docker["o3:kubernetes"] = {"storageClass": "nas", "storageGb": 100}
+    with pytest.raises(pulumi.RunError) as err:
+        evaluate(docker)
+    assert "o3:kubernetes: is for o3:platform kubernetes only" in str(err.value)
+    with pytest.raises(pulumi.RunError) as err:
+        evaluate(kube(**{"o3:kubernetes": None}), {"o3:dbPassword"})
+    assert "o3:kubernetes: missing while o3:platform is kubernetes" in str(err.value)
+    with pytest.raises(pulumi.RunError) as err:
+        evaluate(kube(**{"o3:platform": "nomad"}), {"o3:dbPassword"})
+    assert "o3:platform" in str(err.value) and "'docker' or 'kubernetes'" in str(err.value)
+
+
+def test_an_external_mysql_by_host_name_must_listen_on_3306():
+    cfg = kube()
+    cfg["o3:kubernetes"]["database"] = {"externalHost": "mysql.hospital.example", "externalPort": 3307}
+    with pytest.raises(pulumi.RunError) as err:
+        evaluate(cfg, {"o3:dbPassword"})
+    assert "externalPort other than 3306 needs externalHost to be an IP address" in str(err.value)
+
+
+# --- what runs --------------------------------------------------------------------------------------
+
+def test_the_guides_names_ports_and_variables(site):
+    names = {_name(r) for r in site.of_type(DEPLOYMENT)} | {_name(r) for r in site.of_type(STATEFULSET)}
+    assert names == {"pacs", "pacs-singleton", "view", "db"}
+    db_service = [r for r in site.of_type(SERVICE) if _name(r) == "db"]
+    assert len(db_service) == 1 and db_service[0].plain("spec")["type"] == "ClusterIP"
+    assert db_service[0].plain("spec")["ports"][0]["port"] == 3306
+    pacs = _container(_workload(site, DEPLOYMENT, "pacs"))
+    assert {p["containerPort"] for p in pacs["ports"]} == {8080, 4568}
+    assert {m["mountPath"] for m in pacs["volumeMounts"]} == {"/opt/storagePacs", "/opt/ipm/log", "/opt/ipm/shared-persist"}
+    env = {e["name"]: e for e in pacs["env"]}
+    assert env["LOG_TO"]["value"] == "FILE" and env["TZ"]["value"] == "Europe/Rome"
+    assert env["DPACS_CONNECTION_STRING"]["valueFrom"]["secretKeyRef"] == {"name": "o3-db", "key": "DPACS_CONNECTION_STRING"}
+    view = _container(_workload(site, DEPLOYMENT, "view"))
+    assert {e["name"] for e in view["env"]} == {"LOG_TO", "TZ", "NGV_CONNECTION_STRING", "ULTIMATE_CONNECTION_STRING"}
+
+
+def test_exactly_one_singleton_never_two_at_once(site):
+    singleton = _workload(site, DEPLOYMENT, "pacs-singleton")
+    spec = singleton.plain("spec")
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    env = {e["name"]: e.get("value") for e in _container(singleton)["env"]}
+    assert env["START_PERIODIC_SERVICES"] == "true"
+    for name in ("pacs", "view"):
+        assert "START_PERIODIC_SERVICES" not in {e["name"] for e in _container(_workload(site, DEPLOYMENT, name))["env"]}
+
+
+def test_no_secret_is_a_literal_in_any_pod_spec_or_config_map(site):
+    for r in site.resources:
+        if r.type.startswith("kubernetes:") and r.type != "kubernetes:core/v1:Secret":
+            assert PASSWORD not in repr(r.plain("spec")) + repr(r.plain("data")), r.name
+    (secret,) = site.of_type("kubernetes:core/v1:Secret")
+    assert secret.plain("stringData")["password"] == PASSWORD
+    assert "stringData" in secret.additional_secret_outputs
+
+
+def test_replicas_and_requests_follow_the_sizing_table(site):
+    req = sizing.requirements(60, True, 100)
+    assert req.cores.value == 90
+    replicas = {name: _workload(site, DEPLOYMENT, name).plain("spec")["replicas"] for name in ("pacs", "view")}
+    assert replicas == {"pacs": 3, "view": 3}  # one per started 25 users, at least 2
+    cpu = mem = 0.0
+    for r in site.of_type(DEPLOYMENT) + site.of_type(STATEFULSET):
+        res = _container(r)["resources"]
+        n = r.plain("spec")["replicas"]
+        cpu += int(res["requests"]["cpu"].removesuffix("m")) / 1000 * n
+        mem += int(res["requests"]["memory"].removesuffix("Mi")) / 1024 * n
+    assert cpu >= req.cores.value and mem >= req.memory_gb.value
+    assert cpu < req.cores.value + 1, "requests are the minimum, not a multiple of it"
+
+
+@pytest.mark.parametrize("users, pacs, view", [(10, None, None), (35, 4, None), (150, None, 2)])
+def test_the_sum_of_requests_meets_the_table_for_any_replica_count(users, pacs, view):
+    req = sizing.requirements(users)
+    plan = sizing.kube_plan(req, users, pacs, view)
+    assert plan.replicas["pacs"] == (pacs or max(2, math.ceil(users / 25)))
+    assert plan.total_cores >= req.cores.value and plan.total_memory_gb >= req.memory_gb.value
+
+
+def test_rollouts_keep_every_ready_pod_and_probe_the_apps(site):
+    for name, port in (("pacs", 8080), ("view", 8181)):
+        r = _workload(site, DEPLOYMENT, name)
+        assert r.plain("spec")["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+        c = _container(r)
+        assert c["readinessProbe"]["httpGet"]["port"] == port and "livenessProbe" in c and "startupProbe" in c
+        assert c["lifecycle"]["preStop"]["sleep"]["seconds"] > 0
+
+
+def test_the_data_volumes_and_the_namespace_outlive_destroy(site):
+    claims = {_name(r): r for r in site.of_type(PVC)}
+    assert set(claims) == {"o3-data", "db-data"}
+    assert claims["o3-data"].plain("spec")["accessModes"] == ["ReadWriteMany"]
+    assert claims["o3-data"].plain("spec")["storageClassName"] == "nas-rwx"
+    assert all(r.retain_on_delete for r in claims.values())
+    (namespace,) = site.of_type("kubernetes:core/v1:Namespace")
+    assert namespace.retain_on_delete, "deleting the namespace would delete the claims in it"
+
+
+def test_a_change_of_images_makes_a_new_pre_upgrade_dump_that_the_workloads_wait_for(site):
+    jobs = [r for r in site.of_type("kubernetes:batch/v1:Job") if r.name.endswith("-pre-upgrade")]
+    assert len(jobs) == 1
+    dump = jobs[0]
+    assert "_to_db-8.0.34_pacs-1.2.3_view-4.5.6" in dump.plain("spec")["template"]["spec"]["containers"][0]["command"]
+    for r in site.of_type(STATEFULSET) + site.of_type(DEPLOYMENT):
+        assert dump.urn in r.dependencies, r.name
+
+
+def test_https_is_refused_on_kubernetes_until_the_front_door_is_built_there():
+    cfg = kube()
+    cfg["o3:tls"] = {"enabled": True}
+    with pytest.raises(pulumi.RunError) as err:
+        evaluate(cfg, {"o3:dbPassword"})
+    assert "o3:tls.enabled: the HTTPS front door is not built on o3:platform kubernetes yet" in str(err.value)
