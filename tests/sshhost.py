@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from ops._site import real_ssh
+
 LAUNCHER = r"""
 set -eu
 # `ip netns exec` mounted a sysfs of the namespace: put the cgroup hierarchies back for dockerd.
@@ -126,12 +128,20 @@ class RemoteHost:
         self.empty_known_hosts.write_text("")
 
     @property
+    def ssh_binary(self) -> str:
+        """The system ssh: never a wrapper that a test put first on PATH with another host's options
+        (ops._site.use_ssh_opts), whose known_hosts would refuse this host."""
+        found = real_ssh()
+        assert found, "no ssh client on this machine (Debian: openssh-client)"
+        return found
+
+    @property
     def known_hosts_line(self) -> str:
         host_pub = (self.work / "host_key.pub").read_text().split()
         return f"{self.address} {host_pub[0]} {host_pub[1]}"
 
     def ssh(self, command: str, check: bool = True, timeout: int = 60, **kw) -> subprocess.CompletedProcess:
-        return _run("ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", *self.ssh_opts(),
+        return _run(self.ssh_binary, "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", *self.ssh_opts(),
                     f"root@{self.address}", command, check=check, timeout=timeout, **kw)
 
     def clean(self) -> None:
@@ -142,7 +152,7 @@ class RemoteHost:
         """Side-load images from another daemon over ssh (docker save | ssh docker load)."""
         save = subprocess.Popen(["docker", "save", *images], stdout=subprocess.PIPE,
                                 env=dict(os.environ, DOCKER_HOST=docker_host))
-        load = subprocess.run(["ssh", "-o", "BatchMode=yes", *self.ssh_opts(), f"root@{self.address}", "docker load"],
+        load = subprocess.run([self.ssh_binary, "-o", "BatchMode=yes", *self.ssh_opts(), f"root@{self.address}", "docker load"],
                               stdin=save.stdout, capture_output=True, text=True, timeout=600)
         save.wait()
         if load.returncode != 0 or save.returncode != 0:
@@ -150,7 +160,7 @@ class RemoteHost:
 
     def build(self, context: bytes, tag: str) -> None:
         """`docker build` on the host from a tar context (no registry needed)."""
-        out = subprocess.run(["ssh", "-o", "BatchMode=yes", *self.ssh_opts(), f"root@{self.address}",
+        out = subprocess.run([self.ssh_binary, "-o", "BatchMode=yes", *self.ssh_opts(), f"root@{self.address}",
                               f"docker build -q --network none -t {tag} -"], input=context, capture_output=True, timeout=300)
         if out.returncode != 0:
             raise RuntimeError(f"building {tag} on the remote test host failed: {out.stderr.decode()}")

@@ -31,10 +31,12 @@ STORAGE = "/srv/o3-remote"  # on the remote host's own /srv
 @pytest.fixture(scope="module")
 def remote(client, standins, docker_host):
     host = RemoteHost().up()
+    path = os.environ["PATH"]
     try:
         host.load(docker_host, list(standins.values()))  # over ssh, like any side-loaded image
         yield host
     finally:
+        os.environ["PATH"] = path  # the ssh wrapper remote_site puts on PATH is this module's only
         host.down()
 
 

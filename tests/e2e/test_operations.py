@@ -3,6 +3,7 @@ only it), the scheduled nightly dump and a restore with ops.restore, and bounded
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import json
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon import clean, mysql
+from daemon import clean, mysql, site_disk
 from e2e_harness import ROOT, SITE, Project, by_type, stack_config
 from site_fixtures import PASSWORD
 from tlsfixtures import TestCA
@@ -33,6 +34,8 @@ ZONE = zoneinfo.ZoneInfo("Europe/Rome")
 def tls_site(pulumi_env, docker_host, client, images, nofile_cap):
     clean(client)
     work = Path(tempfile.mkdtemp(prefix="o3-e2e-ops-"))
+    disk = contextlib.ExitStack()
+    disk.enter_context(site_disk(str(work / "storage")))  # verify checks the site's disk, not this machine's
     issued = CA.issue("localhost", "127.0.0.1")
     cfg = stack_config(str(work / "storage"), images, docker_host, nofile_cap)
     cfg["o3:site"]["publicHost"] = "localhost"
@@ -48,6 +51,7 @@ def tls_site(pulumi_env, docker_host, client, images, nofile_cap):
     project.destroy(check=False)
     project.remove()
     clean(client)
+    disk.close()
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -27,6 +27,7 @@ def remote(pulumi_env, docker_host, standins):
     import docker
 
     host = RemoteHost().up()
+    path = os.environ["PATH"]
     try:
         host.load(docker_host, list(standins.values()))
         use_ssh_opts(host.ssh_opts())
@@ -39,6 +40,7 @@ def remote(pulumi_env, docker_host, standins):
                 refs[(comp, v)] = ref
         yield host, refs
     finally:
+        os.environ["PATH"] = path  # the ssh wrapper is this module's, not the next one's
         host.down()
 
 
