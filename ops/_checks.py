@@ -42,7 +42,9 @@ def report(checks: list[Check], cfg: SiteConfig, stack: str, what: str, ok: str,
         print(json.dumps({"site": cfg.site.name, "stack": stack, "ok": not failed,
                           "checks": [asdict(c) for c in checks]}, indent=2))
     else:
-        print(f"{what} site {cfg.site.name} (stack {stack}) on {cfg.docker_host or 'the local Docker'}:")
+        where = (f"Kubernetes namespace {cfg.kubernetes.namespace or cfg.site.name}" if cfg.kubernetes
+                 else cfg.docker_host or "the local Docker")
+        print(f"{what} site {cfg.site.name} (stack {stack}) on {where}:")
         for c in checks:
             print("  " + c.line())
         print("result: " + (not_ok if failed else ok))

@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 from sitespec.guide import BACKUP_FOLDER
 from sitespec.stackfile import load_stack_config
 
-from ._cli import add_dir_argument, run
+from ._cli import OpsError, add_dir_argument, kubernetes_not_yet, run
 from ._site import open_site
 
 
@@ -27,6 +27,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     add_dir_argument(p)
     args = p.parse_args(argv)
     cfg = load_stack_config(args.stack, args.dir)
+    if cfg.platform == "kubernetes":
+        raise OpsError(kubernetes_not_yet("backup", cfg))
     site = open_site(cfg)
     result = site.run_maintenance("dump", "manual")
     if result.code != 0:

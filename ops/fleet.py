@@ -41,13 +41,17 @@ def row(stack: str, root: Path) -> dict[str, Any]:
         "stack": stack,
         "site": cfg.site.name,
         "dockerHost": cfg.docker_host,
+        "namespace": (cfg.kubernetes.namespace or cfg.site.name) if cfg.kubernetes else None,
         "ring": cfg.site.ring,
         "versions": {"pacs": version_of(cfg.images.pacs), "view": version_of(cfg.images.view), "db": version_of(cfg.images.db)},
         "users": cfg.site.concurrent_users,
         "pathology": cfg.site.pathology,
         "examsPerDay": cfg.site.exams_per_day,
-        "host": {"cpuCores": cfg.host.cpu_cores, "memoryGb": cfg.host.memory_gb, "storageGb": cfg.host.storage_gb,
-                 "networkMbps": cfg.host.network_mbps},
+        "platform": cfg.platform,
+        # on Kubernetes: what the site's pods request in all, and its data volume
+        "host": ({f.key: round(f.found, 2) for f in found} if cfg.platform == "kubernetes" else
+                 {"cpuCores": cfg.host.cpu_cores, "memoryGb": cfg.host.memory_gb, "storageGb": cfg.host.storage_gb,
+                  "networkMbps": cfg.host.network_mbps}),
         "minimum": {"cpuCores": req.cores.value, "memoryGb": req.memory_gb.value, "storageGb": req.storage_gb.value,
                     "networkMbps": req.network_mbps.value},
         "sizing": "short" if mandatory_short else ("warn" if short or req.high_exam_load else "pass"),
@@ -115,10 +119,10 @@ def mark_shared_hosts(rows: list[dict[str, Any]]) -> None:
     """Add `sharesHostWith` to rows whose stacks deploy to the same Docker host."""
     by_host: dict[str, list[str]] = {}
     for r in rows:
-        if "error" not in r:
+        if "error" not in r and r["platform"] == "docker":
             by_host.setdefault(host_key(r["dockerHost"]), []).append(r["stack"])
     for r in rows:
-        if "error" not in r:
+        if "error" not in r and r["platform"] == "docker":
             others = [s for s in by_host[host_key(r["dockerHost"])] if s != r["stack"]]
             if others:
                 r["sharesHostWith"] = others
@@ -129,19 +133,20 @@ def _fmt_host(h: dict[str, float]) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ["stack", "site", "ring", "pacs", "view", "db", "deployed", "users", "patho", "host c/RAM/disk", "minimum",
-            "sizing"]
+    head = ["stack", "site", "ring", "on", "pacs", "view", "db", "deployed", "users", "patho", "host c/RAM/disk",
+            "minimum", "sizing"]
     lines = [head]
     for r in rows:
         if "error" in r:
-            lines.append([r["stack"], "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "ERROR: " + r["error"].splitlines()[0]])
+            lines.append([r["stack"], "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "ERROR: " + r["error"].splitlines()[0]])
             continue
         verdict = r["sizing"]
         if r["shortBy"]:
             verdict += " (" + ", ".join(f"{k} -{v:g}" for k, v in r["shortBy"].items()) + ")"
         if r.get("sharesHostWith"):
             verdict += f"; SAME DOCKER HOST as {', '.join(r['sharesHostWith'])}"
-        lines.append([r["stack"], r["site"], r["ring"], r["versions"]["pacs"], r["versions"]["view"], r["versions"]["db"],
+        on = f"k8s:{r['namespace']}" if r["platform"] == "kubernetes" else "docker"
+        lines.append([r["stack"], r["site"], r["ring"], on, r["versions"]["pacs"], r["versions"]["view"], r["versions"]["db"],
                       _fmt_deployed(r), str(r["users"]), "yes" if r["pathology"] else "no", _fmt_host(r["host"]), _fmt_host(r["minimum"]),
                       verdict])
     widths = [max(len(line[i]) for line in lines) for i in range(len(head) - 1)]

@@ -2,6 +2,11 @@
 
     python -m ops.preflight --stack <site> [--registry-key-file key.json] [--json]
 
+On Kubernetes (o3:platform kubernetes) it checks the cluster instead: its API answers, its
+nodes' allocatable CPU and memory, less what other pods already request, can hold the site's
+requests (and its largest pod on one node), the storage class exists, and the namespace is free
+or the site's own.
+
 Talks to the stack's Docker host (`docker:host`, local socket or ssh://) and reports each check
 as pass / warn / fail with the measured value and the fix; exits 1 when any check fails.
 Measurements inside the host (free space, listening ports, routes, ulimits) run in short-lived
@@ -24,6 +29,7 @@ from sitespec.stackfile import read_raw, validate
 
 from ._checks import FAIL, PASS, WARN, Check, guarded, report
 from ._cli import OpsError, add_dir_argument, readable_file, run
+from ._cluster import ClusterAccess, cluster_access
 from ._host import HostProbe, free_gb
 from ._site import connect
 
@@ -218,6 +224,98 @@ def run_checks(cfg: SiteConfig, helper_image: str, key: Optional[str], key_is_se
     return checks
 
 
+# --- a Kubernetes site --------------------------------------------------------------------------
+
+def _cpu(q: Optional[str]) -> float:
+    q = str(q or "0")
+    return float(q[:-1]) / 1000 if q.endswith("m") else float(q)
+
+
+def _gb(q: Optional[str]) -> float:
+    q = str(q or "0")
+    for unit, factor in (("Ki", 2**10), ("Mi", 2**20), ("Gi", 2**30), ("Ti", 2**40), ("k", 1e3), ("M", 1e6), ("G", 1e9)):
+        if q.endswith(unit):
+            return float(q[: -len(unit)]) * factor / 2**30
+    return float(q) / 2**30
+
+
+def run_kube_checks(cfg: SiteConfig, access: ClusterAccess) -> list[Check]:
+    from kubernetes import client as kclient
+
+    from ._cluster import api_client
+
+    k = cfg.kubernetes
+    assert k is not None
+    namespace = k.namespace or cfg.site.name
+    try:
+        api = api_client(access)
+        version = kclient.VersionApi(api).get_code().git_version
+    except OpsError as e:
+        return [Check("cluster", FAIL, str(e))]
+    except Exception as e:  # noqa: BLE001 - the client's own words
+        return [Check("cluster", FAIL, f"the Kubernetes API does not answer: {e}",
+                      "check kubernetes:kubeconfig / kubernetes:context (or KUBECONFIG)")]
+    checks = [Check("cluster", PASS, f"Kubernetes {version}")]
+    core, storage = kclient.CoreV1Api(api), kclient.StorageV1Api(api)
+    req, _ = sizing.for_site(cfg)
+    plan = sizing.kube_plan(req, cfg.site.concurrent_users, k.replicas.pacs, k.replicas.view,
+                            external_db=bool(k.database.external_host))
+
+    def capacity() -> list[Check]:
+        nodes = [n for n in core.list_node().items
+                 if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])]
+        used_cpu: dict[str, float] = {}
+        used_mem: dict[str, float] = {}
+        for pod in core.list_pod_for_all_namespaces(field_selector="status.phase!=Succeeded,status.phase!=Failed").items:
+            if pod.metadata.namespace == namespace or not pod.spec.node_name:
+                continue  # the site's own pods are what it needs, not what it competes with
+            for c in pod.spec.containers:
+                r = (c.resources.requests if c.resources else None) or {}
+                used_cpu[pod.spec.node_name] = used_cpu.get(pod.spec.node_name, 0) + _cpu(r.get("cpu"))
+                used_mem[pod.spec.node_name] = used_mem.get(pod.spec.node_name, 0) + _gb(r.get("memory"))
+        free = {n.metadata.name: (_cpu(n.status.allocatable.get("cpu")) - used_cpu.get(n.metadata.name, 0),
+                                  _gb(n.status.allocatable.get("memory")) - used_mem.get(n.metadata.name, 0)) for n in nodes}
+        cpu, mem = sum(f[0] for f in free.values()), sum(f[1] for f in free.values())
+        out = []
+        for name, have, need, unit in (("cores", cpu, plan.total_cores, "cores"), ("memory", mem, plan.total_memory_gb, "GB")):
+            msg = f"{have:.1f} {unit} allocatable and not requested on {len(nodes)} ready node(s), the site requests {need:.1f}"
+            out.append(Check(name, PASS if have >= need else FAIL, msg,
+                             "" if have >= need else "add nodes, or free what other workloads request"))
+        big = max(plan.requests.values(), key=lambda r: r.cpu_millis)
+        fits = any(c >= big.cpu_millis / 1000 and m >= big.memory_mib / 1024 for c, m in free.values())
+        out.append(Check("largest pod", PASS if fits else FAIL,
+                         f"{big.cpu} / {big.memory} per pod" + (" fits on a node" if fits else ": no node has that free"),
+                         "" if fits else "raise o3:kubernetes.replicas (smaller pods), or use larger nodes"))
+        return out
+
+    def storage_class() -> Check:
+        names = {c.metadata.name for c in storage.list_storage_class().items}
+        if k.storage_class not in names:
+            return Check("storage class", FAIL, f"no storage class {k.storage_class} (the cluster has {', '.join(sorted(names)) or 'none'})",
+                         "set o3:kubernetes.storageClass to a class that offers ReadWriteMany")
+        return Check("storage class", PASS, f"{k.storage_class} exists (it must offer ReadWriteMany)")
+
+    def namespace_free() -> Check:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            ns = core.read_namespace(namespace)
+        except ApiException as e:
+            if e.status == 404:
+                return Check("namespace", PASS, f"{namespace} is free")
+            raise
+        owner = (ns.metadata.labels or {}).get("o3.site")
+        if owner != cfg.site.name:
+            return Check("namespace", FAIL, f"{namespace} exists and is not site {cfg.site.name}'s",
+                         "set o3:kubernetes.namespace to a namespace of its own")
+        return Check("namespace", PASS, f"{namespace} is this site's")
+
+    guarded(checks, "capacity", capacity)
+    guarded(checks, "storage class", storage_class)
+    guarded(checks, "namespace", namespace_free)
+    return checks
+
+
 def _main(argv: Optional[Sequence[str]]) -> int:
     p = argparse.ArgumentParser(prog="python -m ops.preflight", description=__doc__.split("\n\n")[0])
     p.add_argument("--stack", required=True, help="site stack (Pulumi.<stack>.yaml)")
@@ -233,7 +331,10 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if key is not None and not is_registry_key(key):
         source = f"--registry-key-file {args.registry_key_file}" if args.registry_key_file else "O3_REGISTRY_KEY"
         raise OpsError(f"{source} is not a registry JSON key (a service-account key file's content)")
-    checks = run_checks(cfg, args.helper_image or cfg.images.db, key, "o3:registryKey" in secure)
+    if cfg.platform == "kubernetes":
+        checks = run_kube_checks(cfg, cluster_access(args.stack, args.dir))
+    else:
+        checks = run_checks(cfg, args.helper_image or cfg.images.db, key, "o3:registryKey" in secure)
     return report(checks, cfg, args.stack, "preflight for", "ready for `pulumi up`",
                   "FAIL - fix the above before `pulumi up`", args.json)
 

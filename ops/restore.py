@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 from sitespec.guide import BACKUP_FOLDER, PACS_CONTAINER, SCHEMAS, SINGLETON_CONTAINER, VIEW_CONTAINER
 from sitespec.stackfile import load_stack_config
 
-from ._cli import OpsError, add_dir_argument, run
+from ._cli import OpsError, add_dir_argument, kubernetes_not_yet, run
 from ._site import open_site
 
 APPS = (PACS_CONTAINER, SINGLETON_CONTAINER, VIEW_CONTAINER)
@@ -52,6 +52,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     add_dir_argument(p)
     args = p.parse_args(argv)
     cfg = load_stack_config(args.stack, args.dir)
+    if cfg.platform == "kubernetes":
+        raise OpsError(kubernetes_not_yet("restore", cfg))
     name = file_name(args.file, cfg.site.storage_path)
     site = open_site(cfg)
     check = site.run_maintenance("check", name)

@@ -2,6 +2,11 @@
 
     python -m ops.verify --stack S [--json] [--dir D] [--ca-file CA.pem]
 
+On Kubernetes (o3:platform kubernetes), through the cluster's API: every rollout is complete on
+the declared images, exactly one singleton runs, both schemas exist, pacs and view answer through
+their Services, the data volume is bound with the vendor's minimum, and the last nightly dump is
+recent.
+
 Over the stack's Docker host (local or ssh://) and from this machine: every container runs,
 each on the image the stack declares (compared by image id, not by tag); db is healthy; both
 schemas exist; the apps answer on their published ports (HTTPS through the front door when
@@ -41,6 +46,7 @@ from sitespec.imageref import version_of
 from sitespec.stackfile import load_stack_config
 
 from ._cli import add_dir_argument, readable_file, run
+from ._cluster import ClusterAccess, DeployedKubeSite, cluster_access
 from ._site import DeployedSite, open_site
 from ._checks import FAIL, PASS, WARN, Check, guarded, report
 from ._host import HostProbe, free_gb
@@ -231,6 +237,132 @@ def run_checks(cfg: SiteConfig, ca_file: Optional[Path] = None) -> list[Check]:
     return checks
 
 
+# --- a Kubernetes site --------------------------------------------------------------------------
+
+KUBE_WORKLOADS = (("StatefulSet", DB_CONTAINER), ("Deployment", PACS_CONTAINER), ("Deployment", SINGLETON_CONTAINER),
+                  ("Deployment", VIEW_CONTAINER))
+
+
+def check_rollouts(site: DeployedKubeSite, declared: dict[str, str]) -> list[Check]:
+    out = []
+    for kind, name in KUBE_WORKLOADS:
+        if name == DB_CONTAINER and site.cfg.kubernetes and site.cfg.kubernetes.database.external_host:
+            continue
+        w = site.workload(kind, name)
+        if w is None:
+            out.append(Check(name, FAIL, f"no {kind} {name} in {site.where}", "run `pulumi up` for this stack"))
+            continue
+        want = w.spec.replicas or 0
+        st = w.status
+        ready, updated = st.ready_replicas or 0, st.updated_replicas or 0
+        image = w.spec.template.spec.containers[0].image
+        done = (st.observed_generation or 0) >= w.metadata.generation and ready == want and updated == want
+        if image != declared[name]:
+            out.append(Check(name, FAIL, f"runs {image}, the stack declares {declared[name]}", "run `pulumi up`"))
+        elif not done:
+            out.append(Check(name, FAIL, f"rollout not complete: {ready}/{want} ready, {updated} updated",
+                             f"`kubectl -n {site.namespace} describe {kind.lower()}/{name}`"))
+        else:
+            out.append(Check(name, PASS, f"{ready}/{want} ready on {version_of(image)}"))
+    singles = site.pods(SINGLETON_CONTAINER)
+    if len(singles) != 1:
+        out.append(Check("singleton", FAIL, f"{len(singles)} {SINGLETON_CONTAINER} pods run, exactly one must",
+                         "the periodic services must run once: `kubectl get pods` and `pulumi up`"))
+    else:
+        out.append(Check("singleton", PASS, f"one {SINGLETON_CONTAINER} pod ({singles[0].spec.node_name})"))
+    return out
+
+
+def check_kube_db(site: DeployedKubeSite) -> list[Check]:
+    if site.cfg.kubernetes and site.cfg.kubernetes.database.external_host:
+        return [Check("schemas", WARN, f"MySQL is external ({site.cfg.kubernetes.database.external_host}): not "
+                      "read from here; the schema Job checks it at each db change")]
+    pods = [p for p in site.pods(DB_CONTAINER) if p.status.phase == "Running"]
+    if not pods:
+        return [Check("schemas", FAIL, "no running db pod", f"`kubectl -n {site.namespace} describe statefulset/db`")]
+    out = site.exec(pods[0].metadata.name, ["sh", "-c", f'MYSQL_PWD=$(cat {DB_PASSWORD_FILE}) mysql -uroot -N -e "SHOW DATABASES"'])
+    missing = [s for s in SCHEMAS if s not in out.split()]
+    if missing:
+        return [Check("schemas", FAIL, f"missing: {', '.join(missing)}", "run `pulumi up` (the schema Job creates them)")]
+    return [Check("schemas", PASS, ", ".join(SCHEMAS))]
+
+
+def check_kube_services(site: DeployedKubeSite) -> list[Check]:
+    from sitespec.guide import PACS_HTTP_PORT, PACS_SERVICE_PORT, VIEW_HTTP_PORT
+
+    out = []
+    for name, service, port in (("pacs http", PACS_CONTAINER, PACS_HTTP_PORT), ("view http", VIEW_CONTAINER, VIEW_HTTP_PORT)):
+        try:
+            site.get(service, port)
+            out.append(Check(name, PASS, f"Service {service}:{port} answers"))
+        except Exception as e:  # noqa: BLE001 - any failure to answer is the finding
+            out.append(Check(name, FAIL, f"Service {service}:{port} does not answer ({getattr(e, 'reason', e)})",
+                             f"`kubectl -n {site.namespace} logs deploy/{service}`"))
+    ep = site.core.read_namespaced_endpoints(PACS_CONTAINER, site.namespace)
+    ready = sum(len(s.addresses or []) for s in ep.subsets or [] if any(p.port == PACS_SERVICE_PORT for p in s.ports or []))
+    out.append(Check("pacs 4568", PASS if ready else FAIL, f"{ready} ready endpoint(s) behind {PACS_CONTAINER}:{PACS_SERVICE_PORT}",
+                     "" if ready else f"`kubectl -n {site.namespace} get pods -l app.kubernetes.io/name=pacs`"))
+    return out
+
+
+def check_kube_storage(site: DeployedKubeSite) -> Check:
+    from sitespec.guide import KUBE_DATA_VOLUME
+
+    claim = site.core.read_namespaced_persistent_volume_claim(KUBE_DATA_VOLUME, site.namespace)
+    capacity = (claim.status.capacity or {}).get("storage", "0")
+    gb = _quantity_gb(capacity)
+    need = sizing.MIN_STORAGE_GB
+    if claim.status.phase != "Bound":
+        return Check("storage", FAIL, f"{KUBE_DATA_VOLUME} is {claim.status.phase}", "check its storage class")
+    return Check("storage", PASS if gb >= need else FAIL, f"{KUBE_DATA_VOLUME}: {capacity} bound, {need:g} GB required",
+                 "" if gb >= need else "raise o3:kubernetes.storageGb")
+
+
+def _quantity_gb(q: str) -> float:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+    for u, f in units.items():
+        if q.endswith(u):
+            return float(q[:-2]) * f / 2**30
+    return float(q or 0) / 2**30
+
+
+def check_kube_backup(site: DeployedKubeSite) -> Check:
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        cron = site.batch.read_namespaced_cron_job(MAINTENANCE_CONTAINER, site.namespace)
+    except ApiException as e:
+        if e.status == 404:
+            return Check("backup", FAIL, f"no CronJob {MAINTENANCE_CONTAINER}", "run `pulumi up`")
+        raise
+    now = dt.datetime.now(dt.timezone.utc)
+    last_ok = cron.status.last_successful_time if cron.status else None
+    if last_ok is None:
+        age = (now - cron.metadata.creation_timestamp).total_seconds() / 3600
+        if age <= NIGHTLY_MAX_AGE_HOURS:
+            return Check("backup", WARN, f"no nightly dump yet (the CronJob is {age:.1f} h old)")
+        return Check("backup", FAIL, f"no successful nightly dump in the {age:.0f} h since the CronJob was made",
+                     f"`kubectl -n {site.namespace} get jobs`")
+    hours = (now - last_ok).total_seconds() / 3600
+    if hours > NIGHTLY_MAX_AGE_HOURS:
+        return Check("backup", FAIL, f"the last successful nightly dump is {hours:.0f} h old",
+                     f"`kubectl -n {site.namespace} get jobs`")
+    return Check("backup", PASS, f"last nightly dump {hours:.1f} h ago")
+
+
+def run_kube_checks(cfg: SiteConfig, access: ClusterAccess) -> list[Check]:
+    site = DeployedKubeSite(cfg, access)
+    declared = {DB_CONTAINER: cfg.images.db, PACS_CONTAINER: cfg.images.pacs, SINGLETON_CONTAINER: cfg.images.pacs,
+                VIEW_CONTAINER: cfg.images.view}
+    checks: list[Check] = []
+    guarded(checks, "rollouts", lambda: check_rollouts(site, declared))
+    guarded(checks, "schemas", lambda: check_kube_db(site))
+    guarded(checks, "services", lambda: check_kube_services(site))
+    guarded(checks, "storage", lambda: check_kube_storage(site))
+    guarded(checks, "backup", lambda: check_kube_backup(site))
+    return checks
+
+
 def _main(argv: Optional[Sequence[str]]) -> int:
     p = argparse.ArgumentParser(prog="python -m ops.verify", description=__doc__.split("\n\n")[0])
     p.add_argument("--stack", required=True, help="site stack (Pulumi.<stack>.yaml)")
@@ -240,7 +372,11 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     args = p.parse_args(argv)
     cfg = load_stack_config(args.stack, args.dir)
-    return report(run_checks(cfg, args.ca_file), cfg, args.stack, "verify", "the site works", "FAIL", args.json)
+    if cfg.platform == "kubernetes":
+        checks = run_kube_checks(cfg, cluster_access(args.stack, args.dir))
+    else:
+        checks = run_checks(cfg, args.ca_file)
+    return report(checks, cfg, args.stack, "verify", "the site works", "FAIL", args.json)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

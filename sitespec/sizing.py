@@ -136,9 +136,15 @@ MANDATORY = ("cpuCores", "memoryGb", "storageGb")
 
 
 def for_site(cfg) -> tuple[Requirements, list[Finding]]:
-    """Requirements and findings for a validated SiteConfig."""
+    """Requirements and findings for a validated SiteConfig: the declared host on Docker; on
+    Kubernetes the pods' requests (kube_plan) and the data volume's size (no network figure)."""
     s, h = cfg.site, cfg.host
     req = requirements(s.concurrent_users, s.pathology, s.exams_per_day)
+    if cfg.platform == "kubernetes":
+        k = cfg.kubernetes
+        plan = kube_plan(req, s.concurrent_users, k.replicas.pacs, k.replicas.view, external_db=bool(k.database.external_host))
+        return req, [Finding("cpuCores", plan.total_cores, req.cores), Finding("memoryGb", plan.total_memory_gb, req.memory_gb),
+                     Finding("storageGb", float(k.storage_gb), req.storage_gb)]
     return req, findings(req, h.cpu_cores, h.memory_gb, h.storage_gb, h.network_mbps)
 
 

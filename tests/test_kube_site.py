@@ -5,12 +5,18 @@ by reference, requests that meet the sizing table, data that outlives `destroy`)
 from __future__ import annotations
 
 import copy
+import json
 import math
+import shutil
+from pathlib import Path
 
 import pulumi
 import pytest
+from ruamel.yaml import YAML
 
 from engine import evaluate, last_run
+from ops import backup, fleet, restore
+from ops import sizing as sizing_cmd
 from site_fixtures import BASE, PASSWORD
 from sitespec import sizing
 
@@ -192,3 +198,23 @@ def test_https_is_refused_on_kubernetes_until_the_front_door_is_built_there():
     with pytest.raises(pulumi.RunError) as err:
         evaluate(cfg, {"o3:dbPassword"})
     assert "o3:tls.enabled: the HTTPS front door is not built on o3:platform kubernetes yet" in str(err.value)
+
+
+def test_day2_commands_read_a_kubernetes_stack(tmp_path, capsys):
+    """ops.sizing and ops.fleet show a Kubernetes site by its requests; ops.backup and ops.restore
+    say what to do instead, without a traceback (exit 2)."""
+    root = tmp_path
+    shutil.copy(Path(__file__).resolve().parent.parent / "Pulumi.yaml", root)
+    cfg = {k: v for k, v in KUBE.items() if k != "o3:dbPassword"}
+    cfg["o3:kubernetes"] = {**cfg["o3:kubernetes"], "namespace": "pathology"}
+    with (root / "Pulumi.big.yaml").open("w") as f:
+        YAML().dump({"config": cfg}, f)
+    assert sizing_cmd.main(["--stack", "big", "--dir", str(root)]) == 0
+    assert "cpuCores: 90" in capsys.readouterr().out
+    assert fleet.main(["--dir", str(root), "--json", "--declared-only"]) == 0
+    (r,) = json.loads(capsys.readouterr().out)
+    assert r["platform"] == "kubernetes" and r["namespace"] == "pathology" and r["host"]["cpuCores"] == 90
+    for cmd, args in ((backup, []), (restore, ["--file", "o3-nightly-x.sql.gz", "--yes"])):
+        assert cmd.main(["--stack", "big", "--dir", str(root), *args]) == 2
+        err = capsys.readouterr().err
+        assert "runs on Kubernetes (namespace pathology)" in err and "Traceback" not in err

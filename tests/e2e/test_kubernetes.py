@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
-from e2e_harness import Project, by_type
+from e2e_harness import ROOT, Project, by_type
 from kube_harness import (
     KUBE_VERSIONS,
     ServiceProbe,
@@ -104,6 +106,20 @@ def test_a_fresh_up_with_the_pack_runs_every_part_on_both_nodes(site):
     spec = kubectl("get", "deployments,statefulsets,jobs,cronjobs,configmaps", "-n", NS, "-o", "yaml")
     assert PASSWORD not in spec
     site.preview("--refresh", "--expect-no-changes")
+    code, checks = verify(site)
+    assert code == 0 and {n: c["measured"] for n, c in checks.items() if c["status"] != "pass"} == {
+        "backup": checks["backup"]["measured"]}, checks  # a new site has no nightly dump yet: a warning
+    assert checks["backup"]["status"] == "warn"
+    assert {"db", "pacs", "pacs-singleton", "view", "singleton", "schemas", "pacs http", "view http", "pacs 4568",
+            "storage"} <= set(checks)
+
+
+def verify(site) -> tuple[int, dict[str, dict]]:
+    """ops.verify on the site's stack, as CI runs it after each up: (exit code, checks by name)."""
+    out = subprocess.run([sys.executable, "-m", "ops.verify", "--stack", SITE, "--dir", str(site.dir), "--json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in out.stderr, out.stderr
+    return out.returncode, {c["name"]: c for c in json.loads(out.stdout)["checks"]}
 
 
 def test_a_pacs_pod_deleted_by_hand_leaves_the_service_answering_and_no_drift(site):
@@ -116,6 +132,14 @@ def test_a_pacs_pod_deleted_by_hand_leaves_the_service_answering_and_no_drift(si
     assert probe.ok > 0 and not probe.failed, probe.failed[:5]
     assert len(pods(NS, "pacs")) == 2
     site.preview("--refresh", "--expect-no-changes")
+    kubectl("scale", "-n", NS, "deployment/pacs-singleton", "--replicas=0")
+    kubectl("wait", "-n", NS, "--for=delete", "pod", "-l", "app.kubernetes.io/name=pacs-singleton", "--timeout=60s",
+            timeout=90)
+    code, checks = verify(site)
+    failed = {n: c["measured"] for n, c in checks.items() if c["status"] == "fail"}
+    assert code == 1 and "0 pacs-singleton pods run" in failed.get("singleton", ""), failed
+    site.up()  # the drift is put right
+    assert len(pods(NS, "pacs-singleton")) == 1
 
 
 def test_a_pacs_bump_rolls_the_replicas_without_a_failed_request(site):
