@@ -10,12 +10,14 @@ O3_TESTS_REQUIRED=1, which turns a missing prerequisite into a failure instead o
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
 from daemon import missing
+from kube_harness import cluster, load_standins, new_workdir
 from e2e_harness import (
     REPOS,
     ROOT,
@@ -56,3 +58,31 @@ def images(client, standins) -> StandinReleases:
     print(f"\n[figures] {sum(len(v) for v in refs.values())} stand-in releases published in {time.monotonic() - start:.1f} s")
     yield StandinReleases(reg.host, refs, ids)
     reg.stop()
+
+
+@pytest.fixture(scope="session")
+def kube_cluster():
+    """The two-node test cluster (tests/kube), built (cached) and started once; stopped at the end
+    (its images and etcd are kept for the next run). Yields the admin kubeconfig's path."""
+    try:
+        start = cluster("start", timeout=1800)
+    except RuntimeError as e:
+        missing(f"the Kubernetes test cluster did not start: {e}")
+    print(f"\n[figures] cluster: {start.stderr.strip().splitlines()[-1] if start.stderr.strip() else ''}")
+    try:
+        yield start.stdout.strip().splitlines()[-1]
+    finally:
+        cluster("stop", check=False)
+
+
+@pytest.fixture(scope="session")
+def kube_refs(kube_cluster, client, docker_host, standins):
+    """The stand-in releases on both nodes (one image per component and version)."""
+    work = new_workdir("o3-e2e-kube-images-")
+    start = time.monotonic()
+    try:
+        refs = load_standins(client, docker_host, standins, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\n[figures] stand-ins loaded onto both nodes in {time.monotonic() - start:.0f} s")
+    return refs

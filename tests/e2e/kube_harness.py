@@ -104,6 +104,7 @@ class ServiceProbe:
     versions: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self):
+        self.recent: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -114,9 +115,20 @@ class ServiceProbe:
                 v = get_json(self.url, timeout=2).get("version", "?")
                 self.ok += 1
                 self.versions[v] = self.versions.get(v, 0) + 1
+                self.recent.append(v)
             except Exception as e:  # noqa: BLE001 - every failure counts, whatever it is
                 self.failed.append(f"{time.strftime('%H:%M:%S')} {type(e).__name__}: {e}")
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - t)))
+
+    def until(self, version: str, timeout: float = 60) -> None:
+        """Keep probing until the Service has answered with `version` 20 times in a row (the old pods
+        drained), or `timeout`: what happens after `up` returns counts too."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._latest(20) != {version}:
+            time.sleep(0.2)
+
+    def _latest(self, n: int) -> set[str]:
+        return set(self.recent[-n:]) if len(self.recent) >= n else set()
 
     def __enter__(self) -> "ServiceProbe":
         self._thread.start()

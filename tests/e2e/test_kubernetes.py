@@ -7,13 +7,16 @@ the data for the next `up`. The scenarios run in order on one site."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from e2e_harness import ROOT, Project, by_type
+from daemon import clean, container_names, site_config
+from e2e_harness import ROOT, Project, by_type, http_json
 from kube_harness import (
     KUBE_VERSIONS,
     ServiceProbe,
@@ -21,7 +24,6 @@ from kube_harness import (
     kube_json,
     kube_stack_config,
     kubectl,
-    load_standins,
     mysql,
     new_workdir,
     pods,
@@ -36,28 +38,6 @@ NS = SITE
 
 
 @pytest.fixture(scope="module")
-def kube_cluster():
-    """The cluster, built (cached) and started; stopped afterwards (its images and etcd kept)."""
-    start = cluster("start", timeout=1800)
-    kubeconfig = start.stdout.strip().splitlines()[-1]
-    print(f"\n[figures] cluster start: {start.stderr.strip().splitlines()[-1] if start.stderr.strip() else ''}")
-    try:
-        yield kubeconfig
-    finally:
-        kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", check=False, timeout=600)
-        cluster("stop", check=False)
-
-
-@pytest.fixture(scope="module")
-def kube_refs(kube_cluster, client, docker_host, standins):
-    work = new_workdir("o3-e2e-kube-images-")
-    try:
-        return load_standins(client, docker_host, standins, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
 def site(pulumi_env, kube_cluster, kube_refs):
     kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", timeout=600)
     work = new_workdir("o3-e2e-kube-")
@@ -69,6 +49,7 @@ def site(pulumi_env, kube_cluster, kube_refs):
     finally:
         project.destroy(check=False)
         project.remove()
+        kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", check=False, timeout=600)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -106,12 +87,37 @@ def test_a_fresh_up_with_the_pack_runs_every_part_on_both_nodes(site):
     spec = kubectl("get", "deployments,statefulsets,jobs,cronjobs,configmaps", "-n", NS, "-o", "yaml")
     assert PASSWORD not in spec
     site.preview("--refresh", "--expect-no-changes")
+    if target := os.environ.get("O3_RECORD_KUBE_SHAPES"):  # the policy tests' fixture (tests/fixtures)
+        record_shapes(site, Path(target))
     code, checks = verify(site)
     assert code == 0 and {n: c["measured"] for n, c in checks.items() if c["status"] != "pass"} == {
         "backup": checks["backup"]["measured"]}, checks  # a new site has no nightly dump yet: a warning
     assert checks["backup"]["status"] == "warn"
     assert {"db", "pacs", "pacs-singleton", "view", "singleton", "schemas", "pacs http", "view http", "pacs 4568",
             "storage"} <= set(checks)
+
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # how `stack export --show-secrets` marks a secret
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        if SECRET_SIG in value:
+            return _plain(json.loads(value["plaintext"]))
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def record_shapes(site, target: Path) -> None:
+    """What the engine holds for the site's custom resources after a real `up` (their outputs, secrets
+    shown: policies see them so), for the policy tests at the mock level."""
+    state = json.loads(site.pulumi("stack", "export", "--show-secrets", *site.stack_args()).stdout)
+    shapes = [{"type": r["type"], "name": r["urn"].rsplit("::", 1)[-1], "outputs": _plain(r.get("outputs", {}))}
+              for r in state["deployment"]["resources"]
+              if r.get("custom") and not r["type"].startswith("pulumi:providers:")]
+    target.write_text(json.dumps(shapes, indent=1, sort_keys=True) + "\n")
 
 
 def verify(site) -> tuple[int, dict[str, dict]]:
@@ -149,9 +155,10 @@ def test_a_pacs_bump_rolls_the_replicas_without_a_failed_request(site):
     url = f"http://{service_ip(NS, 'pacs')}:8080/"
     with ServiceProbe(url) as probe:
         site.up()
+        probe.until(KUBE_VERSIONS["pacs"][1])  # and while the old pods drain
     print(f"\n[figures] pacs bump: {probe.ok} answers ({probe.versions}), {len(probe.failed)} failed")
     assert not probe.failed, probe.failed[:5]
-    assert probe.versions.get(KUBE_VERSIONS["pacs"][1]), "the probe never saw the new version"
+    assert probe.recent[-20:] == [KUBE_VERSIONS["pacs"][1]] * 20, "the Service does not answer with the new version"
     assert _images("pacs") == {new} and _images("pacs-singleton") == {new}
     assert len(pods(NS, "pacs-singleton")) == 1
     assert ("kubernetes:apps/v1:StatefulSet", f"{SITE}-db-statefulset") not in replaced.get("update", []), replaced
@@ -197,3 +204,30 @@ def test_destroy_keeps_every_data_volume_and_a_new_up_finds_the_data(site):
     assert mysql(NS, "SELECT v FROM public_pacs.kube_probe", PASSWORD).split() == ["42"]
     site.preview("--refresh", "--expect-no-changes")
 
+
+
+def test_the_same_stack_on_the_docker_platform_deploys_as_today(pulumi_env, kube_cluster, kube_refs, client,
+                                                                docker_host, nofile_cap):
+    """The Kubernetes site's config, moved to one Docker host: o3:platform docker, the Kubernetes
+    keys out and the Docker host's in; the same site and images deploy as the guide's containers."""
+    cfg = kube_stack_config("docker-twin", kube_cluster, kube_refs)
+    for key in ("o3:platform", "o3:kubernetes", "kubernetes:kubeconfig"):
+        cfg.pop(key)
+    work = new_workdir("o3-e2e-kube-docker-")
+    docker = site_config(str(work / "storage"), docker_host, nofile_cap, name="docker-twin")
+    for key in ("o3:host", "o3:ports", "o3:database", "docker:host"):  # the Docker host's own keys
+        cfg[key] = docker[key]
+    cfg["o3:site"]["storagePath"] = docker["o3:site"]["storagePath"]
+    clean(client)
+    project = Project(work, "docker-twin", pulumi_env, secrets=[PASSWORD])
+    project.init(cfg, {"o3:dbPassword": PASSWORD})
+    try:
+        project.up()
+        assert {"db", "pacs", "pacs-singleton", "view", "o3-maintenance"} <= container_names(client)
+        assert http_json(8080)["role"] == "pacs" and http_json(8181)["role"] == "view"
+        assert not [r for r in project.resources() if r["type"].startswith("kubernetes:")]
+    finally:
+        project.destroy(check=False)
+        project.remove()
+        clean(client)
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,115 @@
+"""The policy pack on a Kubernetes site, at the cheapest level: the resources a real `pulumi up` of
+the e2e Kubernetes site left in the engine (tests/fixtures/kube-site-shapes.json, recorded by
+`O3_RECORD_KUBE_SHAPES=... scripts/test --e2e -k fresh_up`: their outputs, as the engine hands
+them to the pack) pass every rule; each test then breaks one thing the way a hand-written stack
+could, and the rule that must refuse it does."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from policy_harness import analyze, by_policy, resource
+from site_fixtures import PASSWORD
+
+SHAPES = Path(__file__).resolve().parent / "fixtures" / "kube-site-shapes.json"
+
+
+def recorded() -> list[dict[str, Any]]:
+    return json.loads(SHAPES.read_text())
+
+
+def run(shapes: list[dict[str, Any]]):
+    return by_policy(analyze([resource(s["type"], s["name"], s["outputs"]) for s in shapes]))
+
+
+def named(shapes, kind: str, name: str) -> dict[str, Any]:
+    (found,) = [s for s in shapes if s["type"] == kind and s["outputs"].get("metadata", {}).get("name") == name]
+    return found
+
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+def test_the_recorded_site_passes_every_rule():
+    shapes = recorded()
+    assert {s["type"] for s in shapes} >= {DEPLOYMENT, "kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:Secret",
+                                          "random:index/randomId:RandomId"}
+    data = named(shapes, "kubernetes:core/v1:Secret", "o3-db")["outputs"]["data"]
+    assert base64.b64decode(data["password"]).decode() == PASSWORD, "the engine shows secrets to policies, decoded"
+    assert run(shapes) == {}
+
+
+def _container(shape) -> dict:
+    return shape["outputs"]["spec"]["template"]["spec"]["containers"][0]
+
+
+def lower_requests(shapes):
+    for s in shapes:
+        if s["type"] in (DEPLOYMENT, "kubernetes:apps/v1:StatefulSet"):
+            _container(s)["resources"]["requests"]["cpu"] = "100m"
+
+
+def second_singleton(shapes):
+    twin = copy.deepcopy(named(shapes, DEPLOYMENT, "pacs-singleton"))
+    twin["name"] += "-2"
+    shapes.append(twin)
+
+
+def rolling_singleton(shapes):
+    named(shapes, DEPLOYMENT, "pacs-singleton")["outputs"]["spec"]["strategy"] = {"type": "RollingUpdate"}
+
+
+def literal_connection_string(shapes):
+    env = _container(named(shapes, DEPLOYMENT, "view"))["env"]
+    for e in env:
+        if e["name"] == "NGV_CONNECTION_STRING":
+            e.pop("valueFrom")
+            e["value"] = f"driverClassName=com.mysql.cj.jdbc.Driver;jdbcUrl=jdbc:mysql://db:3306/public_view;username=root;password={PASSWORD}"
+
+
+def password_in_a_config_map(shapes):
+    named(shapes, "kubernetes:core/v1:ConfigMap", "o3-scripts")["outputs"]["data"]["extra.sh"] = f"MYSQL_PWD={PASSWORD}"
+
+
+def public_mysql(shapes):
+    named(shapes, "kubernetes:core/v1:Service", "db")["outputs"]["spec"]["type"] = "NodePort"
+
+
+def storage_on_empty_dir(shapes):
+    pod = named(shapes, DEPLOYMENT, "pacs")["outputs"]["spec"]["template"]["spec"]
+    pod["volumes"] = [{"name": "o3-data", "emptyDir": {}}]
+
+
+def latest_image(shapes):
+    c = _container(named(shapes, DEPLOYMENT, "view"))
+    c["image"] = c["image"].rsplit(":", 1)[0] + ":latest"
+
+
+def small_volume(shapes):
+    named(shapes, "kubernetes:core/v1:PersistentVolumeClaim", "o3-data")["outputs"]["spec"]["resources"]["requests"]["storage"] = "20Gi"
+
+
+@pytest.mark.parametrize("change, rule, words", [
+    (lower_requests, "o3-sizing-cores", "the pods request 0.6 cores, 6 cores required"),
+    (second_singleton, "o3-periodic-singleton", "expected exactly one workload 'pacs-singleton', found 2"),
+    (rolling_singleton, "o3-periodic-singleton", "a rollout would run two at once"),
+    (literal_connection_string, "o3-no-plaintext-secrets", "NGV_CONNECTION_STRING is a literal in the pod spec"),
+    (password_in_a_config_map, "o3-no-plaintext-secrets", "holds a password or key in plain text"),
+    (public_mysql, "o3-mysql-port-private", "of type NodePort makes MySQL's port reachable"),
+    (storage_on_empty_dir, "o3-data-survives-deletion", "/opt/storagePacs is on a emptyDir volume"),
+    (latest_image, "o3-pinned-images", "latest"),
+    (small_volume, "o3-sizing-storage", "the data volume o3-data has 20 GB storage, 50 GB storage required"),
+], ids=lambda v: v.__name__ if callable(v) else None)
+def test_each_rule_refuses_its_break(change: Callable, rule: str, words: str):
+    shapes = recorded()
+    change(shapes)
+    found = run(shapes)
+    assert rule in found, found
+    assert any(words in v.message for v in found[rule]), [v.message for v in found[rule]]
+    assert set(found) == {rule}, f"only {rule} should object: {sorted(found)}"
