@@ -36,7 +36,7 @@ def secret(value: Optional[str]) -> Optional[pulumi.Output[str]]:
 cfg = read_config()  # raises before any resource exists when the stack config is invalid
 if cfg.platform == "kubernetes":
     kube = KubeSite(cfg.site.name, KubeSiteArgs(config=cfg, db_password=secret(cfg.db_password),
-                                                registry_key=secret(cfg.registry_key)))
+                                                registry_key=secret(cfg.registry_key), tls_key=secret(cfg.tls_key)))
     pulumi.export("namespace", kube.namespace)
     site = kube
 else:

@@ -9,6 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sitespec.guide import (
+    PACS_CONTAINER,
+    PACS_HTTP_PORT,
+    PROXY_PACS_PORT,
+    PROXY_VIEW_PORT,
+    VIEW_CONTAINER,
+    VIEW_HTTP_PORT,
+)
+
 TYPE_PREFIX = "o3:index:"
 
 
@@ -19,3 +28,55 @@ def script(name: str) -> str:
 SSH_PRELUDE = script("ssh-prelude.sh")
 # The one dump script: o3-maintenance runs it, and the pre-upgrade backup runs its dump.
 MAINTENANCE_SH = script("maintenance.sh")
+
+
+# --- the HTTPS front door's nginx (o3-proxy, o3:tls), on both platforms -------------------------
+CONF_PATH = "/etc/nginx/conf.d/default.conf"  # the official image's only server file: replaced
+CERT_PATH = "/etc/nginx/tls/site.crt"
+KEY_PATH = "/etc/nginx/tls/site.key"
+
+_SERVER = """server {{
+    listen {port} ssl;
+    server_name _;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
+    ssl_prefer_server_ciphers off;
+    ssl_session_cache shared:o3tls:10m;
+    ssl_session_tickets off;
+    add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;
+    client_max_body_size 0;
+    proxy_read_timeout 600s;
+    proxy_send_timeout 600s;
+{upstream_lookup}    location / {{
+        proxy_pass {proxy_pass};
+        proxy_http_version 1.1;
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto https;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $o3_connection;
+    }}
+}}
+"""
+
+
+# On Docker nginx asks Docker's resolver per request: a replaced app container gets a new address.
+# On Kubernetes the apps are Services, whose address never changes: resolved once, at start.
+_DOCKER_LOOKUP = """    # Docker's resolver, per request: a replaced app container gets a new address.
+    resolver 127.0.0.11 valid=10s ipv6=off;
+    set $o3_upstream http://{upstream};
+"""
+
+
+def nginx_conf(kubernetes: bool = False) -> str:
+    """The HTTPS front door's nginx server config: VIEW and the PACS web port behind TLS 1.2/1.3."""
+    head = "map $http_upgrade $o3_connection {\n    default upgrade;\n    '' close;\n}\n"
+    return head + "".join(
+        _SERVER.format(port=port, cert=CERT_PATH, key=KEY_PATH,
+                       upstream_lookup="" if kubernetes else _DOCKER_LOOKUP.format(upstream=upstream),
+                       proxy_pass=f"http://{upstream}" if kubernetes else "$o3_upstream")
+        for port, upstream in ((PROXY_VIEW_PORT, f"{VIEW_CONTAINER}:{VIEW_HTTP_PORT}"),
+                               (PROXY_PACS_PORT, f"{PACS_CONTAINER}:{PACS_HTTP_PORT}"))
+    )

@@ -22,15 +22,6 @@ class OpsError(Exception):
     """A problem the operator can fix; the message says how."""
 
 
-def kubernetes_not_yet(command: str, cfg) -> str:
-    """What to do instead of a command not built for Kubernetes sites yet (README: Large sites on Kubernetes)."""
-    ns = (cfg.kubernetes.namespace if cfg.kubernetes else None) or cfg.site.name
-    how = {"backup": f"`kubectl -n {ns} create job --from=cronjob/o3-maintenance o3-dump-now` takes a dump now",
-           "restore": "load a dump with the db pod's mysql client (README: Large sites on Kubernetes, Recover)"}[command]
-    return (f"ops.{command} works on Docker sites; site {cfg.site.name} runs on Kubernetes (namespace {ns}), where it is "
-            f"not built yet: {how}")
-
-
 def project_dir(value: str) -> Path:
     """--dir: a folder holding Pulumi.yaml and the Pulumi.<site>.yaml stack files."""
     path = Path(value).expanduser()

@@ -6,6 +6,8 @@ from wherever `pulumi up` works, without reaching the pods' network."""
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -13,9 +15,11 @@ from typing import Any, Optional
 import yaml
 
 from sitespec.config import SiteConfig
+from sitespec.guide import MAINTENANCE_CONTAINER, MAINTENANCE_SCRIPT
 from sitespec.stackfile import read_raw
 
 from ._cli import OpsError
+from ._site import Exec
 
 
 @dataclass(frozen=True)
@@ -97,3 +101,51 @@ class DeployedKubeSite:
         """GET / of a Service's port through the API server's service proxy."""
         return self.core.connect_get_namespaced_service_proxy_with_path(f"{service}:{port}", self.namespace,
                                                                          path or "/", _request_timeout=15)
+
+    # --- the dump script, and stopping the apps (ops.backup, ops.restore) ----------------------
+
+    def run_maintenance(self, *args: str, timeout: float = 3600) -> Exec:
+        """The site's dump script (maintenance.sh ARGS) in a Job made from the nightly CronJob's
+        template: the same image, Secret, volume and scripts. Its log is its output."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            cron = self.batch.read_namespaced_cron_job(MAINTENANCE_CONTAINER, self.namespace)
+        except ApiException as e:
+            if e.status == 404:
+                raise OpsError(f"site {self.cfg.site.name} has no CronJob {MAINTENANCE_CONTAINER} in {self.where}: "
+                               "apply the current program first (`pulumi up`)") from None
+            raise
+        spec = cron.spec.job_template.spec
+        container = spec.template.spec.containers[0]
+        container.command = ["sh", MAINTENANCE_SCRIPT, *args]  # the scripts' ConfigMap is mounted where o3-maintenance has them
+        name = f"o3-{args[0]}-{secrets.token_hex(3)}"
+        job = client.V1Job(metadata=client.V1ObjectMeta(name=name, labels={"o3.site": self.cfg.site.name}), spec=spec)
+        self.batch.create_namespaced_job(self.namespace, job)
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                st = self.batch.read_namespaced_job_status(name, self.namespace).status
+                if st.succeeded or st.failed:
+                    break
+                time.sleep(1)
+            else:
+                raise OpsError(f"the Job {name} in {self.where} did not finish within {timeout:.0f} s")
+            pods = self.core.list_namespaced_pod(self.namespace, label_selector=f"job-name={name}").items
+            out = self.core.read_namespaced_pod_log(pods[-1].metadata.name, self.namespace) if pods else ""
+            return Exec(0 if st.succeeded else 1, out.strip(), "" if st.succeeded else out.strip())
+        finally:
+            self.batch.delete_namespaced_job(name, self.namespace, propagation_policy="Background")
+
+    def scale(self, name: str, replicas: int, timeout: float = 300) -> None:
+        """Scale a Deployment and wait until that many pods of it run (none, or all ready)."""
+        self.apps.patch_namespaced_deployment_scale(name, self.namespace, {"spec": {"replicas": replicas}})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            d = self.apps.read_namespaced_deployment(name, self.namespace)
+            pods = self.pods(name)
+            if (replicas == 0 and not pods) or (replicas and (d.status.ready_replicas or 0) >= replicas):
+                return
+            time.sleep(1)
+        raise OpsError(f"deployment/{name} in {self.where} did not reach {replicas} replicas within {timeout:.0f} s")

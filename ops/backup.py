@@ -5,7 +5,8 @@
 Runs in the site's o3-maintenance container on the site's Docker host (local or ssh://): one
 transaction, compressed, written under a temporary name and renamed, into <storagePath>/backups
 as o3-manual-<UTC time>.sql.gz. Manual dumps are kept until you remove them. Exit 1 when the
-dump fails (nothing is left behind then).
+dump fails (nothing is left behind then). On Kubernetes the dump runs in a Job made from the
+nightly CronJob, into `backups` on the data volume o3-data.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from sitespec.guide import BACKUP_FOLDER
+from sitespec.guide import BACKUP_FOLDER, KUBE_DATA_VOLUME
 from sitespec.stackfile import load_stack_config
 
-from ._cli import OpsError, add_dir_argument, kubernetes_not_yet, run
+from ._cli import add_dir_argument, run
+from ._cluster import DeployedKubeSite, cluster_access
 from ._site import open_site
 
 
@@ -28,8 +30,11 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     args = p.parse_args(argv)
     cfg = load_stack_config(args.stack, args.dir)
     if cfg.platform == "kubernetes":
-        raise OpsError(kubernetes_not_yet("backup", cfg))
-    site = open_site(cfg)
+        site = DeployedKubeSite(cfg, cluster_access(args.stack, args.dir))
+        folder = f"{BACKUP_FOLDER}/ on the volume {KUBE_DATA_VOLUME}"
+    else:
+        site = open_site(cfg)
+        folder = f"{cfg.site.storage_path}/{BACKUP_FOLDER}/"
     result = site.run_maintenance("dump", "manual")
     if result.code != 0:
         print(f"backup: the dump of site {cfg.site.name} on {site.where} failed, nothing was written: "
@@ -37,7 +42,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         return 1
     name = result.out.splitlines()[-1]
     size = site.run_maintenance("size", name).out
-    print(f"backup: site {cfg.site.name}: {cfg.site.storage_path}/{BACKUP_FOLDER}/{name} written on {site.where} ({size})")
+    print(f"backup: site {cfg.site.name}: {folder}{name} written on {site.where} ({size})")
     print(f"restore it with: python -m ops.restore --stack {args.stack} --file {name}")
     return 0
 

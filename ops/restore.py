@@ -20,7 +20,8 @@ from typing import Optional, Sequence
 from sitespec.guide import BACKUP_FOLDER, PACS_CONTAINER, SCHEMAS, SINGLETON_CONTAINER, VIEW_CONTAINER
 from sitespec.stackfile import load_stack_config
 
-from ._cli import OpsError, add_dir_argument, kubernetes_not_yet, run
+from ._cli import OpsError, add_dir_argument, run
+from ._cluster import DeployedKubeSite, cluster_access
 from ._site import open_site
 
 APPS = (PACS_CONTAINER, SINGLETON_CONTAINER, VIEW_CONTAINER)
@@ -53,7 +54,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     args = p.parse_args(argv)
     cfg = load_stack_config(args.stack, args.dir)
     if cfg.platform == "kubernetes":
-        raise OpsError(kubernetes_not_yet("restore", cfg))
+        return restore_kube(cfg, args)
     name = file_name(args.file, cfg.site.storage_path)
     site = open_site(cfg)
     check = site.run_maintenance("check", name)
@@ -79,6 +80,37 @@ def _main(argv: Optional[Sequence[str]]) -> int:
             c.start()
         if stopped:
             print(f"restore: started {', '.join(c.name for c in stopped)} again")
+    if result.code != 0:
+        print(f"restore: loading {name} failed: {result.err or result.out}", file=sys.stderr)
+        return 1
+    print(f"restore: {name} restored into {', '.join(SCHEMAS)} of site {cfg.site.name}")
+    return 0
+
+
+def restore_kube(cfg, args) -> int:
+    """The same restore on Kubernetes: checked and loaded by Jobs of the dump script, with pacs,
+    pacs-singleton and view scaled to 0 meanwhile and back to their replicas whatever happens."""
+    name = file_name(args.file, "")
+    site = DeployedKubeSite(cfg, cluster_access(args.stack, args.dir))
+    check = site.run_maintenance("check", name)
+    if check.code != 0:
+        print(f"restore: refused: {check.err or check.out}. Nothing was changed.", file=sys.stderr)
+        return 1
+    what = (f"restore: this replaces the tables of {', '.join(SCHEMAS)} of site {cfg.site.name} in {site.where} "
+            f"with those in {name}; pacs, pacs-singleton and view are scaled to 0 meanwhile.")
+    if not args.yes and not confirm(cfg.site.name, what):
+        print("restore: not confirmed; nothing was changed.", file=sys.stderr)
+        return 1
+    replicas = {app: site.apps.read_namespaced_deployment(app, site.namespace).spec.replicas for app in APPS}
+    try:
+        for app in APPS:
+            site.scale(app, 0)
+        print(f"restore: scaled {', '.join(APPS)} to 0")
+        result = site.run_maintenance("restore", name)
+    finally:
+        for app, n in replicas.items():
+            site.scale(app, n)
+        print("restore: scaled them back to " + ", ".join(f"{a} {n}" for a, n in replicas.items()))
     if result.code != 0:
         print(f"restore: loading {name} failed: {result.err or result.out}", file=sys.stderr)
         return 1

@@ -520,10 +520,6 @@ class SiteConfig(_Model):
             if self.kubernetes is None:
                 problems.append("o3:kubernetes: missing while o3:platform is kubernetes; set at least "
                                 "o3:kubernetes.storageClass and .storageGb")
-            if self.tls.enabled:
-                problems.append("o3:tls.enabled: the HTTPS front door is not built on o3:platform kubernetes yet "
-                                "(README: Large sites on Kubernetes); terminate TLS at the cluster's own load balancer "
-                                "in front of view-public and pacs-public, and remove o3:tls")
         else:
             if self.kubernetes is not None:
                 problems.append("o3:kubernetes: is for o3:platform kubernetes only; remove it, or set o3:platform kubernetes")

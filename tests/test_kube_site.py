@@ -192,18 +192,35 @@ def test_a_change_of_images_makes_a_new_pre_upgrade_dump_that_the_workloads_wait
         assert dump.urn in r.dependencies, r.name
 
 
-def test_https_is_refused_on_kubernetes_until_the_front_door_is_built_there():
+def test_https_on_kubernetes_is_the_same_front_door_and_the_plain_ports_leave_the_public_services():
+    from tlsfixtures import SITE_CA, SITE_HOST
+
+    issued = SITE_CA.issue(SITE_HOST)
     cfg = kube()
-    cfg["o3:tls"] = {"enabled": True}
-    with pytest.raises(pulumi.RunError) as err:
-        evaluate(cfg, {"o3:dbPassword"})
-    assert "o3:tls.enabled: the HTTPS front door is not built on o3:platform kubernetes yet" in str(err.value)
+    cfg["o3:site"]["publicHost"] = SITE_HOST
+    cfg["o3:tls"] = {"enabled": True, "certificate": issued.cert_pem}
+    cfg["o3:tlsKey"] = issued.key_pem
+    ev = evaluate(cfg, {"o3:dbPassword", "o3:tlsKey"})
+    services = {_name(r): r.plain("spec") for r in ev.of_type(SERVICE)}
+    assert "view-public" not in services
+    assert [p["port"] for p in services["pacs-public"]["ports"]] == [4568]
+    assert {(p["port"], p["targetPort"]) for p in services["o3-proxy"]["ports"]} == {(443, 443), (8443, 8443)}
+    proxy = _workload(ev, DEPLOYMENT, "o3-proxy")
+    assert proxy.plain("spec")["replicas"] == 2 and proxy.plain("spec")["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    tls = [r for r in ev.of_type("kubernetes:core/v1:Secret") if _name(r) == "o3-tls"][0]
+    assert tls.plain("type") == "kubernetes.io/tls" and tls.plain("stringData")["tls.key"] == issued.key_pem
+    assert issued.key_pem not in repr(proxy.plain("spec"))
+    (conf,) = [r for r in ev.of_type("kubernetes:core/v1:ConfigMap") if _name(r) == "o3-proxy"]
+    text = conf.plain("data")["default.conf"]
+    assert "proxy_pass http://view:8181;" in text and "proxy_pass http://pacs:8080;" in text and "127.0.0.11" not in text
+    assert ev.outputs["viewUrl"].startswith(f"https://{SITE_HOST}:")
 
 
-def test_day2_commands_read_a_kubernetes_stack(tmp_path, capsys):
+def test_day2_commands_read_a_kubernetes_stack(tmp_path, capsys, monkeypatch):
     """ops.sizing and ops.fleet show a Kubernetes site by its requests; ops.backup and ops.restore
-    say what to do instead, without a traceback (exit 2)."""
+    name the missing kubeconfig, without a traceback (exit 2)."""
     root = tmp_path
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
     shutil.copy(Path(__file__).resolve().parent.parent / "Pulumi.yaml", root)
     cfg = {k: v for k, v in KUBE.items() if k != "o3:dbPassword"}
     cfg["o3:kubernetes"] = {**cfg["o3:kubernetes"], "namespace": "pathology"}
@@ -217,4 +234,26 @@ def test_day2_commands_read_a_kubernetes_stack(tmp_path, capsys):
     for cmd, args in ((backup, []), (restore, ["--file", "o3-nightly-x.sql.gz", "--yes"])):
         assert cmd.main(["--stack", "big", "--dir", str(root), *args]) == 2
         err = capsys.readouterr().err
-        assert "runs on Kubernetes (namespace pathology)" in err and "Traceback" not in err
+        assert "no kubeconfig at" in err and "kubernetes:kubeconfig" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("host, port, kind", [("10.20.30.40", 3307, "ClusterIP"), ("mysql.hospital.example", 3306, "ExternalName")])
+def test_an_external_mysql_is_still_db_3306_to_the_apps(host, port, kind):
+    cfg = kube()
+    cfg["o3:kubernetes"]["database"] = {"externalHost": host, "externalPort": port, "user": "o3app"}
+    ev = evaluate(cfg, {"o3:dbPassword"})
+    assert not ev.of_type(STATEFULSET) and not [r for r in ev.of_type(PVC) if _name(r) == "db-data"]
+    (db,) = [r for r in ev.of_type(SERVICE) if _name(r) == "db"]
+    spec = db.plain("spec")
+    assert spec["type"] == kind and spec["ports"][0]["port"] == 3306
+    slices = ev.of_type("kubernetes:discovery.k8s.io/v1:EndpointSlice")
+    if kind == "ClusterIP":
+        assert "selector" not in spec and spec["ports"][0]["targetPort"] == port
+        (slice_,) = slices
+        assert slice_.plain("endpoints") == [{"addresses": [host]}] and slice_.plain("ports")[0]["port"] == port
+        assert slice_.plain("metadata")["labels"]["kubernetes.io/service-name"] == "db"
+    else:
+        assert spec["externalName"] == host and not slices
+    (secret,) = ev.of_type("kubernetes:core/v1:Secret")
+    assert "username=o3app;" in secret.plain("stringData")["DPACS_CONNECTION_STRING"]
+    assert "jdbc:mysql://db:3306/" in secret.plain("stringData")["DPACS_CONNECTION_STRING"]

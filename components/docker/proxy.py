@@ -18,61 +18,10 @@ import pulumi
 import pulumi_docker as docker
 
 from sitespec.config import LogSettings, TlsSettings
-from sitespec.guide import (
-    PACS_CONTAINER,
-    PACS_HTTP_PORT,
-    PROXY_CONTAINER,
-    PROXY_PACS_PORT,
-    PROXY_VIEW_PORT,
-    VIEW_CONTAINER,
-    VIEW_HTTP_PORT,
-)
+from sitespec.guide import PROXY_CONTAINER, PROXY_PACS_PORT, PROXY_VIEW_PORT
 
-from .. import TYPE_PREFIX
+from .. import CERT_PATH, CONF_PATH, KEY_PATH, TYPE_PREFIX, nginx_conf
 from . import published_ports, site_container
-
-CONF_PATH = "/etc/nginx/conf.d/default.conf"  # the official image's only server file: replaced
-CERT_PATH = "/etc/nginx/tls/site.crt"
-KEY_PATH = "/etc/nginx/tls/site.key"
-
-_SERVER = """server {{
-    listen {port} ssl;
-    server_name _;
-    ssl_certificate {cert};
-    ssl_certificate_key {key};
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
-    ssl_prefer_server_ciphers off;
-    ssl_session_cache shared:o3tls:10m;
-    ssl_session_tickets off;
-    add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;
-    client_max_body_size 0;
-    proxy_read_timeout 600s;
-    proxy_send_timeout 600s;
-    # Docker's resolver, per request: a replaced app container gets a new address.
-    resolver 127.0.0.11 valid=10s ipv6=off;
-    set $o3_upstream http://{upstream};
-    location / {{
-        proxy_pass $o3_upstream;
-        proxy_http_version 1.1;
-        proxy_set_header Host $host;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto https;
-        proxy_set_header Upgrade $http_upgrade;
-        proxy_set_header Connection $o3_connection;
-    }}
-}}
-"""
-
-
-def nginx_conf() -> str:
-    head = "map $http_upgrade $o3_connection {\n    default upgrade;\n    '' close;\n}\n"
-    return head + "".join(
-        _SERVER.format(port=port, cert=CERT_PATH, key=KEY_PATH, upstream=upstream)
-        for port, upstream in ((PROXY_VIEW_PORT, f"{VIEW_CONTAINER}:{VIEW_HTTP_PORT}"),
-                               (PROXY_PACS_PORT, f"{PACS_CONTAINER}:{PACS_HTTP_PORT}"))
-    )
-
 
 @dataclass(frozen=True)
 class TlsProxyArgs:

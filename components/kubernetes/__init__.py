@@ -4,15 +4,16 @@ with the same names, variables, mount points and ports the applications see on D
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any, Mapping, Optional
 
-from sitespec.guide import FOLDERS, KUBE_DATA_VOLUME, KUBE_DB_SECRET, MOUNTS
+from sitespec.guide import FOLDERS, KUBE_DATA_VOLUME, KUBE_DB_SECRET, MAINTENANCE_SCRIPT, MOUNTS
 
 DATA_VOLUME = KUBE_DATA_VOLUME  # the ReadWriteMany volume: DICOM storage, the apps' logs and shared-persist, backups
 DB_SECRET = KUBE_DB_SECRET  # the root password and the guide's three connection strings
 PULL_SECRET = "o3-registry"
 SCRIPTS = "o3-scripts"  # a ConfigMap: the dump and schema scripts
-SCRIPTS_MOUNT = "/o3"
+SCRIPTS_MOUNT = posixpath.dirname(MAINTENANCE_SCRIPT)  # where o3-maintenance has them on Docker too
 
 
 def labels(site: str, role: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ from .apps import KubeApplications, KubeApplicationsArgs
 from .backup import Dumps, DumpsArgs
 from .database import KubeDatabase, KubeDatabaseArgs
 from .namespace import SiteNamespace, SiteNamespaceArgs
+from .proxy import KubeTlsProxy, KubeTlsProxyArgs
 from .schemas import SchemaJob, SchemaJobArgs
 from .secrets import SiteSecrets, SiteSecretsArgs
 from .storage import DataVolume, DataVolumeArgs
@@ -34,6 +35,8 @@ class KubeSiteArgs:
     """MySQL password (o3:dbPassword) as a secret Output; None: one is generated and kept in state."""
     registry_key: Optional[pulumi.Output[str]] = None
     """The registry's JSON key (o3:registryKey) as a secret Output; None: no pull Secret."""
+    tls_key: Optional[pulumi.Output[str]] = None
+    """The certificate's private key (o3:tlsKey) as a secret Output; required when o3:tls.enabled."""
 
 
 class KubeSite(pulumi.ComponentResource):
@@ -86,11 +89,20 @@ class KubeSite(pulumi.ComponentResource):
             timezone=site.timezone,
             extra_env={"pacs": cfg.extra_env.pacs, "pacsSingleton": cfg.extra_env.pacs_singleton,
                        "view": cfg.extra_env.view},
-            replicas=plan.replicas, requests=plan.requests, expose=kube.expose, http_public=True,
+            replicas=plan.replicas, requests=plan.requests, expose=kube.expose, http_public=not cfg.tls.enabled,
             with_pull_secret=login, depends_on=[schemas.job, dumps.job]), opts=child)
+        host = cfg.public_host_name
+        if cfg.tls.enabled:
+            assert args.tls_key is not None  # config validation requires it with TLS
+            proxy = KubeTlsProxy(f"{name}-proxy", KubeTlsProxyArgs(
+                site=site.name, namespace=ns.name, tls=cfg.tls, key=args.tls_key, image=cfg.images.proxy,
+                expose=kube.expose, with_pull_secret=login, depends_on=list(apps.deployments.values())), opts=child)
+            self.pacs_url = public_url(proxy.service, cfg.tls.pacs_port, host, "https")
+            self.view_url = public_url(proxy.service, cfg.tls.view_port, host, "https")
+        else:
+            self.pacs_url = public_url(apps.public[PACS_CONTAINER], PACS_HTTP_PORT, host)
+            self.view_url = public_url(apps.public[VIEW_CONTAINER], VIEW_HTTP_PORT, host)
 
-        self.pacs_url = public_url(apps.public[PACS_CONTAINER], PACS_HTTP_PORT, cfg.public_host_name)
-        self.view_url = public_url(apps.public[VIEW_CONTAINER], VIEW_HTTP_PORT, cfg.public_host_name)
         self.images = {"db": cfg.images.db, "pacs": cfg.images.pacs, "view": cfg.images.view}
         self.namespace = ns.name
         self.log_folders = {"pacs": f"{FOLDERS['pacsLog']} on the volume o3-data",
@@ -104,12 +116,12 @@ class KubeSite(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-def public_url(service, port: int, host: str) -> pulumi.Output[str]:
+def public_url(service, port: int, host: str, scheme: str = "http") -> pulumi.Output[str]:
     """The URL users type: the public Service's node port for `port` (a LoadBalancer's port is the port)."""
     def pick(spec) -> str:
         for p in getattr(spec, "ports", None) or []:
             if p.port == port:
-                return f"http://{host}:{p.node_port or port}/"
-        return f"http://{host}:{port}/"
+                return f"{scheme}://{host}:{p.node_port or port}/"
+        return f"{scheme}://{host}:{port}/"
 
     return service.spec.apply(pick)

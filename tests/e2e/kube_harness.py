@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import threading
@@ -26,7 +27,7 @@ from e2e_harness import REPOS, ROOT, release_context
 
 KUBE = ROOT / "tests" / "kube"
 REGISTRY = "registry.o3.test"  # the stand-ins' references: loaded onto the nodes, never pulled
-KUBE_VERSIONS = {"db": ("8.0.34", "8.0.35"), "pacs": ("2.8.1", "2.8.2"), "view": ("3.4.2",)}
+KUBE_VERSIONS = {"db": ("8.0.34", "8.0.35"), "pacs": ("2.8.1", "2.8.2"), "view": ("3.4.2",), "proxy": ("1.28.0",)}
 STORAGE_CLASS = "o3-nas"  # the test cluster's ReadWriteMany class (a folder both nodes see)
 
 
@@ -56,7 +57,7 @@ def load_standins(client, docker_host: str, standins: dict[str, str], work: Path
     for comp, versions in KUBE_VERSIONS.items():
         for v in versions:
             ref = image_ref(comp, v)
-            ctx = release_context(standins["db" if comp == "db" else "app"], v)
+            ctx = release_context(standins[comp if comp in ("db", "proxy") else "app"], v)
             client.images.build(fileobj=io.BytesIO(ctx), custom_context=True, tag=ref, rm=True, network_mode="none")
             refs[(comp, v)] = ref
     tar = work / "standins.tar"  # one tarball: the layers the versions share are saved once
@@ -80,6 +81,28 @@ def service_ip(namespace: str, name: str) -> str:
 def get_json(url: str, timeout: float = 5) -> dict[str, Any]:
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return json.loads(r.read())
+
+
+def https_get(address: str, port: int, hostname: str, cafile: str, timeout: float = 60) -> tuple[dict[str, str], dict]:
+    """GET / over TLS from `address`, checking the certificate against `hostname` and `cafile`:
+    (headers, JSON body); retried while the front door starts."""
+    import http.client
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=cafile)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn = http.client.HTTPSConnection(address, port, context=ctx, timeout=5)
+            conn.sock = ctx.wrap_socket(socket.create_connection((address, port), timeout=5),
+                                        server_hostname=hostname)
+            conn.request("GET", "/", headers={"Host": hostname})
+            r = conn.getresponse()
+            return dict(r.getheaders()), json.loads(r.read())
+        except (OSError, ssl.SSLError, ValueError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def wait_answer(url: str, timeout: float = 120) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from kube_harness import (
     KUBE_VERSIONS,
     ServiceProbe,
     cluster,
+    https_get,
     kube_json,
     kube_stack_config,
     kubectl,
@@ -62,6 +64,13 @@ def _images(role: str) -> set[str]:
 
 
 def test_a_fresh_up_with_the_pack_runs_every_part_on_both_nodes(site):
+    code, checks = ops_command("preflight", site)
+    assert code == 0 and {n: c["status"] for n, c in checks.items()} == {
+        "cluster": "pass", "cores": "pass", "memory": "pass", "largest pod": "pass", "storage class": "pass",
+        "namespace": "pass"}, checks
+    free = re.match(r"([0-9.]+) cores allocatable and not requested on 2 ready node\(s\), the site requests 6\.0$",
+                    checks["cores"]["measured"])
+    assert free and 60 < float(free[1]) <= 64, checks["cores"]  # two nodes of 32, less CoreDNS's requests
     site.up()
     assert len(pods(NS, "pacs")) == 2 and _nodes("pacs") == {"node1", "node2"}, _nodes("pacs")
     assert len(pods(NS, "view")) == 2 and _nodes("view") == {"node1", "node2"}
@@ -120,12 +129,17 @@ def record_shapes(site, target: Path) -> None:
     target.write_text(json.dumps(shapes, indent=1, sort_keys=True) + "\n")
 
 
-def verify(site) -> tuple[int, dict[str, dict]]:
-    """ops.verify on the site's stack, as CI runs it after each up: (exit code, checks by name)."""
-    out = subprocess.run([sys.executable, "-m", "ops.verify", "--stack", SITE, "--dir", str(site.dir), "--json"],
+def ops_command(command: str, site) -> tuple[int, dict[str, dict]]:
+    """An ops command (verify, preflight) on the site's stack: (exit code, checks by name)."""
+    out = subprocess.run([sys.executable, "-m", f"ops.{command}", "--stack", SITE, "--dir", str(site.dir), "--json"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert "Traceback" not in out.stderr, out.stderr
     return out.returncode, {c["name"]: c for c in json.loads(out.stdout)["checks"]}
+
+
+def verify(site) -> tuple[int, dict[str, dict]]:
+    """ops.verify, as CI runs it after each up."""
+    return ops_command("verify", site)
 
 
 def test_a_pacs_pod_deleted_by_hand_leaves_the_service_answering_and_no_drift(site):
@@ -174,6 +188,26 @@ def test_a_db_bump_takes_a_dump_first(site):
     dumps = backups(new)
     assert any(n.startswith("o3-backup-") and f"_to_db-{KUBE_VERSIONS['db'][1]}" in n for n in dumps), dumps
     assert mysql(NS, "SELECT v FROM public_pacs.kube_probe", PASSWORD).split() == ["42"]
+
+
+def test_a_dump_now_and_its_restore_with_the_apps_scaled_down_meanwhile(site):
+    out = subprocess.run([sys.executable, "-m", "ops.backup", "--stack", SITE, "--dir", str(site.dir)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    name = re.search(r"(o3-manual-\S+\.sql\.gz) written", out.stdout)[1]
+    mysql(NS, "UPDATE public_pacs.kube_probe SET v = 7", PASSWORD)
+    out = subprocess.run([sys.executable, "-m", "ops.restore", "--stack", SITE, "--dir", str(site.dir), "--file", name,
+                          "--yes"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "scaled pacs, pacs-singleton, view to 0" in out.stdout
+    assert mysql(NS, "SELECT v FROM public_pacs.kube_probe", PASSWORD).split() == ["42"]
+    assert (len(pods(NS, "pacs")), len(pods(NS, "pacs-singleton")), len(pods(NS, "view"))) == (2, 1, 2)
+    wait_answer(f"http://{service_ip(NS, 'pacs')}:8080/")
+    # a dump that is not this site's complete dump is refused before anything stops
+    out = subprocess.run([sys.executable, "-m", "ops.restore", "--stack", SITE, "--dir", str(site.dir), "--file",
+                          "o3-manual-missing.sql.gz", "--yes"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 1 and "refused: no file o3-manual-missing.sql.gz" in out.stderr, out.stderr
+    site.preview("--refresh", "--expect-no-changes")
 
 
 def backups(image: str) -> list[str]:
@@ -230,4 +264,51 @@ def test_the_same_stack_on_the_docker_platform_deploys_as_today(pulumi_env, kube
         project.destroy(check=False)
         project.remove()
         clean(client)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_https_through_the_same_front_door_and_a_renewal_rolls_only_the_proxy(pulumi_env, kube_cluster, kube_refs,
+                                                                                tmp_path):
+    from tlsfixtures import TestCA
+
+    name = "kube-tls"
+    host = f"o3-proxy.{name}.svc"  # the name the test reaches the front door by (its Service)
+    ca = TestCA("O3 Kubernetes e2e CA")
+    (tmp_path / "ca.pem").write_text(ca.pem)
+    first = ca.issue(host)
+    kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=true", timeout=600)
+    cfg = kube_stack_config(name, kube_cluster, kube_refs, publicHost=host)
+    cfg["o3:tls"] = {"enabled": True, "certificate": first.cert_pem}
+    cfg["o3:images"]["proxy"] = kube_refs[("proxy", KUBE_VERSIONS["proxy"][0])]
+    work = new_workdir("o3-e2e-kube-tls-")
+    key_line = first.key_pem.split("\n")[1]
+    p = Project(work, name, pulumi_env, secrets=[PASSWORD, key_line])
+    p.init(cfg, {"o3:dbPassword": PASSWORD, "o3:tlsKey": first.key_pem})
+    try:
+        p.up()
+        proxy = service_ip(name, "o3-proxy")
+        headers, view = https_get(proxy, 443, host, str(tmp_path / "ca.pem"))
+        assert view["role"] == "view" and "max-age" in headers.get("Strict-Transport-Security", "")
+        assert https_get(proxy, 8443, host, str(tmp_path / "ca.pem"))[1]["role"] == "pacs"
+        public = {s["metadata"]["name"]: s["spec"] for s in kube_json("get", "services", "-n", name)["items"]
+                  if s["spec"]["type"] in ("NodePort", "LoadBalancer")}
+        assert set(public) == {"o3-proxy", "pacs-public"}
+        assert [port["port"] for port in public["pacs-public"]["ports"]] == [4568]
+        assert key_line not in kubectl("get", "deployments,configmaps", "-n", name, "-o", "yaml")
+        # a renewal: only the TLS Secret and the proxy change; the apps' pods stay
+        before = {pod["metadata"]["uid"] for role in ("pacs", "view", "db") for pod in pods(name, role)}
+        second = ca.issue(host)
+        p.secrets.append(second.key_pem.split("\n")[1])
+        p.edit(lambda c: c["o3:tls"].update(certificate=second.cert_pem))
+        p.pulumi("config", "set", "--secret", "o3:tlsKey", "--stack", name, input=second.key_pem)
+        changed = {n for ops in by_type(p.preview_steps()).values() for _, n in ops}
+        assert changed == {f"{name}-proxy-tls", f"{name}-proxy-deployment"}, changed
+        p.up()
+        assert {pod["metadata"]["uid"] for role in ("pacs", "view", "db") for pod in pods(name, role)} == before
+        served = https_get(proxy, 443, host, str(tmp_path / "ca.pem"))
+        assert served[1]["role"] == "view"
+    finally:
+        p.destroy(check=False)
+        p.remove()
+        kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=true", check=False, timeout=600)
         shutil.rmtree(work, ignore_errors=True)
