@@ -113,3 +113,26 @@ def test_each_rule_refuses_its_break(change: Callable, rule: str, words: str):
     assert rule in found, found
     assert any(words in v.message for v in found[rule]), [v.message for v in found[rule]]
     assert set(found) == {rule}, f"only {rule} should object: {sorted(found)}"
+
+
+def test_beside_the_front_door_no_public_service_serves_plain_http():
+    """o3-tls-no-plain-ports on what the program registers for a Kubernetes site with o3:tls (mock
+    engine: the recorded site has no front door)."""
+    from engine import evaluate
+    from site_fixtures import BASE
+    from tlsfixtures import SITE_CA, SITE_HOST
+
+    issued = SITE_CA.issue(SITE_HOST)
+    cfg = {"o3:platform": "kubernetes", "o3:images": copy.deepcopy(BASE["o3:images"]),
+           "o3:site": {"name": "tls-site", "timezone": "Europe/Rome", "concurrentUsers": 10, "examsPerDay": 20,
+                       "publicHost": SITE_HOST},
+           "o3:kubernetes": {"storageClass": "nas-rwx", "storageGb": 100}, "o3:dbPassword": PASSWORD,
+           "o3:tls": {"enabled": True, "certificate": issued.cert_pem}, "o3:tlsKey": issued.key_pem}
+    resources = evaluate(cfg, {"o3:dbPassword", "o3:tlsKey"}).resources
+    assert "o3-tls-no-plain-ports" not in by_policy(analyze(resources))
+    view = resource("kubernetes:core/v1:Service", "view-public", {
+        "metadata": {"name": "view-public"},
+        "spec": {"type": "NodePort", "ports": [{"port": 8181, "targetPort": 8181}]}})
+    found = by_policy(analyze([*resources, view]))
+    (v,) = found["o3-tls-no-plain-ports"]
+    assert "Service 'view-public' (NodePort) serves plain HTTP port 8181" in v.message
