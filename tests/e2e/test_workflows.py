@@ -317,7 +317,7 @@ def test_a_pr_that_bumps_the_canarys_pacs_previews_the_canary_only(fleet):
     assert set(run.by_stack("preview")) == {SITES["canary"]}
     job = run.by_stack("preview")[SITES["canary"]]
     _job_ok(run, job)
-    assert "(local: policy)" in job.log, "the preview ran without the policy pack"
+    assert "Policy Packs run:" in job.log and "o3-site|local|policy" in job.log, "the preview ran without the pack"
     site = SITES["canary"]
     assert _steps(job.log) == {"replace": {f"{site}-pacs-image", f"{site}-apps-pacs", f"{site}-apps-pacs-singleton",
                                       f"{site}-backup-dump"}}, job.log[-5000:]
@@ -332,7 +332,7 @@ def test_a_pr_that_changes_the_components_previews_every_site(fleet):
     before = _ids(fleet)
 
     def change():
-        path = fleet.repo / "components" / "apps.py"
+        path = fleet.repo / "components" / "docker" / "apps.py"
         path.write_text(path.read_text() + "\n# reviewed: no change to what runs\n")
 
     run = fleet.pull_request("Touch the components", change)

@@ -178,8 +178,8 @@ class Act:
                     "NO_COLOR": "1"}
 
     def command(self, repo: Path, workflow: str, event: str, event_file: Path) -> list[str]:
-        return [str(repo / "scripts" / "run-workflow"), workflow, event, str(event_file), str(self.secrets_file),
-                "--json", "--env", f"GITHUB_REPOSITORY={REPOSITORY}", "--env", f"GITHUB_API_URL={self.api.url}"]
+        return [str(repo / "scripts" / "run-workflow"), workflow.removesuffix(".yml"), event, str(event_file),
+                str(self.secrets_file), "--json", "--env", f"GITHUB_REPOSITORY={REPOSITORY}", "--env", f"GITHUB_API_URL={self.api.url}"]
 
     def run(self, repo: Path, workflow: str, event: str, payload: dict[str, Any], timeout: int = 1800) -> WorkflowRun:
         event_file = self.work / f"event-{event}-{time.monotonic_ns()}.json"
