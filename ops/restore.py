@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from pathlib import PurePosixPath
-from typing import Optional, Sequence
+from typing import ContextManager, Iterator, Optional, Sequence
 
 from sitespec.guide import BACKUP_FOLDER, PACS_CONTAINER, SCHEMAS, SINGLETON_CONTAINER, VIEW_CONTAINER
 from sitespec.stackfile import load_stack_config
@@ -54,68 +55,67 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     args = p.parse_args(argv)
     cfg = load_stack_config(args.stack, args.dir)
     if cfg.platform == "kubernetes":
-        return restore_kube(cfg, args)
+        name = file_name(args.file, "")
+        site = DeployedKubeSite(cfg, cluster_access(args.stack, args.dir))
+        return restore(cfg, site, name, args.yes, "in", "scaled to 0", scaled_to_zero(site))
     name = file_name(args.file, cfg.site.storage_path)
     site = open_site(cfg)
+    return restore(cfg, site, name, args.yes, "on", "stopped", stopped(site))
+
+
+def restore(cfg, site, name: str, yes: bool, where: str, paused: str, apps_paused: ContextManager) -> int:
+    """The restore on either platform: the dump script checks the file, the operator confirms, and
+    it loads with the apps paused (`apps_paused`, entered only once confirmed)."""
     check = site.run_maintenance("check", name)
     if check.code != 0:
         print(f"restore: refused: {check.err or check.out}. Nothing was changed.", file=sys.stderr)
         return 1
-    what = (f"restore: this replaces the tables of {', '.join(SCHEMAS)} of site {cfg.site.name} on {site.where} "
-            f"with those in {name}; pacs, pacs-singleton and view are stopped meanwhile.")
-    if not args.yes and not confirm(cfg.site.name, what):
+    what = (f"restore: this replaces the tables of {', '.join(SCHEMAS)} of site {cfg.site.name} {where} {site.where} "
+            f"with those in {name}; pacs, pacs-singleton and view are {paused} meanwhile.")
+    if not yes and not confirm(cfg.site.name, what):
         print("restore: not confirmed; nothing was changed.", file=sys.stderr)
         return 1
-    stopped = []
+    with apps_paused:
+        result = site.run_maintenance("restore", name)
+    if result.code != 0:
+        print(f"restore: loading {name} failed: {result.err or result.out}", file=sys.stderr)
+        return 1
+    print(f"restore: {name} restored into {', '.join(SCHEMAS)} of site {cfg.site.name}")
+    return 0
+
+
+@contextmanager
+def stopped(site) -> Iterator[None]:
+    """Docker: the running apps stopped, and started again whatever happens."""
+    running = []
     try:
         for app in APPS:
             c = site.container(app)
             if c is not None and c.status == "running":
                 c.stop(timeout=30)
-                stopped.append(c)
-        print(f"restore: stopped {', '.join(c.name for c in stopped) or 'no running app'}")
-        result = site.run_maintenance("restore", name)
+                running.append(c)
+        print(f"restore: stopped {', '.join(c.name for c in running) or 'no running app'}")
+        yield
     finally:
-        for c in stopped:
+        for c in running:
             c.start()
-        if stopped:
-            print(f"restore: started {', '.join(c.name for c in stopped)} again")
-    if result.code != 0:
-        print(f"restore: loading {name} failed: {result.err or result.out}", file=sys.stderr)
-        return 1
-    print(f"restore: {name} restored into {', '.join(SCHEMAS)} of site {cfg.site.name}")
-    return 0
+        if running:
+            print(f"restore: started {', '.join(c.name for c in running)} again")
 
 
-def restore_kube(cfg, args) -> int:
-    """The same restore on Kubernetes: checked and loaded by Jobs of the dump script, with pacs,
-    pacs-singleton and view scaled to 0 meanwhile and back to their replicas whatever happens."""
-    name = file_name(args.file, "")
-    site = DeployedKubeSite(cfg, cluster_access(args.stack, args.dir))
-    check = site.run_maintenance("check", name)
-    if check.code != 0:
-        print(f"restore: refused: {check.err or check.out}. Nothing was changed.", file=sys.stderr)
-        return 1
-    what = (f"restore: this replaces the tables of {', '.join(SCHEMAS)} of site {cfg.site.name} in {site.where} "
-            f"with those in {name}; pacs, pacs-singleton and view are scaled to 0 meanwhile.")
-    if not args.yes and not confirm(cfg.site.name, what):
-        print("restore: not confirmed; nothing was changed.", file=sys.stderr)
-        return 1
+@contextmanager
+def scaled_to_zero(site) -> Iterator[None]:
+    """Kubernetes: the apps' Deployments scaled to 0, and back to their replicas whatever happens."""
     replicas = {app: site.apps.read_namespaced_deployment(app, site.namespace).spec.replicas for app in APPS}
     try:
         for app in APPS:
             site.scale(app, 0)
         print(f"restore: scaled {', '.join(APPS)} to 0")
-        result = site.run_maintenance("restore", name)
+        yield
     finally:
         for app, n in replicas.items():
             site.scale(app, n)
         print("restore: scaled them back to " + ", ".join(f"{a} {n}" for a, n in replicas.items()))
-    if result.code != 0:
-        print(f"restore: loading {name} failed: {result.err or result.out}", file=sys.stderr)
-        return 1
-    print(f"restore: {name} restored into {', '.join(SCHEMAS)} of site {cfg.site.name}")
-    return 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
