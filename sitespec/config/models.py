@@ -418,7 +418,8 @@ class SiteConfig(_Model):
     kubernetes: Annotated[Optional[KubernetesSettings], OnlyOn("kubernetes", required=True)] = None
     """The Kubernetes site."""
     docker_host: Annotated[Optional[str], Kind("URL", "`DOCKER_HOST` / local socket"), OnlyOn("docker"),
-                           ProviderKey("docker:host")] = Field(default=None, alias="dockerHost")
+                           ProviderKey("docker:host")] = Field(default=None, alias="dockerHost",
+                                                               examples=["ssh://o3@pacs01"])
     """The site's Docker host: `unix://…`, `tcp://…` or `ssh://user@host[:port]`."""
     ssh_opts: Annotated[list[str], OnlyOn("docker"), ProviderKey("docker:sshOpts")] = Field(
         default_factory=list, alias="sshOpts", examples=[["-i", "/keys/site", "-o", "UserKnownHostsFile=/keys/known_hosts"]])
@@ -442,6 +443,14 @@ class SiteConfig(_Model):
         return v
 
     @model_validator(mode="after")
+    def _platform_keys(self) -> "SiteConfig":
+        """Keys of the other platform are refused, each named; the platform's own required keys are asked for.
+        First: the checks after it are about keys it may have refused."""
+        if problems := platforms.problems(self, self.platform):
+            raise ValueError("\n".join(problems))
+        return self
+
+    @model_validator(mode="after")
     def _ssh_opts_need_ssh(self) -> "SiteConfig":
         if self.ssh_opts and not (self.docker_host or "").startswith("ssh://"):
             raise ValueError("docker:sshOpts is set but docker:host is not an ssh:// URL; remove docker:sshOpts "
@@ -454,13 +463,6 @@ class SiteConfig(_Model):
         if v is not None and not re.match(r"^(unix|tcp|ssh|npipe)://.+", v):
             raise ValueError("docker:host must be unix:///path, tcp://host:port or ssh://user@host")
         return v
-
-    @model_validator(mode="after")
-    def _platform_keys(self) -> "SiteConfig":
-        """Keys of the other platform are refused, each named; the platform's own required keys are asked for."""
-        if problems := platforms.problems(self, self.platform):
-            raise ValueError("\n".join(problems))
-        return self
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> "SiteConfig":
