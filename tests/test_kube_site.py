@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pulumi
 import pytest
+from pydantic import BaseModel
 from ruamel.yaml import YAML
 
 from engine import evaluate, last_run
@@ -19,6 +20,7 @@ from ops import backup, fleet, restore
 from ops import sizing as sizing_cmd
 from site_fixtures import BASE, PASSWORD
 from sitespec import sizing
+from sitespec.config import SiteConfig, platforms
 
 KUBE = {
     "o3:platform": "kubernetes",
@@ -64,21 +66,39 @@ def _container(r) -> dict:
 
 # --- the config ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("key, value", [
-    ("o3:host", {"cpuCores": 96, "memoryGb": 256, "storageGb": 5000, "networkMbps": 10000}),
-    ("o3:network", {"subnet": "172.30.0.0/24"}),
-    ("o3:ports", {"pacsHttp": 9080}),
-    ("docker:host", "ssh://o3@pacs01"),
-    ("o3:database", {"publish": "loopback"}),
-    ("o3:logs", {"maxSizeMb": 20}),
-])
-def test_docker_only_keys_are_refused_on_kubernetes_naming_the_key(key, value):
+# Every key the models mark OnlyOn("docker"), read from the models: a new one is tested with no edit here.
+DOCKER_ONLY = list(platforms.owned(SiteConfig, "docker"))
+
+
+def test_the_docker_only_keys_come_from_the_models():
+    keys = [key for key, _, _ in DOCKER_ONLY]
+    assert {"docker:host", "o3:host", "o3:site.storagePath", "o3:logs.maxSizeMb"} <= set(keys), keys
+
+
+def _valid_value(path: tuple[str, ...], f):
+    """A value the key accepts: the Docker fixture's, else the field's example, else its default."""
+    value = BASE.get(f"o3:{path[0]}")
+    for part in path[1:]:
+        value = value.get(part) if isinstance(value, dict) else None
+    if value is None:
+        value = f.examples[0] if f.examples else f.get_default(call_default_factory=True)
+    assert value is not None, f"give {path} an example (Field(examples=[...])) so this test can set it"
+    return value.model_dump(by_alias=True) if isinstance(value, BaseModel) else value
+
+
+@pytest.mark.parametrize("key, path, field", DOCKER_ONLY, ids=[k for k, _, _ in DOCKER_ONLY])
+def test_docker_only_keys_are_refused_on_kubernetes_naming_the_key(key, path, field):
     cfg = kube()
-    cfg[key] = value
+    if key.startswith("o3:"):
+        value = _valid_value(path, field)
+        for part in reversed(path[1:]):
+            value = {part: value}
+        cfg[f"o3:{path[0]}"] = {**cfg.get(f"o3:{path[0]}", {}), **value} if isinstance(value, dict) else value
+    else:
+        cfg[key] = _valid_value(path, field)
     with pytest.raises(pulumi.RunError) as err:
         evaluate(cfg, {"o3:dbPassword"})
-    shown = {"o3:database": "o3:database.publish", "o3:logs": "o3:logs.maxSizeMb"}.get(key, key)
-    assert f"{shown}: is for o3:platform docker only" in str(err.value)
+    assert f"{key}: is for o3:platform docker only" in str(err.value)
     assert last_run().resources == []
 
 

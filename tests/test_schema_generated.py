@@ -1,26 +1,27 @@
-"""The stack config has one source, sitespec/config.py's models: Pulumi.yaml's declarations and the
+"""The stack config has one source, sitespec/config/models.py: Pulumi.yaml's declarations and the
 README's key table are generated from it, and these tests fail while either copy is out of date."""
 
 import shutil
 from pathlib import Path
+from typing import Annotated, Optional
 
 import pytest
 from ruamel.yaml import YAML
 
 from ops import schema
-from sitespec.config import SiteConfig
+from sitespec.config import OnlyOn, SiteConfig, platforms
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_every_config_field_has_a_description():
-    assert schema.undocumented() == [], "add a docstring under each of these fields in sitespec/config.py"
+    assert schema.undocumented() == [], "add a docstring under each of these fields in sitespec/config/models.py"
 
 
 @pytest.mark.parametrize("name", sorted(schema.GENERATED))
 def test_the_generated_copy_matches_the_models(name):
     diff = schema.stale(ROOT).get(name)
-    assert diff is None, f"{name} is out of date with sitespec/config.py; run `{schema.WRITE}`:\n{diff}"
+    assert diff is None, f"{name} is out of date with sitespec/config/models.py; run `{schema.WRITE}`:\n{diff}"
 
 
 @pytest.mark.parametrize("name, edit", [
@@ -68,3 +69,19 @@ def test_a_readme_without_the_table_markers_is_named(tmp_path, capsys):
     (tmp_path / "README.md").write_text("# a README without the table\n")
     assert schema.main(["--dir", str(tmp_path)]) == 2
     assert "markers are missing" in capsys.readouterr().err
+
+
+class _WithANewDockerKey(SiteConfig):
+    knob: Annotated[Optional[int], OnlyOn("docker")] = None
+    """A new Docker-only key."""
+
+
+def test_the_table_marks_each_platforms_keys_from_the_metadata():
+    rows = {r.key: r for r in schema.rows(_WithANewDockerKey)}
+    assert rows["o3:knob"].meaning == "Docker only. A new Docker-only key."
+    for platform in ("docker", "kubernetes"):
+        owned = [k for k, _, _ in platforms.owned(_WithANewDockerKey, platform)]
+        mark = f"{platform.capitalize()} only. "
+        wrong = [key for key, row in rows.items()
+                 if row.meaning.startswith(mark) != any(key == k or key.startswith(k + ".") for k in owned)]
+        assert wrong == [], f"marked {mark!r} or not against the models' OnlyOn metadata"
