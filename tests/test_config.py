@@ -181,4 +181,4 @@ def test_an_object_key_that_is_not_an_object_is_one_problem_naming_the_key_and_t
 def test_an_o3_key_named_like_a_docker_key_is_unknown():
     with pytest.raises(ConfigError) as err:
         parse({**_config(BASE), "dockerHost": "ssh://o3@h"})
-    assert err.value.problems == ["o3:dockerHost: unknown key; check the spelling against the README's config table"]
+    assert err.value.problems == ["o3:dockerHost: unknown key; check the spelling against the config table in docs/config.md"]

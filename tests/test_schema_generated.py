@@ -1,5 +1,5 @@
 """The stack config has one source, sitespec/config/models.py: Pulumi.yaml's declarations and the
-README's key table are generated from it, and these tests fail while either copy is out of date."""
+key table in docs/config.md are generated from it, and these tests fail while either copy is out of date."""
 
 import shutil
 from pathlib import Path
@@ -27,9 +27,9 @@ def test_the_generated_copy_matches_the_models(name):
 @pytest.mark.parametrize("name, edit", [
     ("Pulumi.yaml", lambda t: t.replace("type: object", "type: string", 1)),
     ("Pulumi.yaml", lambda t: t.replace("  network:\n", "  netwrk:\n", 1)),
-    ("README.md", lambda t: t.replace("| `o3:backup.retain` | int ≥ 1 | `10` |", "| `o3:backup.retain` | int ≥ 1 | `7` |")),
-    ("README.md", lambda t: t.replace("| `o3:tlsKey` |", "| `o3:tlskey` |")),
-], ids=["yaml-type", "yaml-key", "readme-default", "readme-key"])
+    ("docs/config.md", lambda t: t.replace("| `o3:backup.retain` | int ≥ 1 | `10` |", "| `o3:backup.retain` | int ≥ 1 | `7` |")),
+    ("docs/config.md", lambda t: t.replace("| `o3:tlsKey` |", "| `o3:tlskey` |")),
+], ids=["yaml-type", "yaml-key", "table-default", "table-key"])
 def test_a_copy_edited_by_hand_is_caught(name, edit):
     edited = edit((ROOT / name).read_text())
     assert edited != (ROOT / name).read_text(), "the edit must change the file, or this test proves nothing"
@@ -47,8 +47,8 @@ def test_pulumi_yaml_declares_every_o3_key_and_requires_exactly_the_required_one
     assert all(d["type"] in ("object", "string") and d["description"] for d in decl.values())
 
 
-def test_readme_table_has_a_row_for_every_leaf_key():
-    text = (ROOT / "README.md").read_text()
+def test_config_table_has_a_row_for_every_leaf_key():
+    text = (ROOT / "docs" / "config.md").read_text()
     assert all(f"| `{r.key}` |" in text for r in schema.rows())
     assert "| `o3:database.ulimits.nofileHard` |" in text and "| `docker:sshOpts` |" in text
 
@@ -56,6 +56,7 @@ def test_readme_table_has_a_row_for_every_leaf_key():
 def test_the_command_checks_and_writes(tmp_path, capsys):
     for name in schema.GENERATED:
         text = (ROOT / name).read_text()
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text.replace("Extra variables for view.", "stale").replace("Fields: name, subnet.", "stale"))
     assert schema.main(["--dir", str(tmp_path)]) == 1
     assert schema.WRITE in capsys.readouterr().err
@@ -64,11 +65,13 @@ def test_the_command_checks_and_writes(tmp_path, capsys):
     assert all((tmp_path / n).read_text() == (ROOT / n).read_text() for n in schema.GENERATED)
 
 
-def test_a_readme_without_the_table_markers_is_named(tmp_path, capsys):
-    shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
-    (tmp_path / "README.md").write_text("# a README without the table\n")
+def test_a_config_page_without_the_table_markers_is_named(tmp_path, capsys):
+    for name in schema.GENERATED:  # every other generated file as it is, so only the markers are missing
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / "docs" / "config.md").write_text("# a config page without the table\n")
     assert schema.main(["--dir", str(tmp_path)]) == 2
-    assert "markers are missing" in capsys.readouterr().err
+    assert "docs/config.md: the config table's markers are missing" in capsys.readouterr().err
 
 
 class _WithANewDockerKey(SiteConfig):

@@ -78,7 +78,8 @@ class SiteSettings(_Model):
     """Digital pathology project (needs 1.5 cores per concurrent user)."""
     exams_per_day: StrictInt = Field(alias="examsPerDay", ge=0)
     """Daily exam load (the guide's sizing holds below 150 exams of 200 images)."""
-    public_host: Annotated[Optional[str], Kind("host name", "the Docker host's name")] = Field(
+    public_host: Annotated[Optional[str], Kind(
+        "host name", "the host of an `ssh://` or `tcp://` `docker:host`, else `localhost`")] = Field(
         default=None, alias="publicHost")
     """Host name users type in their browser, used in the output URLs and checked against the certificate."""
     ring: Ring = "broad"

@@ -47,7 +47,7 @@ def _describe(err: dict[str, Any]) -> str:
     if kind == "missing":
         return f"{key}: missing; {how_to_set(key, f)}"
     if kind == "extra_forbidden":
-        return f"{key}: unknown key; check the spelling against the README's config table"
+        return f"{key}: unknown key; check the spelling against the config table in docs/config.md"
     if len(loc) == 1 and f is not None and kind in ("json_invalid", "model_type", "list_type"):
         if model_of(f.annotation):
             return f"{key}: must be an object with named fields; {how_to_set(key, f)}"
@@ -78,7 +78,7 @@ def parse(
         data["sshOpts"] = ssh_opts
     for key, value in raw.items():
         if key in DOCKER_KEYS:  # o3:dockerHost is not docker:host
-            problems.append(f"{PROJECT}:{key}: unknown key; check the spelling against the README's config table")
+            problems.append(f"{PROJECT}:{key}: unknown key; check the spelling against the config table in docs/config.md")
         elif key in SECRET_KEYS:
             if value == "":  # Pulumi.yaml's default: not set
                 continue

@@ -1,7 +1,7 @@
 """Which platform owns which key, read from the models' `OnlyOn` metadata, and the refusals that
 follow: a key of the other platform is refused by name, a key the stack's platform requires is
 asked for. There is no list of keys to keep: a new field marked `OnlyOn("docker")` is refused on
-Kubernetes, and marked in the README's config table, with no other edit."""
+Kubernetes, and marked in the config table (docs/config.md), with no other edit."""
 
 from __future__ import annotations
 
