@@ -65,7 +65,7 @@ def check_capacity(free: dict[str, tuple[float, float]], plan: sizing.KubePlan) 
         out.append(Check(name, PASS if have >= need else FAIL, msg,
                          "" if have >= need else "add nodes, or free what other workloads request"))
     big = max(plan.requests.values(), key=lambda r: r.cpu_millis)
-    fits = any(c >= big.cpu_millis / 1000 and m >= big.memory_mib / 1024 for c, m in free.values())
+    fits = any(c >= quantity.cores(big.cpu) and m >= quantity.gib(big.memory) for c, m in free.values())
     out.append(Check("largest pod", PASS if fits else FAIL,
                      f"{big.cpu} / {big.memory} per pod" + (" fits on a node" if fits else ": no node has that free"),
                      "" if fits else "raise o3:kubernetes.replicas (smaller pods), or use larger nodes"))

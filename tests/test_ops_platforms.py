@@ -339,6 +339,11 @@ def test_the_cluster_capacity_reads_quantities_in_any_unit():
     found = by_name(check_capacity(free, plan))
     assert found["cores"].measured == "14.0 cores allocatable and not requested on 2 ready node(s), the site requests 6.0"
     assert found["cores"].status == PASS and found["memory"].status == PASS
+    big = max(plan.requests.values(), key=lambda r: r.cpu_millis)
+    assert found["largest pod"] == Check("largest pod", PASS, f"{big.cpu} / {big.memory} per pod fits on a node")
+    small = {n: (big.cpu_millis / 1000 - 0.1, 64.0) for n in "abcdefgh"}  # enough in all, too little on each
+    found = by_name(check_capacity(small, plan))
+    assert found["largest pod"].status == FAIL and found["cores"].status == PASS
 
 
 def test_no_command_parses_a_kubernetes_quantity_by_hand():
