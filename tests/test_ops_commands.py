@@ -138,6 +138,45 @@ def test_preflight_refuses_a_key_file_that_is_not_a_key(fleet_dir, tmp_path):
              "is not a registry JSON key")
 
 
+def unreachable_stacks(fleet_dir: Path, monkeypatch) -> None:
+    """Pulumi.gone.yaml: a Docker site whose daemon is not there; Pulumi.kgone.yaml: a Kubernetes
+    site without a kubeconfig."""
+    text = (fleet_dir / "Pulumi.st-marys.yaml").read_text()
+    (fleet_dir / "Pulumi.gone.yaml").write_text(
+        text.replace("ssh://o3admin@pacs01.st-marys.example", f"unix://{fleet_dir}/no-docker.sock"))
+    (fleet_dir / "Pulumi.kgone.yaml").write_text("""config:
+  o3:platform: kubernetes
+  o3:site: {name: kgone, timezone: UTC, concurrentUsers: 10, examsPerDay: 100}
+  o3:images: {pacs: "registry.test/o3/pacs-cloud:1.0.0", view: "registry.test/o3/view:1.0.0"}
+  o3:kubernetes: {storageClass: nas-rwx, storageGb: 100}
+""")
+    monkeypatch.setenv("KUBECONFIG", str(fleet_dir / "no-kubeconfig"))
+
+
+@pytest.mark.parametrize("stack, first, words", [("gone", "daemon", "cannot reach the Docker daemon"),
+                                                  ("kgone", "cluster", "no kubeconfig at")])
+def test_preflight_on_an_unreachable_platform_is_one_failed_check_in_its_json(fleet_dir, monkeypatch, stack, first, words):
+    unreachable_stacks(fleet_dir, monkeypatch)
+    out = ops("ops.preflight", "--stack", stack, "--dir", str(fleet_dir), "--json")
+    graceful(out, 1)
+    report = json.loads(out.stdout)
+    assert set(report) == {"site", "stack", "ok", "checks"} and report["ok"] is False and report["stack"] == stack
+    (check,) = report["checks"]
+    assert set(check) == {"name", "status", "measured", "fix"}
+    assert check["name"] == first and check["status"] == "fail" and words in check["measured"]
+    table = graceful(ops("ops.preflight", "--stack", stack, "--dir", str(fleet_dir)), 1, "FAIL - fix the above")
+    assert table.splitlines()[1].split()[:2] == ["FAIL", first]
+
+
+@pytest.mark.parametrize("stack, words", [("gone", "cannot reach the Docker daemon of site st-marys"),
+                                          ("kgone", "no kubeconfig at")])
+def test_verify_on_an_unreachable_platform_is_bad_input_not_a_report(fleet_dir, monkeypatch, stack, words):
+    unreachable_stacks(fleet_dir, monkeypatch)
+    out = ops("ops.verify", "--stack", stack, "--dir", str(fleet_dir), "--json")
+    graceful(out, 2, "verify: ", words)
+    assert out.stdout == ""
+
+
 # --- sizing ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("args, words", [
