@@ -101,7 +101,7 @@ def small_volume(shapes):
     (rolling_singleton, "o3-periodic-singleton", "a rollout would run two at once"),
     (literal_connection_string, "o3-no-plaintext-secrets", "NGV_CONNECTION_STRING is a literal in the pod spec"),
     (password_in_a_config_map, "o3-no-plaintext-secrets", "holds a password or key in plain text"),
-    (public_mysql, "o3-mysql-port-private", "of type NodePort makes MySQL's port reachable"),
+    (public_mysql, "o3-mysql-port-private", "Service 'db' (NodePort) serves MySQL port 3306 to the network"),
     (storage_on_empty_dir, "o3-data-survives-deletion", "/opt/storagePacs is on a emptyDir volume"),
     (latest_image, "o3-pinned-images", "latest"),
     (small_volume, "o3-sizing-storage", "the data volume o3-data has 20 GB storage, 50 GB storage required"),
