@@ -164,7 +164,14 @@ def readme(current: str) -> str:
     return f"{head}{TABLE_BEGIN}\n{readme_table()}\n{TABLE_END}{tail}"
 
 
-GENERATED = {"Pulumi.yaml": pulumi_yaml, "README.md": readme}
+def policy_rules(current: str) -> str:
+    """docs/policy-rules.md, from the policy pack's rules themselves (policy/rules/)."""
+    from policy.rules import page  # needs pulumi_policy: imported only when this page is generated
+
+    return page()
+
+
+GENERATED = {"Pulumi.yaml": pulumi_yaml, "README.md": readme, "docs/policy-rules.md": policy_rules}
 
 
 def _read(path: Path) -> str:

@@ -192,7 +192,7 @@ class Text:
 
 
 @dataclass
-class Site:
+class SiteFacts:
     """Everything the rules read. Values not known yet (preview) are left out, never guessed."""
 
     record: Optional[Record] = None

@@ -55,6 +55,7 @@ def test_readme_table_has_a_row_for_every_leaf_key():
 def test_the_command_checks_and_writes(tmp_path, capsys):
     for name in schema.GENERATED:
         text = (ROOT / name).read_text()
+        (tmp_path / name).parent.mkdir(exist_ok=True)  # docs/
         (tmp_path / name).write_text(text.replace("Extra variables for view.", "stale").replace("Fields: name, subnet.", "stale"))
     assert schema.main(["--dir", str(tmp_path)]) == 1
     assert schema.WRITE in capsys.readouterr().err

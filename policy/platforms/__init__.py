@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sitespec.facts import Site
+from sitespec.facts import SiteFacts
 
 from . import docker, kubernetes
 
 
-def extract(resources: Iterable[Any]) -> Site:
+def extract(resources: Iterable[Any]) -> SiteFacts:
     """The site facts of `resources` (a stack, or the one resource a resource rule sees)."""
     resources = list(resources)
     adapter = kubernetes if kubernetes.is_kubernetes(resources) else docker

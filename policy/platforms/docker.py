@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from sitespec.facts import (
-    DB_IMAGE_SUFFIX, SECRET_NAME, Capacity, Container, Image, Mount, Published, Site, Text, Volume, Workload,
+    DB_IMAGE_SUFFIX, SECRET_NAME, Capacity, Container, Image, Mount, Published, SiteFacts, Text, Volume, Workload,
 )
 
 from pulumi_policy.proxy import UnknownValueError
@@ -110,9 +110,9 @@ def command_lines(r: Any) -> list[tuple[str, str]]:
     return out
 
 
-def extract(resources: Iterable[Any]) -> Site:
+def extract(resources: Iterable[Any]) -> SiteFacts:
     resources = list(resources)
-    site = Site(commands=_engine.commands(resources), secrets=_engine.common_secrets(resources))
+    site = SiteFacts(commands=_engine.commands(resources), secrets=_engine.common_secrets(resources))
     found = _engine.record(resources)
     if found:
         site.record, raw = found

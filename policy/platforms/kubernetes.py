@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 from sitespec import quantity
-from sitespec.facts import Capacity, Container, Image, Mount, Published, Site, Text, Workload
+from sitespec.facts import Capacity, Container, Image, Mount, Published, SiteFacts, Text, Workload
 from sitespec.guide import DB_CONTAINER, KUBE_DATA_VOLUME
 
 from . import _engine
@@ -177,9 +177,9 @@ def _secret_values(props: Any) -> set[str]:
     return values | inner
 
 
-def extract(resources: Iterable[Any]) -> Site:
+def extract(resources: Iterable[Any]) -> SiteFacts:
     resources = list(resources)
-    site = Site(commands=_engine.commands(resources), secrets=_engine.common_secrets(resources))
+    site = SiteFacts(commands=_engine.commands(resources), secrets=_engine.common_secrets(resources))
     found = _engine.record(resources)
     if found:
         site.record = found[0]

@@ -10,12 +10,12 @@ from typing import Any, Callable, Optional, Union
 
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ResourceValidationPolicy, StackValidationPolicy
 
-from sitespec.facts import Site
+from sitespec.facts import SiteFacts
 
 from ..platforms import extract
 
 Report = Callable[..., None]  # report(message, urn=None)
-Check = Callable[[Site, Report, dict[str, Any]], None]
+Check = Callable[[SiteFacts, Report, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any, Callable, Optional
 from pulumi_policy import EnforcementLevel
 
 from sitespec import sizing
-from sitespec.facts import Record, Site
+from sitespec.facts import Record, SiteFacts
 
 from ._rule import Report, Rule
 
@@ -25,7 +25,7 @@ NO_RECORD = ("no site-facts record (random RandomId `<site>-site-facts`) is regi
              "(components/*/site.py, sitespec/facts.py) is needed for the sizing check")
 
 
-def requirements(site: Site, report: Report, cfg: dict[str, Any]) -> Optional[tuple[Record, sizing.Requirements]]:
+def requirements(site: SiteFacts, report: Report, cfg: dict[str, Any]) -> Optional[tuple[Record, sizing.Requirements]]:
     """The site's record and what the table requires of it; reports a missing record."""
     if site.record is None:
         report(NO_RECORD)
@@ -47,7 +47,7 @@ def host_rule(name: str, host_key: str, need: Callable[[sizing.Requirements], si
     platform does not have (a Kubernetes site's network) or does not know yet (preview) is not
     checked; a value that cannot be read is a violation naming it, never counted as 0."""
 
-    def check(site: Site, report: Report, cfg: dict[str, Any]) -> None:
+    def check(site: SiteFacts, report: Report, cfg: dict[str, Any]) -> None:
         got = requirements(site, report, cfg)
         has = site.capacity.get(host_key)
         if got is None or has is None:

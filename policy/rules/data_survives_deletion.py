@@ -13,7 +13,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel
 
-from sitespec.facts import Site
+from sitespec.facts import SiteFacts
 from sitespec.guide import DATA_MOUNTS
 
 from ._rule import Report, Rule
@@ -22,7 +22,7 @@ REMEDIATION = ("keep the data on the site's data storage: on Docker, bind-mount 
                "o3:site.storagePath; on Kubernetes, mount the site's data volume (o3-data) or the db's claim.")
 
 
-def check(site: Site, report: Report, cfg: dict[str, Any]) -> None:
+def check(site: SiteFacts, report: Report, cfg: dict[str, Any]) -> None:
     for w in site.workloads:
         if w.removes_volumes:
             report(f"{w.title} has remove_volumes: its volumes would be deleted with it.", w.urn)

@@ -9,14 +9,14 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel
 
-from sitespec.facts import Site
+from sitespec.facts import SiteFacts
 
 from ._rule import Report, Rule
 
-REMEDIATION = "o3:logs.maxSizeMb / maxFiles (the program sets both)."
+REMEDIATION = "set o3:logs.maxSizeMb and o3:logs.maxFiles (the program sets both)."
 
 
-def check(site: Site, report: Report, cfg: dict[str, Any]) -> None:
+def check(site: SiteFacts, report: Report, cfg: dict[str, Any]) -> None:
     for w in site.workloads:
         if w.unbounded_log:
             report(f"{w.title} {w.unbounded_log}: its log grows until the disk is full. Fix: {REMEDIATION}", w.urn)

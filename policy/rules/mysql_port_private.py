@@ -5,7 +5,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel
 
-from sitespec.facts import Site
+from sitespec.facts import SiteFacts
 from sitespec.guide import DB_CONTAINER, MYSQL_PORT
 
 from ._rule import Report, Rule
@@ -14,7 +14,7 @@ REMEDIATION = ("on Docker, o3:database.publish 'off' (default), 'loopback' or on
                "a Service of type ClusterIP (the program's `db`).")
 
 
-def check(site: Site, report: Report, cfg: dict[str, Any]) -> None:
+def check(site: SiteFacts, report: Report, cfg: dict[str, Any]) -> None:
     for p in site.published:
         if p.scope == "everywhere" and (p.service == DB_CONTAINER or MYSQL_PORT in p.ports):
             port = MYSQL_PORT if MYSQL_PORT in p.ports or not p.ports else min(p.ports)

@@ -5,14 +5,14 @@ from typing import Any
 from pulumi_policy import EnforcementLevel
 
 from sitespec import imageref
-from sitespec.facts import Site
+from sitespec.facts import SiteFacts
 
 from ._rule import Report, Rule
 
 REMEDIATION = "set o3:images.db to mysql:8.0.x (default mysql:8.0.34)."
 
 
-def check(site: Site, report: Report, cfg: dict[str, Any]) -> None:
+def check(site: SiteFacts, report: Report, cfg: dict[str, Any]) -> None:
     if site.db_image is None:  # an external MySQL
         return
     problem = imageref.mysql_problem(site.db_image.ref)

@@ -12,7 +12,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel
 
-from sitespec.facts import SECRET_NAME, Site
+from sitespec.facts import SECRET_NAME, SiteFacts
 
 from ._rule import Report, Rule
 
@@ -21,7 +21,7 @@ REMEDIATION = ("pass it through the environment or a file (see components/docker
                "components/docker/database.py), or on Kubernetes read it from the site's Secret.")
 
 
-def check(site: Site, report: Report, cfg: dict[str, Any]) -> None:
+def check(site: SiteFacts, report: Report, cfg: dict[str, Any]) -> None:
     for w in site.workloads:
         for c in w.containers:
             if c.env is None or c.literals_shown_in is None:

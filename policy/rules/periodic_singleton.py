@@ -5,7 +5,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel
 
-from sitespec.facts import Site
+from sitespec.facts import SiteFacts
 from sitespec.guide import PERIODIC_SERVICES_ENV as PERIODIC
 from sitespec.guide import SINGLETON_CONTAINER as SINGLETON
 
@@ -15,7 +15,7 @@ REMEDIATION = (f"deploy the site with the program (components/docker/site.py or 
                f"which runs one '{SINGLETON}' with {PERIODIC}=true, of one replica, recreated on a rollout.")
 
 
-def check(site: Site, report: Report, cfg: dict[str, Any]) -> None:
+def check(site: SiteFacts, report: Report, cfg: dict[str, Any]) -> None:
     singles = [w for w in site.workloads if w.running and w.name == SINGLETON]
     if len(singles) != 1:
         report(f"expected exactly one workload '{SINGLETON}', found {len(singles)}. Fix: {REMEDIATION}")

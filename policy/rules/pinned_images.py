@@ -5,7 +5,7 @@ from typing import Any
 from pulumi_policy import EnforcementLevel
 
 from sitespec import imageref
-from sitespec.facts import Site
+from sitespec.facts import SiteFacts
 
 from ._rule import Report, Rule
 
@@ -13,7 +13,7 @@ REMEDIATION = ("set o3:images to the exact version your O3 contact gave you "
                "(e.g. ...:2.8.1, or pin a digest with @sha256:...).")
 
 
-def check(site: Site, report: Report, cfg: dict[str, Any]) -> None:
+def check(site: SiteFacts, report: Report, cfg: dict[str, Any]) -> None:
     for image in site.images:
         problem = imageref.pin_problem(image.ref)
         if problem:

@@ -5,7 +5,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel
 
-from sitespec.facts import Site
+from sitespec.facts import SiteFacts
 from sitespec.guide import PACS_HTTP_PORT, PROXY_CONTAINER, VIEW_HTTP_PORT
 
 from ._rule import Report, Rule
@@ -15,7 +15,7 @@ REMEDIATION = ("serve the plain ports inside the site only: on Docker, publish t
                "in no NodePort or LoadBalancer Service (the program does both when o3:tls.enabled is true).")
 
 
-def check(site: Site, report: Report, cfg: dict[str, Any]) -> None:
+def check(site: SiteFacts, report: Report, cfg: dict[str, Any]) -> None:
     if not any(w.running and w.name == PROXY_CONTAINER for w in site.workloads):
         return
     for p in site.published:
