@@ -132,5 +132,12 @@ def unprotected_fields(r: Any, skip: set[str]) -> list[Text]:
     return out
 
 
+def texts(r: Any, lines: list[tuple[str, str]]) -> list[Text]:
+    """What a resource outside the cluster shows: its command lines (`lines`: field, string), and
+    the strings in its fields that are not kept secret."""
+    out = [Text(r.name, f, s, r.urn, command=True, password_flags=True) for f, s in lines]
+    return out + unprotected_fields(r, {f for f, _ in lines})
+
+
 def connection_passwords(value: str) -> set[str]:
     return {m.group(1) for m in CONNECTION_PASSWORD.finditer(value)}

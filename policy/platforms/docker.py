@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sitespec.facts import (
-    DB_IMAGE_SUFFIX, SECRET_NAME, Capacity, Container, Image, Mount, Published, SiteFacts, Text, Volume, Workload,
-)
-
 from pulumi_policy.proxy import UnknownValueError
+
+from sitespec.facts import (
+    DB_IMAGE_SUFFIX, SECRET_NAME, Capacity, Container, Image, Mount, Published, SiteFacts, Volume, Workload,
+)
 
 from . import _engine
 from ._engine import items, known, strings
@@ -138,8 +138,6 @@ def extract(resources: Iterable[Any]) -> SiteFacts:
                 site.db_image = image
         elif r.resource_type == VOLUME:
             site.volumes.append(Volume(f"Docker volume '{r.name}'", bool(r.opts and r.opts.protect), r.urn))
-        lines = command_lines(r)
-        site.texts += [Text(r.name, f, s, r.urn, command=True, password_flags=True) for f, s in lines]
-        site.texts += _engine.unprotected_fields(r, {f for f, _ in lines})
+        site.texts += _engine.texts(r, command_lines(r))
     site.secrets = _engine.worth_checking(site.secrets)
     return site

@@ -204,8 +204,6 @@ def extract(resources: Iterable[Any]) -> SiteFacts:
             site.texts += [Text(owner, path, text, r.urn, password_flags=r.resource_type in WORKLOADS, fix=KEEP_IN_SECRET)
                            for path, text in strings(r.props)]
         else:
-            lines = _engine.command_lines(r)
-            site.texts += [Text(r.name, f, s, r.urn, command=True, password_flags=True) for f, s in lines]
-            site.texts += _engine.unprotected_fields(r, {f for f, _ in lines})
+            site.texts += _engine.texts(r, _engine.command_lines(r))
     site.secrets = _engine.worth_checking(site.secrets)
     return site
