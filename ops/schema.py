@@ -175,7 +175,14 @@ def config_page(current: str) -> str:
     return f"{head}{TABLE_BEGIN}\n{config_table()}\n{TABLE_END}{tail}"
 
 
-GENERATED = {"Pulumi.yaml": pulumi_yaml, "docs/config.md": config_page}
+def policy_rules(current: str) -> str:
+    """docs/policy-rules.md, from the policy pack's rules themselves (policy/rules/)."""
+    from policy.rules import page  # needs pulumi_policy: imported only when this page is generated
+
+    return page()
+
+
+GENERATED = {"Pulumi.yaml": pulumi_yaml, "docs/config.md": config_page, "docs/policy-rules.md": policy_rules}
 
 
 def _read(path: Path) -> str:
