@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from . import guide, imageref, tls
+from . import containers, guide, imageref, tls
 
 PROJECT = "o3"
 
@@ -299,13 +299,9 @@ class PortSettings(_Model):
         return v
 
 
-# Variables the program sets from the guide; extraEnv may not override them.
-MANAGED_ENV = {
-    "db": {"TZ", "MYSQL_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD_FILE"},
-    "pacs": {"TZ", "LOG_TO", "DPACS_CONNECTION_STRING"},
-    "pacsSingleton": {"TZ", "LOG_TO", "DPACS_CONNECTION_STRING", guide.PERIODIC_SERVICES_ENV},
-    "view": {"TZ", "LOG_TO", "NGV_CONNECTION_STRING", "ULTIMATE_CONNECTION_STRING"},
-}
+# Variables the program sets from the guide, by o3:extraEnv key (sitespec/containers.py); extraEnv
+# may not override them.
+MANAGED_ENV = {c.extra_env_key: c.managed_env for c in containers.CONTAINERS.values()}
 
 
 def _env_map(service: str):
