@@ -41,14 +41,14 @@ class DatabaseArgs:
 
     settings: DatabaseSettings
     """o3:database: publishing of 3306, mysqld flags, ulimits, the health wait and stop grace (seconds)."""
+    folders: Mapping[str, str]
+    """Absolute host path of each storage folder role (StorageFolders.paths)."""
     image_id: pulumi.Input[str]
     """Id of the pulled MySQL image."""
     password: pulumi.Output[str]
     """The MySQL root password (a secret), uploaded as a file MySQL reads on first start."""
     timezone: str
     """o3:site.timezone, an IANA zone (e.g. Europe/Rome), given to the container as TZ."""
-    folders: Mapping[str, str]
-    """Absolute host path of each storage folder role (StorageFolders.paths)."""
     network_name: pulumi.Input[str]
     """Name of the site's network (o3net)."""
     extra_env: Mapping[str, str]
