@@ -45,7 +45,7 @@ class ApplicationsArgs:
     network_name: pulumi.Input[str]
     """Name of the site's network (o3net)."""
     extra_env: Mapping[str, Mapping[str, str]]
-    """o3:extraEnv per container, by its key (sitespec.containers: pacs, pacsSingleton, view)."""
+    """o3:extraEnv by container key (sitespec.containers: Container.extra_env_key)."""
     labels: Mapping[str, str]
     """Docker labels of every app container; each also gets o3.image."""
     image_refs: Mapping[str, str]

@@ -133,8 +133,7 @@ class O3Site(pulumi.ComponentResource):
                 http_on_loopback=cfg.tls.enabled,
                 logs=cfg.logs,
                 network_name=net.name,
-                extra_env={"pacs": cfg.extra_env.pacs, "pacsSingleton": cfg.extra_env.pacs_singleton,
-                           "view": cfg.extra_env.view},
+                extra_env=cfg.extra_env.model_dump(by_alias=True),  # by o3:extraEnv key
                 labels=labels,
                 image_refs={"pacs": cfg.images.pacs, "view": cfg.images.view},
                 provider=provider,

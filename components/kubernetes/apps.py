@@ -42,7 +42,7 @@ class KubeApplicationsArgs:
     timezone: str
     """o3:site.timezone, given to each container as TZ."""
     extra_env: Mapping[str, Mapping[str, str]]
-    """o3:extraEnv per application, by its key (sitespec.containers: pacs, pacsSingleton, view)."""
+    """o3:extraEnv by container key (sitespec.containers: Container.extra_env_key)."""
     replicas: Mapping[str, int]
     """Pods of pacs and view (sitespec.sizing.kube_plan; the singleton is one)."""
     requests: Mapping[str, PodRequest]

@@ -72,8 +72,7 @@ class KubeSite(pulumi.ComponentResource):
         apps = KubeApplications(f"{name}-apps", KubeApplicationsArgs(
             site=site.name, namespace=ns.name, images={"pacs": cfg.images.pacs, "view": cfg.images.view},
             timezone=site.timezone,
-            extra_env={"pacs": cfg.extra_env.pacs, "pacsSingleton": cfg.extra_env.pacs_singleton,
-                       "view": cfg.extra_env.view},
+            extra_env=cfg.extra_env.model_dump(by_alias=True),  # by o3:extraEnv key
             replicas=plan.replicas, requests=plan.requests, expose=kube.expose, http_public=not cfg.tls.enabled,
             with_pull_secret=login, depends_on=[schemas.job, dumps.job]), opts=child)
         host = cfg.public_host_name
