@@ -27,6 +27,8 @@ from .guide import (
 )
 
 TIMEZONE_ENV = "TZ"  # in every container: o3:site.timezone
+# "Is mysqld serving TCP?": exits 0 even on "access denied", so it needs no credential; during
+# first-start init the image's temporary server has no networking, so it only answers once MySQL is final.
 DB_PING = ("mysqladmin", "ping", "-h", "127.0.0.1", "--protocol=tcp", "--silent")
 
 
@@ -35,9 +37,14 @@ class Port:
     """A port the container listens on."""
 
     name: str
-    """Its name in the Services (http, service, mysql); `http` ports move behind the HTTPS front door."""
+    """Its name in the Services: http, service, mysql."""
     number: int
     """The container port, fixed by the image."""
+
+    @property
+    def http(self) -> bool:
+        """Plain HTTP: behind the HTTPS front door (o3:tls) it is not offered to the network."""
+        return self.name == "http"
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ class Applications(pulumi.ComponentResource):
         for c in APPS:
             env = {**c.literal_env(args.timezone, args.extra_env[c.extra_env_key]),
                    **{var: args.connection_strings[var] for var in c.secret_env}}
-            published = [(p.number, host_ports[p.number], http_publish if p.name == "http" else publish) for p in c.ports]
+            published = [(p.number, host_ports[p.number], http_publish if p.http else publish) for p in c.ports]
             # o3.image records the reference each container runs (the backup names dumps after it).
             labels = {**args.labels, "o3.image": args.image_refs[c.image]}
             self.containers[c.name] = docker.Container(

@@ -23,10 +23,8 @@ from sitespec.guide import DB_PASSWORD_FILE, MYSQL_PORT
 from .. import TYPE_PREFIX
 from . import env_list, site_container
 
-# The guide's timing (interval 2s, timeout 10s, retries 5), written as Go durations the
-# provider reads back unchanged. The test only asks "is mysqld serving TCP?": mysqladmin ping
-# exits 0 even on "access denied", so no credential is needed. During first-start init the
-# image runs a temporary server without networking, so TCP only answers once MySQL is final.
+# The guide's healthcheck (sitespec.containers.DB_PROBE), its timing written as Go durations the
+# provider reads back unchanged.
 HEALTHCHECK = docker.ContainerHealthcheckArgs(
     tests=["CMD", *DB_PROBE.command],
     interval=f"{DB_PROBE.interval_seconds}s",

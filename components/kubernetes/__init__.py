@@ -5,7 +5,7 @@ with the same names, variables, mount points and ports the applications see on D
 from __future__ import annotations
 
 import posixpath
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional
 
 from sitespec.containers import Container
 from sitespec.guide import FOLDERS, KUBE_DATA_VOLUME, KUBE_DB_SECRET, MAINTENANCE_SCRIPT, MOUNTS
@@ -42,9 +42,10 @@ def container_env(c: Container, timezone: str, extra: Mapping[str, str]) -> list
     return env(c.literal_env(timezone, extra)) + [secret_env(var) for var in c.secret_env]
 
 
-def service_ports(c: Container, only: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """A guide container's ports (sitespec.containers) as a Service's: all, or the named ones."""
-    return [{"name": p.name, "port": p.number, "targetPort": p.number} for p in c.ports if not only or p.name in only]
+def service_ports(c: Container, http: bool = True) -> list[dict[str, Any]]:
+    """A guide container's ports (sitespec.containers) as a Service's; without the plain HTTP ones
+    when `http` is False (behind the HTTPS front door)."""
+    return [{"name": p.name, "port": p.number, "targetPort": p.number} for p in c.ports if http or not p.http]
 
 
 def data_mounts(container: str) -> list[dict[str, Any]]:

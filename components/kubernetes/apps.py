@@ -140,7 +140,7 @@ class KubeApplications(pulumi.ComponentResource):
             opts=service_opts,
         )
         # Behind the HTTPS front door the plain HTTP ports leave the public Services.
-        pacs_ports = service_ports(PACS) if args.http_public else service_ports(PACS, only=["service"])
+        pacs_ports = service_ports(PACS, http=args.http_public)
         public = {"type": args.expose, "externalTrafficPolicy": "Local"}  # Local: the modality's own address
         self.public = {
             PACS.name: k8s.core.v1.Service(
