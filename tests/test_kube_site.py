@@ -178,6 +178,21 @@ def test_exactly_one_singleton_never_two_at_once(site):
         assert "START_PERIODIC_SERVICES" not in {e["name"] for e in _container(_workload(site, DEPLOYMENT, name))["env"]}
 
 
+def test_the_schema_job_runs_the_docker_sites_schema_script(site):
+    # One schema step for both platforms: the Job runs, from the scripts' ConfigMap, the very text
+    # the Docker site's schema command runs (after its ssh prelude).
+    (job,) = [r for r in site.of_type("kubernetes:batch/v1:Job")
+              if r.plain("metadata")["labels"]["app.kubernetes.io/name"] == "schemas"]
+    command = _container(job)["command"]
+    (scripts,) = [r for r in site.of_type("kubernetes:core/v1:ConfigMap") if _name(r) == "o3-scripts"]
+    text = scripts.plain("data")[command[-1].rsplit("/", 1)[-1]]
+    docker_step = evaluate(dict(BASE, **{"o3:dbPassword": PASSWORD}), {"o3:dbPassword"}).command("-create")
+    assert "CREATE SCHEMA IF NOT EXISTS" in text and docker_step.plain("create").endswith(text)
+    env = {e["name"]: e for e in _container(job)["env"]}
+    assert env["O3_DB_HOST"]["value"] == "db" and "O3_DB_CONTAINER" not in env
+    assert env["MYSQL_PWD"]["valueFrom"]["secretKeyRef"]["name"] == "o3-db"
+
+
 def test_no_secret_is_a_literal_in_any_pod_spec_or_config_map(site):
     for r in site.resources:
         if r.type.startswith("kubernetes:") and r.type != "kubernetes:core/v1:Secret":
