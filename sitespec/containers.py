@@ -34,12 +34,11 @@ DB_PING = ("mysqladmin", "ping", "-h", "127.0.0.1", "--protocol=tcp", "--silent"
 
 @dataclass(frozen=True)
 class Port:
-    """A port the container listens on."""
+    """A port the container listens on: its name in the Services (http, service, mysql) and its
+    number, fixed by the image."""
 
     name: str
-    """Its name in the Services: http, service, mysql."""
     number: int
-    """The container port, fixed by the image."""
 
     @property
     def http(self) -> bool:
