@@ -99,7 +99,7 @@ class Mount:
 
 
 @dataclass(frozen=True)
-class Container:
+class ContainerFacts:
     name: str
     image: Optional[str]
     """The image reference it runs, where the resource names one (a Docker container runs an image id)."""
@@ -121,7 +121,7 @@ class Workload:
     running: bool
     """Runs all the time (not a one-off or scheduled job)."""
     replicas: int
-    containers: tuple[Container, ...]
+    containers: tuple[ContainerFacts, ...]
     urn: str
     overlapping_rollout: Optional[str] = None
     """What lets a rollout run the new copy beside the old ("strategy RollingUpdate"); None: never."""

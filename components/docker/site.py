@@ -14,7 +14,7 @@ from sitespec.config import SiteConfig
 from sitespec.facts import FACTS_SUFFIX, site_facts
 from sitespec.guide import connection_strings
 
-from .. import TYPE_PREFIX
+from .. import TYPE_PREFIX, SiteArgs, db_password
 from .apps import Applications, ApplicationsArgs
 from .backup import PreUpgradeBackup, PreUpgradeBackupArgs
 from .database import Database, DatabaseArgs
@@ -27,17 +27,8 @@ from .volumes import StorageFolders, StorageFoldersArgs
 
 
 @dataclass(frozen=True)
-class O3SiteArgs:
-    """What one site is made from."""
-
-    config: SiteConfig
-    """The site's validated stack config (`__main__.py` reads it with sitespec.config.parse())."""
-    db_password: Optional[pulumi.Output[str]] = None
-    """MySQL root password (o3:dbPassword) as a secret Output; None: one is generated and kept in state."""
-    registry_key: Optional[pulumi.Output[str]] = None
-    """The registry's JSON key (o3:registryKey) as a secret Output; None: no login."""
-    tls_key: Optional[pulumi.Output[str]] = None
-    """The certificate's private key (o3:tlsKey) as a secret Output; required when o3:tls.enabled."""
+class O3SiteArgs(SiteArgs):
+    """What one site is made from (components.SiteArgs)."""
 
 
 class O3Site(pulumi.ComponentResource):
@@ -65,15 +56,7 @@ class O3Site(pulumi.ComponentResource):
         )
         provider = login.provider
 
-        password = args.db_password
-        if password is None:
-            # Generated once and kept in state. Letters and digits only: it goes into ';'-separated
-            # JDBC strings. MySQL keeps the first password it was initialised with (README), so it
-            # is protected: a plain `pulumi destroy` is refused before anything is deleted, and
-            # `destroy --exclude-protected` keeps it for the next `up` on the same data folder.
-            generated = random.RandomPassword(f"{name}-db-password", length=32, special=False,
-                                              opts=pulumi.ResourceOptions(parent=self, protect=True))
-            password = pulumi.Output.secret(generated.result)
+        password = db_password(name, args.db_password, self)
 
         # One pull per image; pacs and pacs-singleton share theirs. keep_locally: a replaced
         # image stays on the host for a fast rollback and is never pulled out from under a container.
@@ -150,8 +133,7 @@ class O3Site(pulumi.ComponentResource):
                 http_on_loopback=cfg.tls.enabled,
                 logs=cfg.logs,
                 network_name=net.name,
-                extra_env={"pacs": cfg.extra_env.pacs, "pacsSingleton": cfg.extra_env.pacs_singleton,
-                           "view": cfg.extra_env.view},
+                extra_env=cfg.extra_env.model_dump(by_alias=True),  # by o3:extraEnv key
                 labels=labels,
                 image_refs={"pacs": cfg.images.pacs, "view": cfg.images.view},
                 provider=provider,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any, Mapping, Optional
 
+from sitespec.containers import Container
 from sitespec.guide import FOLDERS, KUBE_DATA_VOLUME, KUBE_DB_SECRET, MAINTENANCE_SCRIPT, MOUNTS
 
 DATA_VOLUME = KUBE_DATA_VOLUME  # the ReadWriteMany volume: DICOM storage, the apps' logs and shared-persist, backups
@@ -33,6 +34,18 @@ def env(values: Mapping[str, str]) -> list[dict[str, Any]]:
 def secret_env(name: str, key: Optional[str] = None) -> dict[str, Any]:
     """A variable read from the site's db Secret by secretKeyRef: the value is never in the pod spec."""
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": key or name}}}
+
+
+def container_env(c: Container, timezone: str, extra: Mapping[str, str]) -> list[dict[str, Any]]:
+    """A guide container's variables (sitespec.containers): o3:extraEnv and the literal ones sorted,
+    then the secret ones by secretKeyRef, in the description's order."""
+    return env(c.literal_env(timezone, extra)) + [secret_env(var) for var in c.secret_env]
+
+
+def service_ports(c: Container, http: bool = True) -> list[dict[str, Any]]:
+    """A guide container's ports (sitespec.containers) as a Service's; without the plain HTTP ones
+    when `http` is False (behind the HTTPS front door)."""
+    return [{"name": p.name, "port": p.number, "targetPort": p.number} for p in c.ports if http or not p.http]
 
 
 def data_mounts(container: str) -> list[dict[str, Any]]:

@@ -10,9 +10,9 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from sitespec.guide import DB_CONTAINER, SCHEMAS
+from sitespec.guide import DB_CONTAINER
 
-from .. import TYPE_PREFIX
+from .. import SCHEMA_SCRIPT, TYPE_PREFIX, schema_env
 from . import SCRIPTS, SCRIPTS_MOUNT, env, labels, pull_secrets, secret_env
 from .secrets import PASSWORD_KEY
 
@@ -30,7 +30,7 @@ class SchemaJobArgs:
     user: str
     """The MySQL user (root, or o3:kubernetes.database.user)."""
     retries: int
-    """o3:database.schemaRetries: attempts, 2 s apart, while MySQL is still starting."""
+    """o3:database.schemaRetries: attempts, components.SCHEMA_RETRY_DELAY_SECONDS apart, while MySQL is still starting."""
     with_pull_secret: bool
     """Whether the pod pulls with the site's pull Secret."""
     depends_on: Sequence[pulumi.Resource]
@@ -56,10 +56,9 @@ class SchemaJob(pulumi.ComponentResource):
                         "containers": [{
                             "name": "schemas",
                             "image": args.image,
-                            "command": ["sh", f"{SCRIPTS_MOUNT}/kube-schemas.sh"],
+                            "command": ["sh", f"{SCRIPTS_MOUNT}/{SCHEMA_SCRIPT}"],
                             "env": env({"O3_DB_HOST": DB_CONTAINER, "O3_DB_USER": args.user,
-                                        "O3_SCHEMAS": " ".join(SCHEMAS), "O3_RETRIES": str(args.retries),
-                                        "O3_RETRY_DELAY": "2"})
+                                        **schema_env(args.retries)})
                             + [secret_env("MYSQL_PWD", PASSWORD_KEY)],
                             "volumeMounts": [{"name": SCRIPTS, "mountPath": SCRIPTS_MOUNT, "readOnly": True}],
                         }],

@@ -10,11 +10,10 @@ import pulumi
 import pulumi_random as random
 
 from sitespec import sizing
-from sitespec.config import SiteConfig
 from sitespec.facts import FACTS_SUFFIX, site_facts
 from sitespec.guide import BACKUP_FOLDER, FOLDERS, PACS_CONTAINER, PACS_HTTP_PORT, VIEW_CONTAINER, VIEW_HTTP_PORT
 
-from .. import TYPE_PREFIX
+from .. import TYPE_PREFIX, SiteArgs, db_password
 from .apps import KubeApplications, KubeApplicationsArgs
 from .backup import Dumps, DumpsArgs
 from .database import KubeDatabase, KubeDatabaseArgs
@@ -26,17 +25,8 @@ from .storage import DataVolume, DataVolumeArgs
 
 
 @dataclass(frozen=True)
-class KubeSiteArgs:
-    """What one Kubernetes site is made from."""
-
-    config: SiteConfig
-    """The site's validated stack config, with o3:platform kubernetes."""
-    db_password: Optional[pulumi.Output[str]] = None
-    """MySQL password (o3:dbPassword) as a secret Output; None: one is generated and kept in state."""
-    registry_key: Optional[pulumi.Output[str]] = None
-    """The registry's JSON key (o3:registryKey) as a secret Output; None: no pull Secret."""
-    tls_key: Optional[pulumi.Output[str]] = None
-    """The certificate's private key (o3:tlsKey) as a secret Output; required when o3:tls.enabled."""
+class KubeSiteArgs(SiteArgs):
+    """What one Kubernetes site is made from (components.SiteArgs), with o3:platform kubernetes."""
 
 
 class KubeSite(pulumi.ComponentResource):
@@ -61,12 +51,7 @@ class KubeSite(pulumi.ComponentResource):
         ns = SiteNamespace(f"{name}-namespace", SiteNamespaceArgs(
             site=site.name, namespace=kube.namespace or site.name, registry=cfg.registry,
             registry_key=args.registry_key), opts=child)
-        password = args.db_password
-        if password is None:
-            # As on Docker: generated once, kept in state, protected (MySQL keeps its first password).
-            generated = random.RandomPassword(f"{name}-db-password", length=32, special=False,
-                                              opts=pulumi.ResourceOptions(parent=self, protect=True))
-            password = pulumi.Output.secret(generated.result)
+        password = db_password(name, args.db_password, self)
         user = kube.database.user
         secrets = SiteSecrets(f"{name}-secrets", SiteSecretsArgs(
             site=site.name, namespace=ns.name, password=password, user=user), opts=child)
@@ -87,8 +72,7 @@ class KubeSite(pulumi.ComponentResource):
         apps = KubeApplications(f"{name}-apps", KubeApplicationsArgs(
             site=site.name, namespace=ns.name, images={"pacs": cfg.images.pacs, "view": cfg.images.view},
             timezone=site.timezone,
-            extra_env={"pacs": cfg.extra_env.pacs, "pacsSingleton": cfg.extra_env.pacs_singleton,
-                       "view": cfg.extra_env.view},
+            extra_env=cfg.extra_env.model_dump(by_alias=True),  # by o3:extraEnv key
             replicas=plan.replicas, requests=plan.requests, expose=kube.expose, http_public=not cfg.tls.enabled,
             with_pull_secret=login, depends_on=[schemas.job, dumps.job]), opts=child)
         host = cfg.public_host_name

@@ -12,11 +12,11 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .. import TYPE_PREFIX, script
+from .. import SCHEMA_SCRIPT, TYPE_PREFIX, script
 from . import DATA_VOLUME, SCRIPTS, labels
 
 # The scripts the Jobs and the CronJob run (mounted read-only from a ConfigMap).
-SCRIPT_FILES = ("maintenance.sh", "kube-dump.sh", "kube-schemas.sh")
+SCRIPT_FILES = ("maintenance.sh", "kube-dump.sh", SCHEMA_SCRIPT)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 from pulumi_policy.proxy import UnknownValueError
 
 from sitespec.facts import (
-    DB_IMAGE_SUFFIX, SECRET_NAME, Capacity, Container, Image, Mount, Published, SiteFacts, Volume, Workload,
+    DB_IMAGE_SUFFIX, SECRET_NAME, Capacity, ContainerFacts, Image, Mount, Published, SiteFacts, Volume, Workload,
 )
 
 from . import _engine
@@ -127,7 +127,7 @@ def extract(resources: Iterable[Any]) -> SiteFacts:
             env = env_map(r)
             mounts = tuple(m for v in items(known(r.props, "volumes", [])) if (m := _mount(v, storage)))
             site.workloads.append(Workload(
-                name, "container", True, 1, (Container(name, None, env, None, mounts),), r.urn,
+                name, "container", True, 1, (ContainerFacts(name, None, env, None, mounts),), r.urn,
                 removes_volumes=bool(known(r.props, "removeVolumes")), unbounded_log=_log(r)))
             site.published += _published(r, name)
             site.secrets |= _secrets(r, env)

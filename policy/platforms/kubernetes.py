@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 from sitespec import quantity
-from sitespec.facts import Capacity, Container, Image, Mount, Published, SiteFacts, Text, Workload
+from sitespec.facts import Capacity, ContainerFacts, Image, Mount, Published, SiteFacts, Text, Workload
 from sitespec.guide import DB_CONTAINER, KUBE_DATA_VOLUME
 
 from . import _engine
@@ -89,7 +89,7 @@ def _workload(r: Any) -> Workload:
     pod = _pod(r)
     kinds = _volume_kinds(pod.spec)
     containers = tuple(
-        Container(known(c, "name", ""), known(c, "image", ""), _env(c), SHOWN, tuple(_mounts(c, kinds)))
+        ContainerFacts(known(c, "name", ""), known(c, "image", ""), _env(c), SHOWN, tuple(_mounts(c, kinds)))
         for c in items(known(pod.spec, "containers", [])))
     overlapping = None
     if r.resource_type == DEPLOYMENT:

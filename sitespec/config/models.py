@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from .. import guide, tls
+from .. import containers, guide, tls
 from . import platforms
 from .fields import ImageRef, Kind, OnlyOn, Port, ProviderKey, abs_path, dns_label, model_of, time_zone
 from .secret_keys import SECRET_KEYS
@@ -238,13 +238,9 @@ class PortSettings(_Model):
         return v
 
 
-# Variables the program sets from the guide; extraEnv may not override them.
-MANAGED_ENV = {
-    "db": {"TZ", "MYSQL_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD_FILE"},
-    "pacs": {"TZ", "LOG_TO", "DPACS_CONNECTION_STRING"},
-    "pacsSingleton": {"TZ", "LOG_TO", "DPACS_CONNECTION_STRING", guide.PERIODIC_SERVICES_ENV},
-    "view": {"TZ", "LOG_TO", "NGV_CONNECTION_STRING", "ULTIMATE_CONNECTION_STRING"},
-}
+# Variables the program sets from the guide, by o3:extraEnv key (sitespec/containers.py); extraEnv
+# may not override them.
+MANAGED_ENV = {c.extra_env_key: c.managed_env for c in containers.CONTAINERS.values()}
 
 
 def _env_map(service: str):
@@ -252,7 +248,7 @@ def _env_map(service: str):
         for k in v:
             if not _ENV_NAME.match(k):
                 raise ValueError(f"'{k}' is not a valid environment variable name")
-            if k in MANAGED_ENV[service] or k == guide.PERIODIC_SERVICES_ENV:
+            if k in MANAGED_ENV[service]:
                 raise ValueError(f"'{k}' is set by the program from the vendor guide; remove it from extraEnv")
         return v
 
