@@ -14,6 +14,9 @@ DATA_VOLUME = KUBE_DATA_VOLUME  # the ReadWriteMany volume: DICOM storage, the a
 DB_SECRET = KUBE_DB_SECRET  # the root password and the guide's three connection strings
 PULL_SECRET = "o3-registry"
 SCRIPTS = "o3-scripts"  # a ConfigMap: the dump and schema scripts
+# The shared schema script keeps its first key in that ConfigMap: the Job runs it by that path,
+# and a Job's template is immutable, so a new path would replace every deployed site's Job.
+SCHEMA_SCRIPT_KEY = "kube-schemas.sh"
 SCRIPTS_MOUNT = posixpath.dirname(MAINTENANCE_SCRIPT)  # where o3-maintenance has them on Docker too
 
 

@@ -12,8 +12,8 @@ import pulumi_kubernetes as k8s
 
 from sitespec.guide import DB_CONTAINER
 
-from .. import SCHEMA_SCRIPT, TYPE_PREFIX, schema_env
-from . import SCRIPTS, SCRIPTS_MOUNT, env, labels, pull_secrets, secret_env
+from .. import TYPE_PREFIX, schema_env
+from . import SCHEMA_SCRIPT_KEY, SCRIPTS, SCRIPTS_MOUNT, env, labels, pull_secrets, secret_env
 from .secrets import PASSWORD_KEY
 
 
@@ -56,7 +56,7 @@ class SchemaJob(pulumi.ComponentResource):
                         "containers": [{
                             "name": "schemas",
                             "image": args.image,
-                            "command": ["sh", f"{SCRIPTS_MOUNT}/{SCHEMA_SCRIPT}"],
+                            "command": ["sh", f"{SCRIPTS_MOUNT}/{SCHEMA_SCRIPT_KEY}"],
                             "env": env({"O3_DB_HOST": DB_CONTAINER, "O3_DB_USER": args.user,
                                         **schema_env(args.retries)})
                             + [secret_env("MYSQL_PWD", PASSWORD_KEY)],

@@ -13,10 +13,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import SCHEMA_SCRIPT, TYPE_PREFIX, script
-from . import DATA_VOLUME, SCRIPTS, labels
+from . import DATA_VOLUME, SCHEMA_SCRIPT_KEY, SCRIPTS, labels
 
 # The scripts the Jobs and the CronJob run (mounted read-only from a ConfigMap).
-SCRIPT_FILES = ("maintenance.sh", "kube-dump.sh", SCHEMA_SCRIPT)
+SCRIPT_FILES = {"maintenance.sh": "maintenance.sh", "kube-dump.sh": "kube-dump.sh", SCHEMA_SCRIPT_KEY: SCHEMA_SCRIPT}
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class DataVolume(pulumi.ComponentResource):
         self.scripts = k8s.core.v1.ConfigMap(
             f"{name}-scripts",
             metadata={"name": SCRIPTS, "namespace": args.namespace, "labels": labels(args.site, "scripts")},
-            data={f: script(f) for f in SCRIPT_FILES},
+            data={key: script(f) for key, f in SCRIPT_FILES.items()},
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({})
