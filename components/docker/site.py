@@ -19,7 +19,7 @@ from .apps import Applications, ApplicationsArgs
 from .backup import PreUpgradeBackup, PreUpgradeBackupArgs
 from .database import Database, DatabaseArgs
 from .maintenance import Maintenance, MaintenanceArgs
-from .network import O3Network, O3NetworkArgs
+from .network import Network, NetworkArgs
 from .proxy import TlsProxy, TlsProxyArgs
 from .registry import RegistryLogin, RegistryLoginArgs
 from .schemas import Schemas, SchemasArgs
@@ -27,7 +27,7 @@ from .volumes import StorageFolders, StorageFoldersArgs
 
 
 @dataclass(frozen=True)
-class O3SiteArgs:
+class SiteArgs:
     """What one site is made from."""
 
     config: SiteConfig
@@ -40,10 +40,10 @@ class O3SiteArgs:
     """The certificate's private key (o3:tlsKey) as a secret Output; required when o3:tls.enabled."""
 
 
-class O3Site(pulumi.ComponentResource):
+class Site(pulumi.ComponentResource):
     """Network, folders, registry login, MySQL, schemas and the three apps of one site."""
 
-    def __init__(self, name: str, args: O3SiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: SiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
         cfg = args.config
         super().__init__(f"{TYPE_PREFIX}Site", name, {"site": cfg.site.name}, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -86,7 +86,7 @@ class O3Site(pulumi.ComponentResource):
             for role, ref in refs.items()
         }
 
-        net = O3Network(f"{name}-net", O3NetworkArgs(settings=cfg.network, provider=provider), opts=child)
+        net = Network(f"{name}-net", NetworkArgs(settings=cfg.network, provider=provider), opts=child)
         folders = StorageFolders(
             f"{name}-folders",
             StorageFoldersArgs(storage_path=site.storage_path, helper_image=images["db"].image_id,

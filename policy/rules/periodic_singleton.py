@@ -46,7 +46,7 @@ def validate(args: Any, report: Callable) -> None:
     singletons = [c for c in cs if known(c.props, "name") == SINGLETON]
     if len(singletons) != 1:
         report(f"expected exactly one '{SINGLETON}' container, found {len(singletons)}. "
-               "Fix: deploy the site with components.docker.site.O3Site, which registers one.")
+               "Fix: deploy the site with components.docker.site.Site, which registers one.")
     for c in cs:
         env = env_map(c)
         if env is None:  # not known until the update (e.g. a new generated password); checked then
