@@ -17,6 +17,7 @@ import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -67,6 +68,23 @@ def assert_taken_over_unchanged(project: Project, platform: str) -> None:
     assert created == NEW_COMPONENTS[platform], created
 
 
+def assert_takeover_keeps_everything(project: Project, platform: str, config: dict, secrets: dict[str, str],
+                                     observe: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """Deploy with the previous release, take over with this one (`up` with the pack): what `observe`
+    sees (the site's objects and their ids) and the engine's ids stay the same. Returns what it saw."""
+    use_program(project, PREVIOUS)
+    project.init(config, secrets)
+    project.up(policy=False)  # the previous release's program, with this release's pack left out
+    before, ids = observe(), custom_ids(project)
+    use_program(project, None)
+    assert_taken_over_unchanged(project, platform)
+    project.up()
+    assert observe() == before, "an object was replaced or re-created by the takeover"
+    assert custom_ids(project) == ids
+    project.preview("--expect-no-changes", policy=False)
+    return before
+
+
 def custom_ids(project: Project) -> set[tuple[str, str]]:
     """The custom resources' (type, id): a replacement gives a container or an autonamed Job a new id."""
     return {(r["type"], r.get("id", "")) for r in project.resources()
@@ -86,20 +104,10 @@ def test_a_docker_site_of_the_previous_release_is_taken_over_unchanged(pulumi_en
     work = Path(tempfile.mkdtemp(prefix="o3-e2e-previous-"))
     project = Project(work, "previous", pulumi_env, secrets=[PASSWORD])
     try:
-        use_program(project, PREVIOUS)
-        project.init(stack_config(str(work / "storage"), images, docker_host, nofile_cap, name=SITE),
-                     {"o3:dbPassword": PASSWORD})
-        project.up(policy=False)  # the previous release's program, with this release's pack left out
-        containers = site_containers(client)
-        assert {"db", "pacs", "pacs-singleton", "view", "o3-maintenance"} <= set(containers), containers
-        before = custom_ids(project)
-
-        use_program(project, None)
-        assert_taken_over_unchanged(project, "docker")
-        project.up()
-        assert site_containers(client) == containers, "a container was replaced by the takeover"
-        assert custom_ids(project) == before
-        project.preview("--expect-no-changes", policy=False)
+        config = stack_config(str(work / "storage"), images, docker_host, nofile_cap, name=SITE)
+        seen = assert_takeover_keeps_everything(project, "docker", config, {"o3:dbPassword": PASSWORD},
+                                                lambda: site_containers(client))
+        assert {"db", "pacs", "pacs-singleton", "view", "o3-maintenance"} <= set(seen), seen
     finally:
         project.destroy(check=False)
         project.remove()
@@ -127,23 +135,13 @@ def test_a_kubernetes_site_of_the_previous_release_is_taken_over_unchanged(pulum
     work = new_workdir("o3-e2e-kube-previous-")
     project = Project(work, KUBE_SITE, pulumi_env, secrets=[PASSWORD, REGISTRY_KEY])
     try:
-        use_program(project, PREVIOUS)
         # With a registry key, so the pull Secret (which moved) exists; the stand-ins are already on
         # the nodes, so nothing is pulled with it.
-        project.init(kube_stack_config(KUBE_SITE, kube_cluster, kube_refs),
-                     {"o3:dbPassword": PASSWORD, "o3:registryKey": REGISTRY_KEY})
-        project.up(policy=False)
-        before = kube_objects(KUBE_SITE)
-        assert {"Secret/o3-registry", "CronJob/o3-maintenance", "Deployment/pacs", "StatefulSet/db"} <= set(before), before
-        assert sum(k.startswith("Job/") for k in before) == 2, before  # the pre-upgrade dump and the schema step
-        ids = custom_ids(project)
-
-        use_program(project, None)
-        assert_taken_over_unchanged(project, "kubernetes")
-        project.up()
-        assert kube_objects(KUBE_SITE) == before, "an object was replaced or re-created by the takeover"
-        assert custom_ids(project) == ids
-        project.preview("--expect-no-changes", policy=False)
+        seen = assert_takeover_keeps_everything(
+            project, "kubernetes", kube_stack_config(KUBE_SITE, kube_cluster, kube_refs),
+            {"o3:dbPassword": PASSWORD, "o3:registryKey": REGISTRY_KEY}, lambda: kube_objects(KUBE_SITE))
+        assert {"Secret/o3-registry", "CronJob/o3-maintenance", "Deployment/pacs", "StatefulSet/db"} <= set(seen), seen
+        assert sum(k.startswith("Job/") for k in seen) == 2, seen  # the pre-upgrade dump and the schema step
     finally:
         project.destroy(check=False)
         project.remove()
