@@ -53,7 +53,7 @@ def schema_env(retries: int) -> dict[str, str]:
 
 # --- what a site is made from, on both platforms --------------------------------------------------
 @dataclass(frozen=True)
-class SiteArgs:
+class CommonSiteArgs:
     """What one site is made from, on either platform."""
 
     config: SiteConfig

@@ -1,8 +1,9 @@
 """The policy pack on a Kubernetes site, at the cheapest level: the resources a real `pulumi up` of
-the e2e Kubernetes site left in the engine (tests/fixtures/kube-site-shapes.json, recorded by
-`O3_RECORD_KUBE_SHAPES=... scripts/test --e2e -k fresh_up`: their outputs, as the engine hands
-them to the pack) pass every rule; each test then breaks one thing the way a hand-written stack
-could, and the rule that must refuse it does."""
+the e2e Kubernetes site left in the engine (tests/fixtures/kube-site-shapes.json: their outputs,
+as the engine hands them to the pack; the e2e run fails when they differ from a real `up`, and
+`O3_RECORD_KUBE_SHAPES=<that file> scripts/test --e2e -k 'fresh_up or shapes'` re-records them)
+pass every rule; each test then breaks one thing the way a hand-written stack could, and the rule
+that must refuse it does."""
 
 from __future__ import annotations
 

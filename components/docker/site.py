@@ -14,12 +14,12 @@ from sitespec.config import SiteConfig
 from sitespec.facts import FACTS_SUFFIX, site_facts
 from sitespec.guide import connection_strings
 
-from .. import TYPE_PREFIX, SiteArgs, db_password
+from .. import TYPE_PREFIX, CommonSiteArgs, db_password
 from .apps import Applications, ApplicationsArgs
 from .backup import PreUpgradeBackup, PreUpgradeBackupArgs
 from .database import Database, DatabaseArgs
 from .maintenance import Maintenance, MaintenanceArgs
-from .network import O3Network, O3NetworkArgs
+from .network import Network, NetworkArgs
 from .proxy import TlsProxy, TlsProxyArgs
 from .registry import RegistryLogin, RegistryLoginArgs
 from .schemas import Schemas, SchemasArgs
@@ -27,14 +27,14 @@ from .volumes import StorageFolders, StorageFoldersArgs
 
 
 @dataclass(frozen=True)
-class O3SiteArgs(SiteArgs):
-    """What one site is made from (components.SiteArgs)."""
+class SiteArgs(CommonSiteArgs):
+    """What one Docker site is made from (components.CommonSiteArgs), with o3:platform docker."""
 
 
-class O3Site(pulumi.ComponentResource):
+class Site(pulumi.ComponentResource):
     """Network, folders, registry login, MySQL, schemas and the three apps of one site."""
 
-    def __init__(self, name: str, args: O3SiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: SiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
         cfg = args.config
         super().__init__(f"{TYPE_PREFIX}Site", name, {"site": cfg.site.name}, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -69,7 +69,7 @@ class O3Site(pulumi.ComponentResource):
             for role, ref in refs.items()
         }
 
-        net = O3Network(f"{name}-net", O3NetworkArgs(settings=cfg.network, provider=provider), opts=child)
+        net = Network(f"{name}-net", NetworkArgs(settings=cfg.network, provider=provider), opts=child)
         folders = StorageFolders(
             f"{name}-folders",
             StorageFoldersArgs(storage_path=site.storage_path, helper_image=images["db"].image_id,

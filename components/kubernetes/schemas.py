@@ -18,7 +18,7 @@ from .secrets import PASSWORD_KEY
 
 
 @dataclass(frozen=True)
-class SchemaJobArgs:
+class KubeSchemasArgs:
     """What the schema Job is made from."""
 
     site: str
@@ -37,10 +37,10 @@ class SchemaJobArgs:
     """What the Job waits for: MySQL ready, the Secret and the scripts."""
 
 
-class SchemaJob(pulumi.ComponentResource):
+class KubeSchemas(pulumi.ComponentResource):
     job: k8s.batch.v1.Job
 
-    def __init__(self, name: str, args: SchemaJobArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: KubeSchemasArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{TYPE_PREFIX}KubeSchemas", name, {}, opts)
         self.job = k8s.batch.v1.Job(
             f"{name}-job",

@@ -18,7 +18,7 @@ PASSWORD_KEY = "password"
 
 
 @dataclass(frozen=True)
-class SiteSecretsArgs:
+class KubeSecretsArgs:
     """What the site's db Secret is made from."""
 
     site: str
@@ -31,12 +31,12 @@ class SiteSecretsArgs:
     """The MySQL user of the connection strings (root, or o3:kubernetes.database.user)."""
 
 
-class SiteSecrets(pulumi.ComponentResource):
+class KubeSecrets(pulumi.ComponentResource):
     """The Secret `o3-db`: key `password`, and one key per connection-string variable."""
 
     secret: k8s.core.v1.Secret
 
-    def __init__(self, name: str, args: SiteSecretsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: KubeSecretsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{TYPE_PREFIX}KubeSecrets", name, {}, opts)
         data = {PASSWORD_KEY: args.password}
         for var in connection_strings("").keys():

@@ -20,7 +20,7 @@ SCRIPT_FILES = {"maintenance.sh": "maintenance.sh", "kube-dump.sh": "kube-dump.s
 
 
 @dataclass(frozen=True)
-class DataVolumeArgs:
+class KubeDataVolumeArgs:
     """What the data volume is made from."""
 
     site: str
@@ -33,13 +33,13 @@ class DataVolumeArgs:
     """o3:kubernetes.storageGb: the claim's size in GB."""
 
 
-class DataVolume(pulumi.ComponentResource):
+class KubeDataVolume(pulumi.ComponentResource):
     """The claim `o3-data`, and the scripts' ConfigMap."""
 
     claim: k8s.core.v1.PersistentVolumeClaim
     scripts: k8s.core.v1.ConfigMap
 
-    def __init__(self, name: str, args: DataVolumeArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: KubeDataVolumeArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{TYPE_PREFIX}KubeDataVolume", name, {"storageClass": args.storage_class}, opts)
         self.claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-claim",
