@@ -5,7 +5,10 @@ with the same names, variables, mount points and ports the applications see on D
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 from typing import Any, Mapping, Optional
+
+import pulumi
 
 from sitespec.containers import Container
 from sitespec.guide import FOLDERS, KUBE_DATA_VOLUME, KUBE_DB_SECRET, MAINTENANCE_SCRIPT, MOUNTS
@@ -65,7 +68,17 @@ def pull_secrets(with_login: bool) -> Optional[list[dict[str, str]]]:
     return [{"name": PULL_SECRET}] if with_login else None
 
 
-def requests(cpu: str, memory: str) -> dict[str, Any]:
+def resources(cpu: str, memory: str) -> dict[str, Any]:
     """Requests from the sizing table, and a memory limit of the same size (the apps' JVMs size
     their heap from it); no CPU limit, which would only throttle."""
     return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}}
+
+
+@dataclass(frozen=True)
+class KubePartArgs:
+    """What every part of a Kubernetes site is placed by: the site and its namespace."""
+
+    site: str
+    """o3:site.name, in the objects' labels (and the dumps' first line)."""
+    namespace: pulumi.Input[str]
+    """The site's namespace."""

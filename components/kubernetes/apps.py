@@ -26,17 +26,13 @@ from sitespec.containers import APPS, PACS, SINGLETON, VIEW, Container
 from sitespec.sizing import PodRequest
 
 from .. import TYPE_PREFIX
-from . import container_env, data_mounts, data_volume, labels, pull_secrets, requests, selector, service_ports
+from . import KubePartArgs, container_env, data_mounts, data_volume, labels, pull_secrets, resources, selector, service_ports
 
 
 @dataclass(frozen=True)
-class KubeApplicationsArgs:
+class KubeApplicationsArgs(KubePartArgs):
     """What the three applications are made from."""
 
-    site: str
-    """o3:site.name, in the objects' labels."""
-    namespace: pulumi.Input[str]
-    """The site's namespace."""
     images: Mapping[str, str]
     """Image reference per application (pacs, view); pacs-singleton runs pacs's."""
     timezone: str
@@ -114,7 +110,7 @@ class KubeApplications(pulumi.ComponentResource):
                                 "env": container_env(c, args.timezone, args.extra_env[c.extra_env_key]),
                                 "ports": [{"containerPort": p.number} for p in c.ports] or None,
                                 "volumeMounts": data_mounts(role),
-                                "resources": requests(args.requests[role].cpu, args.requests[role].memory),
+                                "resources": resources(args.requests[role].cpu, args.requests[role].memory),
                                 **_probes(c),
                             }],
                             "volumes": [data_volume()],

@@ -17,18 +17,14 @@ from sitespec.guide import BACKUPS_MOUNT, DB_PASSWORD_FILE, FOLDERS, script_env
 from sitespec.imageref import version_of
 
 from .. import TYPE_PREFIX
-from . import DATA_VOLUME, SCRIPTS, SCRIPTS_MOUNT, data_volume, env, labels, pull_secrets, secret_env
+from . import KubePartArgs, DATA_VOLUME, SCRIPTS, SCRIPTS_MOUNT, data_volume, env, labels, pull_secrets, secret_env
 from .secrets import PASSWORD_KEY
 
 
 @dataclass(frozen=True)
-class KubePreUpgradeBackupArgs:
+class KubePreUpgradeBackupArgs(KubePartArgs):
     """What the pre-upgrade Job is made from."""
 
-    site: str
-    """o3:site.name: the dumps' first line, and the objects' labels."""
-    namespace: pulumi.Input[str]
-    """The site's namespace."""
     images: ImageRefs
     """o3:images: the Job follows them; the db image runs the dump."""
     retain: int

@@ -21,7 +21,7 @@ from sitespec.guide import DB_CONTAINER, DB_PASSWORD_FILE, KUBE_DB_VOLUME, MYSQL
 from sitespec.sizing import PodRequest
 
 from .. import TYPE_PREFIX
-from . import DB_SECRET, container_env, labels, pull_secrets, requests, selector, service_ports
+from . import KubePartArgs, DB_SECRET, container_env, labels, pull_secrets, resources, selector, service_ports
 from .secrets import PASSWORD_KEY
 
 DB_VOLUME = KUBE_DB_VOLUME
@@ -29,13 +29,9 @@ PING = list(DB_PROBE.command)
 
 
 @dataclass(frozen=True)
-class KubeDatabaseArgs:
+class KubeDatabaseArgs(KubePartArgs):
     """What the `db` StatefulSet (or the Service in front of an external MySQL) is made from."""
 
-    site: str
-    """o3:site.name, in the objects' labels."""
-    namespace: pulumi.Input[str]
-    """The site's namespace."""
     settings: DatabaseSettings
     """o3:database: the mysqld flags, the stop grace (seconds) and how long `up` waits for MySQL (seconds)."""
     kube: KubeDatabaseSettings
@@ -120,7 +116,7 @@ class KubeDatabase(pulumi.ComponentResource):
                                              "failureThreshold": max(1, s.wait_timeout_seconds // 5)},
                             "livenessProbe": {"tcpSocket": {"port": DB_PROBE.port}, "periodSeconds": 20,
                                               "timeoutSeconds": 10, "failureThreshold": 6},
-                            "resources": requests(args.request.cpu, args.request.memory),
+                            "resources": resources(args.request.cpu, args.request.memory),
                         }],
                         "volumes": [
                             {"name": "data", "persistentVolumeClaim": {"claimName": DB_VOLUME}},

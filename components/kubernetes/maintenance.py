@@ -15,18 +15,14 @@ from sitespec.config import BackupSettings, LogSettings
 from sitespec.guide import MAINTENANCE_CONTAINER
 
 from .. import TYPE_PREFIX
-from . import SCRIPTS_MOUNT, labels
+from . import KubePartArgs, SCRIPTS_MOUNT, labels
 from .backup import dump_env, dump_mounts, dump_pod
 
 
 @dataclass(frozen=True)
-class KubeMaintenanceArgs:
+class KubeMaintenanceArgs(KubePartArgs):
     """What the nightly CronJob is made from."""
 
-    site: str
-    """o3:site.name: the dumps' first line, and the objects' labels."""
-    namespace: pulumi.Input[str]
-    """The site's namespace."""
     timezone: str
     """o3:site.timezone: the schedule is in site time."""
     image: str

@@ -15,17 +15,13 @@ import pulumi_kubernetes as k8s
 from sitespec.config import RegistrySettings
 
 from .. import TYPE_PREFIX
-from . import PULL_SECRET, labels
+from . import KubePartArgs, PULL_SECRET, labels
 
 
 @dataclass(frozen=True)
-class KubeRegistryLoginArgs:
+class KubeRegistryLoginArgs(KubePartArgs):
     """The registry to log in to, and where the pull Secret goes."""
 
-    site: str
-    """o3:site.name, in the Secret's labels."""
-    namespace: pulumi.Input[str]
-    """The site's namespace."""
     registry: RegistrySettings
     """o3:registry: the registry's server and the user name to log in as."""
     key: Optional[pulumi.Output[str]]

@@ -13,18 +13,14 @@ import pulumi_kubernetes as k8s
 from sitespec.guide import DB_CONTAINER
 
 from .. import TYPE_PREFIX, schema_env
-from . import SCHEMA_SCRIPT_KEY, SCRIPTS, SCRIPTS_MOUNT, env, labels, pull_secrets, secret_env
+from . import KubePartArgs, SCHEMA_SCRIPT_KEY, SCRIPTS, SCRIPTS_MOUNT, env, labels, pull_secrets, secret_env
 from .secrets import PASSWORD_KEY
 
 
 @dataclass(frozen=True)
-class KubeSchemasArgs:
+class KubeSchemasArgs(KubePartArgs):
     """What the schema Job is made from."""
 
-    site: str
-    """o3:site.name, in the objects' labels."""
-    namespace: pulumi.Input[str]
-    """The site's namespace."""
     image: str
     """The db image (o3:images.db): its mysql client runs the statements."""
     user: str

@@ -12,19 +12,15 @@ import pulumi_kubernetes as k8s
 from sitespec.guide import connection_strings
 
 from .. import TYPE_PREFIX
-from . import DB_SECRET, labels
+from . import KubePartArgs, DB_SECRET, labels
 
 PASSWORD_KEY = "password"
 
 
 @dataclass(frozen=True)
-class KubeSecretsArgs:
+class KubeSecretsArgs(KubePartArgs):
     """What the site's db Secret is made from."""
 
-    site: str
-    """o3:site.name, in the Secret's labels."""
-    namespace: pulumi.Input[str]
-    """The site's namespace."""
     password: pulumi.Output[str]
     """The MySQL password (o3:dbPassword, or the generated one), a secret Output."""
     user: str

@@ -13,20 +13,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import SCHEMA_SCRIPT, TYPE_PREFIX, script
-from . import DATA_VOLUME, SCHEMA_SCRIPT_KEY, SCRIPTS, labels
+from . import KubePartArgs, DATA_VOLUME, SCHEMA_SCRIPT_KEY, SCRIPTS, labels
 
 # The scripts the Jobs and the CronJob run (mounted read-only from a ConfigMap).
 SCRIPT_FILES = {"maintenance.sh": "maintenance.sh", "kube-dump.sh": "kube-dump.sh", SCHEMA_SCRIPT_KEY: SCHEMA_SCRIPT}
 
 
 @dataclass(frozen=True)
-class KubeDataVolumeArgs:
+class KubeDataVolumeArgs(KubePartArgs):
     """What the data volume is made from."""
 
-    site: str
-    """o3:site.name, in the objects' labels."""
-    namespace: pulumi.Input[str]
-    """The site's namespace."""
     storage_class: str
     """o3:kubernetes.storageClass: a class that offers ReadWriteMany."""
     storage_gb: int
