@@ -3,7 +3,7 @@
 - `pacs`: a Deployment of N replicas behind the Service `pacs` (8080 and 4568);
 - `pacs-singleton`: a Deployment of exactly one replica with START_PERIODIC_SERVICES=true,
   strategy Recreate: the old pod is gone before the new one starts, so a rollout never runs
-  two (README: which failures this covers);
+  two (docs/kubernetes.md: which failures this covers);
 - `view`: a Deployment of N replicas behind the Service `view` (8181), a client kept on one
   replica (sessionAffinity: VIEW keeps WebSockets open).
 

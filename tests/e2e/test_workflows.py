@@ -234,7 +234,7 @@ def fleet(pulumi_env, client, standins, docker_host):
         f = Fleet(work, sites, act, api, registry, refs, pulumi_env)
         f.repo.mkdir()
         copy_project(f.repo)
-        # README, "Configure a new site": a canary site's file joins Renovate's list.
+        # README, "Add a site": a canary site's file joins Renovate's list.
         renovate = json.loads((f.repo / "renovate.json").read_text())
         renovate["customManagers"][0]["managerFilePatterns"] = [f"/^Pulumi\\.{SITES['canary']}\\.yaml$/"]
         (f.repo / "renovate.json").write_text(json.dumps(renovate, indent=2) + "\n")
