@@ -28,6 +28,7 @@ def test_scripts_deploy_deploys_a_site_that_verifies(pulumi_env, docker_host, cl
     try:
         # What the script needs beside the program: itself, the operator commands and the pack.
         shutil.copytree(ROOT / "scripts", project.dir / "scripts")
+        shutil.copy2(ROOT / ".pulumi-version", project.dir)  # scripts/deploy names the pinned CLI from it
         shutil.copytree(ROOT / "ops", project.dir / "ops")
         shutil.copytree(ROOT / "policy", project.dir / "policy", ignore=shutil.ignore_patterns("venv"))
         (project.dir / "policy" / "venv").symlink_to(ROOT / "policy" / "venv")

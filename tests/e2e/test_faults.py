@@ -182,9 +182,12 @@ def test_the_registry_key_logs_in_through_the_provider_and_the_images_are_pulled
 
 def test_a_wrong_registry_key_fails_naming_the_registry(make_site, client, private_registry):
     reg, refs = private_registry
+    # Untagged by reference, not removed by id: on the shared test daemon the same image may carry
+    # another family's tags and child images (.ci/run runs the e2e families side by side).
     for ref in refs.values():
-        for img in client.images.list(name=ref):
-            client.images.remove(img.id, force=True)
+        if client.images.list(name=ref):
+            client.images.remove(ref, force=True)
+        assert not client.images.list(name=ref), f"{ref} is still on the daemon: the pull would not be tried"
     wrong = '{"type":"service_account","id":"revoked"}'
     p = make_site("badkey", with_registry(reg, refs), {"o3:registryKey": wrong})
     with pytest.raises(CommandFailed) as failed:
