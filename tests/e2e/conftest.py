@@ -6,8 +6,8 @@ They need `O3_TEST_DOCKER_HOST` (a disposable daemon: they create and remove con
 db/pacs/view) and `scripts/pulumi-toolchain`. `.ci/run` provides both and sets
 O3_TESTS_REQUIRED=1, which turns a missing prerequisite into a failure instead of a skip.
 
-.ci/run runs the Docker-host, the Kubernetes and the workflow scenarios in three pytest processes at
-once, all three on the one test daemon. Two things on it are not shareable; each is a lock file
+.ci/run runs the e2e tests in three families (family() below: the Docker-host, the Kubernetes and
+the workflow scenarios), each in a pytest process of its own, at once, all on the one test daemon. Two things on it are not shareable; each is a lock file
 .ci/run names (unset, as in one `scripts/test --e2e`: nothing to wait for):
   O3_E2E_DAEMON_LOCK  the daemon itself. A fixture that uses it while it is set up (it takes
       `client` or `docker_host`) holds it shared; a test that asks for `docker_host` itself may act
@@ -43,8 +43,6 @@ from e2e_harness import (
 
 DAEMON_LOCK = os.environ.get("O3_E2E_DAEMON_LOCK")
 SITE_LOCK = os.environ.get("O3_E2E_SITE_LOCK")
-
-
 _HELD: set[str] = set()  # held exclusively here: a second flock of this process would wait for it
 
 
@@ -74,18 +72,43 @@ class _DaemonInUse:
             return (yield)
 
 
+FAMILIES = {
+    "docker": "e2e family: the Docker-host scenarios (the Pulumi toolchain and the test daemon)",
+    "kubernetes": "e2e family: the Kubernetes scenarios (also the test cluster, tests/kube)",
+    "workflows": "e2e family: the workflows run by act (also scripts/ci-toolchain)",
+}
+
+
 def pytest_configure(config):
+    for name, what in FAMILIES.items():
+        config.addinivalue_line("markers", f"{name}: {what}")
     if DAEMON_LOCK and not config.pluginmanager.has_plugin("o3-e2e-daemon-in-use"):
         config.pluginmanager.register(_DaemonInUse(), "o3-e2e-daemon-in-use")
 
 
+def family(item) -> str:
+    """An e2e test's family (.ci/run runs each, -m "e2e and NAME", beside the others): the
+    Kubernetes scenarios need the cluster's build, the workflows' the ci toolchain; the Docker
+    host's only the Pulumi toolchain."""
+    if "kube_cluster" in item.fixturenames:
+        return "kubernetes"
+    if item.path.name.startswith("test_workflows"):
+        return "workflows"
+    return "docker"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects
 def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.get_closest_marker("e2e"):
+            item.add_marker(family(item))
     if SITE_LOCK:  # the tests that wait for the Docker site last, so that the others do not wait
         items.sort(key=lambda item: "nofile_cap" in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture(autouse=True)
 def _shared_daemon(request):
+    """The test's turn on what the families share (the module's docstring)."""
     site = SITE_LOCK if "nofile_cap" in request.fixturenames else None
     whole = DAEMON_LOCK if "docker_host" in inspect.signature(request.function).parameters else None
     with _locked(site, fcntl.LOCK_EX), _locked(whole, fcntl.LOCK_EX):
