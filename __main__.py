@@ -8,7 +8,7 @@ from typing import Optional
 
 import pulumi
 
-from components.docker.site import O3Site, O3SiteArgs
+from components.docker.site import Site, SiteArgs
 from components.kubernetes.site import KubeSite, KubeSiteArgs
 from sitespec import config
 
@@ -40,8 +40,8 @@ if cfg.platform == "kubernetes":
     pulumi.export("namespace", kube.namespace)
     site = kube
 else:
-    site = O3Site(cfg.site.name, O3SiteArgs(config=cfg, db_password=secret(cfg.db_password),
-                                             registry_key=secret(cfg.registry_key), tls_key=secret(cfg.tls_key)))
+    site = Site(cfg.site.name, SiteArgs(config=cfg, db_password=secret(cfg.db_password),
+                                        registry_key=secret(cfg.registry_key), tls_key=secret(cfg.tls_key)))
     pulumi.export("storagePath", site.storage_path)
 
 pulumi.export("pacsUrl", site.pacs_url)

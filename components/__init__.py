@@ -7,13 +7,22 @@ Only components (and the shell scripts both platforms run, in `scripts/`) live h
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
+import pulumi
+import pulumi_random as random
+
+from sitespec.config import SiteConfig
 from sitespec.guide import (
+    GENERATED_PASSWORD_LENGTH,
+    GENERATED_PASSWORD_SPECIAL,
     PACS_CONTAINER,
     PACS_HTTP_PORT,
     PROXY_PACS_PORT,
     PROXY_VIEW_PORT,
+    SCHEMAS,
     VIEW_CONTAINER,
     VIEW_HTTP_PORT,
 )
@@ -28,6 +37,45 @@ def script(name: str) -> str:
 SSH_PRELUDE = script("ssh-prelude.sh")
 # The one dump script: o3-maintenance runs it, and the pre-upgrade backup runs its dump.
 MAINTENANCE_SH = script("maintenance.sh")
+
+# --- the schema step, on both platforms -----------------------------------------------------------
+# One script: Docker runs it through `docker exec` into `db` (O3_DB_CONTAINER), Kubernetes in a Job
+# on the db image against the Service `db` (O3_DB_HOST).
+SCHEMA_SCRIPT = "create-schemas.sh"
+SCHEMA_RETRY_DELAY_SECONDS = 2
+
+
+def schema_env(retries: int) -> dict[str, str]:
+    """What the schema script reads on either platform (the password, MYSQL_PWD, aside)."""
+    return {"O3_SCHEMAS": " ".join(SCHEMAS), "O3_RETRIES": str(retries),
+            "O3_RETRY_DELAY": str(SCHEMA_RETRY_DELAY_SECONDS)}
+
+
+# --- what a site is made from, on both platforms --------------------------------------------------
+@dataclass(frozen=True)
+class CommonSiteArgs:
+    """What one site is made from, on either platform."""
+
+    config: SiteConfig
+    """The site's validated stack config (`__main__.py` reads it with sitespec.config.parse())."""
+    db_password: Optional[pulumi.Output[str]] = None
+    """MySQL password (o3:dbPassword) as a secret Output; None: one is generated and kept in state."""
+    registry_key: Optional[pulumi.Output[str]] = None
+    """The registry's JSON key (o3:registryKey) as a secret Output; None: no login (no pull Secret)."""
+    tls_key: Optional[pulumi.Output[str]] = None
+    """The certificate's private key (o3:tlsKey) as a secret Output; required when o3:tls.enabled."""
+
+
+def db_password(name: str, given: Optional[pulumi.Output[str]], site: pulumi.Resource) -> pulumi.Output[str]:
+    """o3:dbPassword, or one generated once and kept in state. MySQL keeps the first password it was
+    initialised with (README), so a generated one is protected: a plain `pulumi destroy` is refused
+    before anything is deleted, and `destroy --exclude-protected` keeps it for the next `up`."""
+    if given is not None:
+        return given
+    generated = random.RandomPassword(f"{name}-db-password", length=GENERATED_PASSWORD_LENGTH,
+                                      special=GENERATED_PASSWORD_SPECIAL,
+                                      opts=pulumi.ResourceOptions(parent=site, protect=True))
+    return pulumi.Output.secret(generated.result)
 
 
 # --- the HTTPS front door's nginx (o3-proxy, o3:tls), on both platforms -------------------------

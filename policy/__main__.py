@@ -1,5 +1,6 @@
 """Entry point the Pulumi CLI runs for `--policy-pack policy`. The PolicyPack constructor starts
-the analyzer server and blocks, so the rules live in `policy/rules/` where tests import them."""
+the analyzer server and blocks, so the rules live in `policy/rules/` (each module found there is
+one rule) where tests import them."""
 
 import sys
 from pathlib import Path

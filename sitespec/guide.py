@@ -71,6 +71,12 @@ def connection_strings(password: str, user: str = "root") -> dict[str, str]:
     }
 
 
+# A generated MySQL password (when o3:dbPassword is not set): letters and digits only, as it goes
+# into the ';'-separated connection strings.
+GENERATED_PASSWORD_LENGTH = 32
+GENERATED_PASSWORD_SPECIAL = False
+
+
 # --- Beyond the guide: what this tool adds on the site's host --------------------------------
 # Not seen by the applications; named so an operator recognises them next to the guide's four.
 

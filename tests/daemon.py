@@ -4,8 +4,8 @@ of what a site leaves behind. A pytest plugin, loaded by tests/conftest.py.
 
 The daemon is disposable (`O3_TEST_DOCKER_HOST`, started by tests/dockerd.sh): the tests create
 and remove containers named db, pacs and view on it. A prerequisite this machine lacks (no
-daemon, no toolchain) skips the tests that need it, except that with O3_TESTS_REQUIRED=1 (as
-.ci/run sets for the contract and the e2e suites) it fails them instead.
+daemon, no toolchain, no ../shared beside the clone) skips the tests that need it, except that
+with O3_TESTS_REQUIRED=1 (as .ci/run sets for every suite) it fails them instead.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ LEFTOVERS = ("db", "pacs", "pacs-singleton", "view", "o3-maintenance", "o3-proxy
 
 
 def missing(reason: str):
-    """A prerequisite this machine lacks: the test is skipped (or fails: see below)."""
+    """A prerequisite this machine lacks: the test is skipped (or fails: see below). Any test may
+    use it, from a fixture (the hook below sees the setup phase only)."""
     skip = pytest.skip.Exception(reason)
     skip.prerequisite = True
     raise skip
@@ -36,7 +37,7 @@ def missing(reason: str):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item):
-    # A missing prerequisite fails a contract or e2e test under O3_TESTS_REQUIRED=1, else skips it.
+    # A missing prerequisite fails a test under O3_TESTS_REQUIRED=1, else skips it.
     # Decided here, per test, not in the fixtures: pytest keeps a session fixture's skip and
     # raises it again for every test that asks for it, contract and e2e tests alike.
     try:

@@ -43,6 +43,8 @@ class Resource:
     ignore_changes: list[str]
     additional_secret_outputs: list[str]
     id: str = ""
+    aliases: list[str] = field(default_factory=list)
+    """The URNs the resource may have had before (its `aliases`, resolved as the engine does)."""
 
     def plain(self, key: str) -> Any:
         """An input with secrets unwrapped."""
@@ -136,6 +138,11 @@ class _Recorder(pmocks.MockMonitor):
         super().__init__(mocks)
         self.registered: list[Resource] = []
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """As the engine makes it (the SDK's mock keeps only the parent's own type): the whole
+        chain of parent types, so a renamed or moved component shows in its children's URNs."""
+        return _urn(parent, type_, name, settings.get_stack(), settings.get_project())
+
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
@@ -156,9 +163,27 @@ class _Recorder(pmocks.MockMonitor):
                     ignore_changes=list(request.ignoreChanges),
                     additional_secret_outputs=list(request.additionalSecretOutputs),
                     id=response.id,
+                    aliases=[alias_urn(a, request) for a in request.aliases],
                 )
             )
         return response
+
+
+def alias_urn(alias, request) -> str:
+    """An alias as a URN: a spec's missing parts are the resource's own (name, type, parent)."""
+    if alias.urn:
+        return alias.urn
+    s = alias.spec
+    parent = "" if s.noParent else (s.parentUrn or request.parent)
+    return _urn(parent, s.type or request.type, s.name or request.name,
+                s.stack or settings.get_stack(), s.project or settings.get_project())
+
+
+def _urn(parent: str, type_: str, name: str, stack: str, project: str) -> str:
+    parent_type = parent.split("::")[2] if parent else ""
+    if parent_type and parent_type != "pulumi:pulumi:Stack":
+        type_ = f"{parent_type}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
 
 
 class _ListHandler(logging.Handler):

@@ -1,11 +1,14 @@
 """Bad stack config fails before any resource is registered, with one message per problem."""
 
 import copy
+import json
+from typing import Annotated, Optional
 
 import pulumi
 import pytest
+from pydantic import Field, StrictBool, StrictInt, ValidationError
 
-from sitespec.config import parse
+from sitespec.config import ConfigError, LogSettings, OnlyOn, SiteConfig, parse, platforms
 from site_fixtures import BASE, PASSWORD
 from engine import evaluate, last_run
 
@@ -103,3 +106,79 @@ def test_pulumi_yaml_empty_defaults_mean_not_set():
     cfg = parse(raw)
     assert cfg.db_password is None and cfg.registry_key is None
     assert cfg.network.name == "o3net"
+
+
+# --- which platform owns a key: field metadata, read by the refusals ---------------------------
+
+class _LogsWithANewKnob(LogSettings):
+    rotate_hourly: Annotated[StrictBool, OnlyOn("docker")] = Field(False, alias="rotateHourly")
+    """A Docker-only field the real models do not have."""
+
+
+class _ConfigWithNewKeys(SiteConfig):
+    logs: _LogsWithANewKnob = _LogsWithANewKnob()
+    """Log limits, with the new field."""
+    docker_knob: Annotated[Optional[StrictInt], OnlyOn("docker")] = Field(None, alias="dockerKnob")
+    """A new top-level Docker-only key."""
+    kube_knob: Annotated[Optional[StrictInt], OnlyOn("kubernetes", required=True)] = Field(None, alias="kubeKnob")
+    """A new Kubernetes-only key that Kubernetes stacks must set."""
+
+
+def _config(cfg: dict) -> dict:
+    return {k.removeprefix("o3:"): v for k, v in cfg.items()}
+
+
+KUBE_SITE = {"name": "big-site", "timezone": "Europe/Rome", "concurrentUsers": 60, "examsPerDay": 100}
+
+
+def test_a_new_docker_only_field_is_refused_on_kubernetes_with_no_other_edit():
+    kube = {"platform": "kubernetes", "site": KUBE_SITE, "images": BASE["o3:images"],
+            "kubernetes": {"storageClass": "nas", "storageGb": 100}, "kubeKnob": 1}
+    _ConfigWithNewKeys.model_validate(kube)  # not set: nothing to refuse
+    with pytest.raises(ValidationError) as err:
+        _ConfigWithNewKeys.model_validate({**kube, "dockerKnob": 3, "logs": {"rotateHourly": True}})
+    msg = str(err.value)
+    assert "o3:dockerKnob: is for o3:platform docker only, and this stack sets o3:platform kubernetes" in msg, msg
+    assert "o3:logs.rotateHourly: is for o3:platform docker only" in msg, msg
+    docker = _ConfigWithNewKeys.model_validate({**_config(BASE), "dockerKnob": 3, "logs": {"rotateHourly": True}})
+    assert docker.docker_knob == 3 and docker.logs.rotate_hourly is True
+
+
+def test_a_new_required_kubernetes_key_is_asked_for_by_name_and_refused_on_docker():
+    kube = {"platform": "kubernetes", "site": KUBE_SITE, "images": BASE["o3:images"],
+            "kubernetes": {"storageClass": "nas", "storageGb": 100}}
+    with pytest.raises(ValidationError) as err:
+        _ConfigWithNewKeys.model_validate(kube)
+    assert "o3:kubeKnob: missing while o3:platform is kubernetes; set it with" in str(err.value)
+    with pytest.raises(ValidationError) as err:
+        _ConfigWithNewKeys.model_validate({**_config(BASE), "kubeKnob": 1})
+    assert "o3:kubeKnob: is for o3:platform kubernetes only" in str(err.value)
+
+
+def test_the_platforms_keys_are_read_from_the_metadata():
+    docker = {key for key, _, _ in platforms.owned(_ConfigWithNewKeys, "docker")}
+    assert {"o3:dockerKnob", "o3:logs.rotateHourly"} <= docker
+    assert docker - {"o3:dockerKnob", "o3:logs.rotateHourly"} == {k for k, _, _ in platforms.owned(SiteConfig, "docker")}
+    assert [k for k, _, _ in platforms.owned(SiteConfig, "kubernetes")] == ["o3:kubernetes"]
+
+
+# --- JSON text, as the CLI hands objects and lists over, read by pydantic ----------------------
+
+def test_json_text_is_read_like_the_mapping_it_holds():
+    raw = {k: json.dumps(v) for k, v in _config(BASE).items()}
+    assert parse(raw, set(), "ssh://o3@h", '["-i", "/keys/site"]') == parse(_config(BASE), set(), "ssh://o3@h", ["-i", "/keys/site"])
+
+
+@pytest.mark.parametrize("text", ["st-marys", "[1, 2]", '"st-marys"', "{not json"])
+def test_an_object_key_that_is_not_an_object_is_one_problem_naming_the_key_and_the_fix(text):
+    with pytest.raises(ConfigError) as err:
+        parse({**_config(BASE), "site": text})
+    assert err.value.problems == [
+        "o3:site: must be an object with named fields; set it with `pulumi config set --path o3:site.name <value>` "
+        "(needs o3:site.name, .timezone, .concurrentUsers, .examsPerDay)"]
+
+
+def test_an_o3_key_named_like_a_docker_key_is_unknown():
+    with pytest.raises(ConfigError) as err:
+        parse({**_config(BASE), "dockerHost": "ssh://o3@h"})
+    assert err.value.problems == ["o3:dockerHost: unknown key; check the spelling against the config table in docs/config.md"]

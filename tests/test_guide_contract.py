@@ -1,12 +1,19 @@
 """What the applications see must be exactly what the vendor guide's compose file gives them.
 
 Expected values are written out here from `vendor-install-guide.txt`, independently of
-sitespec/guide.py, so a drift in the program is caught.
+sitespec/guide.py and sitespec/containers.py, so a drift in the program is caught: the description
+(sitespec/containers.py) must say what the guide says, and the Docker site must run exactly the
+description (tests/test_kube_site.py holds the Kubernetes site to the same description).
 """
+
+import copy
 
 import pytest
 
 from engine import evaluate
+from sitespec.config import ConfigError, parse
+from sitespec.containers import CONTAINERS
+from sitespec.guide import connection_strings
 
 CONTAINER = "docker:index/container:Container"
 PW = "Site-Secret_Pw.2026"
@@ -30,6 +37,22 @@ GUIDE_ENV = {
         "ULTIMATE_CONNECTION_STRING": "driverClassName=com.mysql.cj.jdbc.Driver;jdbcUrl=jdbc:mysql://db:3306;schema=public_pacs;username=root;password=" + PW,
     },
 }
+
+# Not the guide's .env (the password is a file here), but what db gets besides the site's extraEnv.
+GUIDE_ENV["db"] = {"TZ": "Europe/Rome", "MYSQL_ROOT_PASSWORD_FILE": "/etc/o3-db-root-password"}
+# A variable a site adds (o3:extraEnv) per container: each must reach its own container only.
+EXTRA_ENV = {"db": {"O3_TEST_DB": "1"}, "pacs": {"JAVA_OPTS": "-Xmx8g"}, "pacsSingleton": {"O3_TEST_S": "s"},
+             "view": {"JAVA_OPTS": "-Xmx4g", "O3_TEST_V": "v"}}
+
+
+def described_env(name: str, timezone: str = "Europe/Rome", extra: bool = False) -> dict[str, str]:
+    """What sitespec/containers.py says container `name` gets: its literal variables (with the
+    site's extraEnv when `extra`) and its secret ones with the values of PW."""
+    c = CONTAINERS[name]
+    secrets = connection_strings(PW)
+    return {**c.literal_env(timezone, EXTRA_ENV[c.extra_env_key] if extra else {}),
+            **{var: secrets[var] for var in c.secret_env}}
+
 
 GUIDE_MOUNTS = {
     "db": {("/srv/o3/compose/db", "/var/lib/mysql")},
@@ -68,9 +91,38 @@ def test_the_guides_four_containers_and_only_our_maintenance_besides(site):
     assert sorted(c.plain("name") for c in site.of_type(CONTAINER)) == ["db", "o3-maintenance", "pacs", "pacs-singleton", "view"]
 
 
+@pytest.fixture(scope="module")
+def site_with_extra_env():
+    from site_fixtures import BASE
+
+    return evaluate(dict(BASE, **{"o3:dbPassword": PW, "o3:extraEnv": EXTRA_ENV}), {"o3:dbPassword"})
+
+
+def test_the_description_is_the_guides():
+    assert sorted(CONTAINERS) == sorted(GUIDE_ENV)
+    assert {name: described_env(name) for name in CONTAINERS} == GUIDE_ENV
+
+
+@pytest.mark.parametrize("name", ["db", "pacs", "pacs-singleton", "view"])
+def test_each_container_runs_exactly_the_described_variables(site, site_with_extra_env, name):
+    assert env_of(site.container(name)) == described_env(name) == GUIDE_ENV[name]
+    assert env_of(site_with_extra_env.container(name)) == described_env(name, extra=True)
+
+
 @pytest.mark.parametrize("name", ["pacs", "pacs-singleton", "view"])
-def test_app_environment_is_exactly_the_guides(site, name):
-    assert env_of(site.container(name)) == GUIDE_ENV[name]
+def test_apps_stop_grace_is_the_described(site, name):
+    assert site.container(name).plain("destroyGraceSeconds") == CONTAINERS[name].stop_grace_seconds == 30
+
+
+@pytest.mark.parametrize("name, var", sorted((c.extra_env_key, v) for c in CONTAINERS.values() for v in c.managed_env))
+def test_a_site_may_not_set_what_the_description_sets_or_refuses(name, var):
+    from site_fixtures import BASE
+
+    raw = copy.deepcopy({k.removeprefix("o3:"): v for k, v in BASE.items()})
+    raw["extraEnv"] = {name: {var: "x"}}
+    with pytest.raises(ConfigError) as err:
+        parse(raw)
+    assert f"'{var}' is set by the program" in str(err.value) and f"extraEnv.{name}" in str(err.value)
 
 
 def test_only_the_singleton_runs_periodic_services(site):

@@ -1,8 +1,9 @@
 """The policy pack on a Kubernetes site, at the cheapest level: the resources a real `pulumi up` of
-the e2e Kubernetes site left in the engine (tests/fixtures/kube-site-shapes.json, recorded by
-`O3_RECORD_KUBE_SHAPES=... scripts/test --e2e -k fresh_up`: their outputs, as the engine hands
-them to the pack) pass every rule; each test then breaks one thing the way a hand-written stack
-could, and the rule that must refuse it does."""
+the e2e Kubernetes site left in the engine (tests/fixtures/kube-site-shapes.json: their outputs,
+as the engine hands them to the pack; the e2e run fails when they differ from a real `up`, and
+`O3_RECORD_KUBE_SHAPES=<that file> scripts/test --e2e -k 'fresh_up or shapes'` re-records them)
+pass every rule; each test then breaks one thing the way a hand-written stack could, and the rule
+that must refuse it does."""
 
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ def small_volume(shapes):
     (rolling_singleton, "o3-periodic-singleton", "a rollout would run two at once"),
     (literal_connection_string, "o3-no-plaintext-secrets", "NGV_CONNECTION_STRING is a literal in the pod spec"),
     (password_in_a_config_map, "o3-no-plaintext-secrets", "holds a password or key in plain text"),
-    (public_mysql, "o3-mysql-port-private", "of type NodePort makes MySQL's port reachable"),
+    (public_mysql, "o3-mysql-port-private", "Service 'db' (NodePort) serves MySQL port 3306 to the network"),
     (storage_on_empty_dir, "o3-data-survives-deletion", "/opt/storagePacs is on a emptyDir volume"),
     (latest_image, "o3-pinned-images", "latest"),
     (small_volume, "o3-sizing-storage", "the data volume o3-data has 20 GB storage, 50 GB storage required"),
@@ -136,3 +137,64 @@ def test_beside_the_front_door_no_public_service_serves_plain_http():
     found = by_policy(analyze([*resources, view]))
     (v,) = found["o3-tls-no-plain-ports"]
     assert "Service 'view-public' (NodePort) serves plain HTTP port 8181" in v.message
+
+
+# --- quantities: read by sitespec.quantity, an unreadable one named ----------------------------
+
+def request(shapes, name: str, key: str, value) -> None:
+    _container(named(shapes, DEPLOYMENT, name))["resources"]["requests"][key] = value
+
+
+@pytest.mark.parametrize("change, rule, words", [
+    (lambda s: request(s, "pacs", "cpu", "lots"), "o3-sizing-cores", "workload 'pacs' requests cpu 'lots' is not a Kubernetes quantity"),
+    (lambda s: request(s, "view", "memory", "2 GiB"), "o3-sizing-memory", "workload 'view' requests memory '2 GiB' is not a Kubernetes quantity"),
+    (lambda s: named(s, "kubernetes:core/v1:PersistentVolumeClaim", "o3-data")["outputs"]["spec"]["resources"]["requests"].update(storage="fifty"),
+     "o3-sizing-storage", "PersistentVolumeClaim 'o3-data' requests storage 'fifty' is not a Kubernetes quantity"),
+], ids=["cpu", "memory", "storage"])
+def test_an_unreadable_quantity_is_a_violation_naming_the_resource_and_value(change, rule, words):
+    """Before, such a request counted as 0 without a word; now the site's size cannot be proven,
+    and the rule that needs the figure says which value it could not read."""
+    shapes = recorded()
+    change(shapes)
+    found = run(shapes)
+    assert set(found) == {rule}, found
+    (v,) = found[rule]
+    assert words in v.message and "cannot be checked" in v.message and v.level == "mandatory", v.message
+
+
+def test_requests_in_any_quantity_form_count_the_same():
+    # 1200m == 1.2 == "1.2"; 2458Mi in bytes, and in decimal G, are the same memory to the table.
+    shapes = recorded()
+    request(shapes, "pacs", "cpu", 1.2)
+    request(shapes, "view", "cpu", "0.9")
+    request(shapes, "pacs", "memory", str(2458 * 2**20))
+    assert run(shapes) == {}
+    request(shapes, "view", "cpu", "899m")  # 2 x 1 millicore short of the table's 6 cores
+    assert "the pods request 5.998 cores, 6 cores required" in run(shapes)["o3-sizing-cores"][0].message
+
+
+# --- the adapter: the facts the rules read -----------------------------------------------------
+
+def engine_view(shapes):
+    """The shapes as pulumi-policy hands them to a rule (the adapter reads only these attributes)."""
+    from types import SimpleNamespace
+
+    return [SimpleNamespace(resource_type=s["type"], props=s["outputs"], name=s["name"], opts=None,
+                            urn=f"urn:pulumi:test::o3::{s['type']}::{s['name']}") for s in shapes]
+
+
+def test_the_adapter_reads_the_size_the_program_planned():
+    from policy.platforms import extract
+    from sitespec import sizing
+
+    facts = extract(engine_view(recorded()))
+    record = facts.record
+    plan = sizing.kube_plan(sizing.requirements(record.concurrent_users), record.concurrent_users)
+    assert facts.capacity["cpuCores"].value == pytest.approx(plan.total_cores)
+    assert facts.capacity["memoryGb"].value == pytest.approx(plan.total_memory_gb, abs=0.01)
+    assert facts.capacity["storageGb"].value == 50 and "networkMbps" not in facts.capacity
+    singleton = next(w for w in facts.workloads if w.name == "pacs-singleton")
+    assert singleton.running and singleton.replicas == 1 and singleton.overlapping_rollout is None
+    assert singleton.containers[0].env["START_PERIODIC_SERVICES"] == "true"
+    assert facts.db_image is not None and "/mysql:8.0" in facts.db_image.ref
+    assert facts.published and all(p.scope == "everywhere" for p in facts.published)  # the NodePorts only

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pulumi
 import pytest
+from pydantic import BaseModel
 from ruamel.yaml import YAML
 
 from engine import evaluate, last_run
@@ -19,6 +20,9 @@ from ops import backup, fleet, restore
 from ops import sizing as sizing_cmd
 from site_fixtures import BASE, PASSWORD
 from sitespec import sizing
+from sitespec.config import SiteConfig, platforms
+from sitespec.containers import CONTAINERS
+from sitespec.guide import FOLDERS
 
 KUBE = {
     "o3:platform": "kubernetes",
@@ -64,21 +68,39 @@ def _container(r) -> dict:
 
 # --- the config ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("key, value", [
-    ("o3:host", {"cpuCores": 96, "memoryGb": 256, "storageGb": 5000, "networkMbps": 10000}),
-    ("o3:network", {"subnet": "172.30.0.0/24"}),
-    ("o3:ports", {"pacsHttp": 9080}),
-    ("docker:host", "ssh://o3@pacs01"),
-    ("o3:database", {"publish": "loopback"}),
-    ("o3:logs", {"maxSizeMb": 20}),
-])
-def test_docker_only_keys_are_refused_on_kubernetes_naming_the_key(key, value):
+# Every key the models mark OnlyOn("docker"), read from the models: a new one is tested with no edit here.
+DOCKER_ONLY = list(platforms.owned(SiteConfig, "docker"))
+
+
+def test_the_docker_only_keys_come_from_the_models():
+    keys = [key for key, _, _ in DOCKER_ONLY]
+    assert {"docker:host", "o3:host", "o3:site.storagePath", "o3:logs.maxSizeMb"} <= set(keys), keys
+
+
+def _valid_value(path: tuple[str, ...], f):
+    """A value the key accepts: the Docker fixture's, else the field's example, else its default."""
+    value = BASE.get(f"o3:{path[0]}")
+    for part in path[1:]:
+        value = value.get(part) if isinstance(value, dict) else None
+    if value is None:
+        value = f.examples[0] if f.examples else f.get_default(call_default_factory=True)
+    assert value is not None, f"give {path} an example (Field(examples=[...])) so this test can set it"
+    return value.model_dump(by_alias=True) if isinstance(value, BaseModel) else value
+
+
+@pytest.mark.parametrize("key, path, field", DOCKER_ONLY, ids=[k for k, _, _ in DOCKER_ONLY])
+def test_docker_only_keys_are_refused_on_kubernetes_naming_the_key(key, path, field):
     cfg = kube()
-    cfg[key] = value
+    if key.startswith("o3:"):
+        value = _valid_value(path, field)
+        for part in reversed(path[1:]):
+            value = {part: value}
+        cfg[f"o3:{path[0]}"] = {**cfg.get(f"o3:{path[0]}", {}), **value} if isinstance(value, dict) else value
+    else:
+        cfg[key] = _valid_value(path, field)
     with pytest.raises(pulumi.RunError) as err:
         evaluate(cfg, {"o3:dbPassword"})
-    shown = {"o3:database": "o3:database.publish", "o3:logs": "o3:logs.maxSizeMb"}.get(key, key)
-    assert f"{shown}: is for o3:platform docker only" in str(err.value)
+    assert f"{key}: is for o3:platform docker only" in str(err.value)
     assert last_run().resources == []
 
 
@@ -118,8 +140,52 @@ def test_the_guides_names_ports_and_variables(site):
     env = {e["name"]: e for e in pacs["env"]}
     assert env["LOG_TO"]["value"] == "FILE" and env["TZ"]["value"] == "Europe/Rome"
     assert env["DPACS_CONNECTION_STRING"]["valueFrom"]["secretKeyRef"] == {"name": "o3-db", "key": "DPACS_CONNECTION_STRING"}
-    view = _container(_workload(site, DEPLOYMENT, "view"))
-    assert {e["name"] for e in view["env"]} == {"LOG_TO", "TZ", "NGV_CONNECTION_STRING", "ULTIMATE_CONNECTION_STRING"}
+    # Every container's variables, exactly: test_each_container_gets_exactly_the_described_variables.
+
+
+# A variable a site adds (o3:extraEnv) per container.
+EXTRA_ENV = {"db": {"O3_TEST_DB": "1"}, "pacs": {"JAVA_OPTS": "-Xmx8g"}, "pacsSingleton": {"O3_TEST_S": "s"},
+             "view": {"JAVA_OPTS": "-Xmx4g", "O3_TEST_V": "v"}}
+
+
+@pytest.fixture(scope="module")
+def site_with_extra_env():
+    return evaluate(kube(**{"o3:extraEnv": EXTRA_ENV}), {"o3:dbPassword"})
+
+
+def _guide_workload(ev, name: str):
+    return _workload(ev, STATEFULSET if name == "db" else DEPLOYMENT, name)
+
+
+@pytest.mark.parametrize("extra", [False, True], ids=["guide", "extraEnv"])
+@pytest.mark.parametrize("name", sorted(CONTAINERS))
+def test_each_container_gets_exactly_the_described_variables(site, site_with_extra_env, name, extra):
+    # The description (sitespec/containers.py, held to the guide by tests/test_guide_contract.py):
+    # literal variables by value, the connection strings only by reference to the Secret.
+    c = CONTAINERS[name]
+    entries = _container(_guide_workload(site_with_extra_env if extra else site, name))["env"]
+    names = [e["name"] for e in entries]
+    assert len(names) == len(set(names))
+    literal = {e["name"]: e["value"] for e in entries if "value" in e}
+    by_ref = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in entries if "valueFrom" in e}
+    assert set(literal) | set(by_ref) == set(names)  # each entry a value or a reference
+    assert literal == c.literal_env("Europe/Rome", EXTRA_ENV[c.extra_env_key] if extra else {})
+    assert by_ref == {var: {"name": "o3-db", "key": var} for var in c.secret_env}
+
+
+@pytest.mark.parametrize("name", ["pacs", "pacs-singleton", "view"])
+def test_apps_mounts_ports_probe_and_stop_are_the_described(site, name):
+    c = CONTAINERS[name]
+    pod = _workload(site, DEPLOYMENT, name).plain("spec")["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] == c.stop_grace_seconds == 30
+    ctr = pod["containers"][0]
+    assert [p["containerPort"] for p in ctr.get("ports") or []] == [p.number for p in c.ports]
+    assert {(m["mountPath"], m["subPath"]) for m in ctr["volumeMounts"]} == {(path, FOLDERS[role]) for role, path in c.mounts}
+    if c.probe is None:
+        assert "readinessProbe" not in ctr and "lifecycle" not in ctr
+    else:
+        assert ctr["readinessProbe"]["httpGet"] == {"path": c.probe.path, "port": c.probe.port}
+        assert ctr["lifecycle"]["preStop"]["sleep"]["seconds"] == c.drain_seconds == 5
 
 
 def test_exactly_one_singleton_never_two_at_once(site):
@@ -130,6 +196,21 @@ def test_exactly_one_singleton_never_two_at_once(site):
     assert env["START_PERIODIC_SERVICES"] == "true"
     for name in ("pacs", "view"):
         assert "START_PERIODIC_SERVICES" not in {e["name"] for e in _container(_workload(site, DEPLOYMENT, name))["env"]}
+
+
+def test_the_schema_job_runs_the_docker_sites_schema_script(site):
+    # One schema step for both platforms: the Job runs, from the scripts' ConfigMap, the very text
+    # the Docker site's schema command runs (after its ssh prelude).
+    (job,) = [r for r in site.of_type("kubernetes:batch/v1:Job")
+              if r.plain("metadata")["labels"]["app.kubernetes.io/name"] == "schemas"]
+    command = _container(job)["command"]
+    (scripts,) = [r for r in site.of_type("kubernetes:core/v1:ConfigMap") if _name(r) == "o3-scripts"]
+    text = scripts.plain("data")[command[-1].rsplit("/", 1)[-1]]
+    docker_step = evaluate(dict(BASE, **{"o3:dbPassword": PASSWORD}), {"o3:dbPassword"}).command("-create")
+    assert "CREATE SCHEMA IF NOT EXISTS" in text and docker_step.plain("create").endswith(text)
+    env = {e["name"]: e for e in _container(job)["env"]}
+    assert env["O3_DB_HOST"]["value"] == "db" and "O3_DB_CONTAINER" not in env
+    assert env["MYSQL_PWD"]["valueFrom"]["secretKeyRef"]["name"] == "o3-db"
 
 
 def test_no_secret_is_a_literal_in_any_pod_spec_or_config_map(site):

@@ -1,5 +1,5 @@
 """The folder layout is the architecture: these tests keep the arrows pointing one way and the
-README's layout table true to the tree."""
+layout table (docs/layout.md) true to the tree."""
 
 import ast
 import re
@@ -39,10 +39,14 @@ ALLOWED = {
 }
 
 
+# module -> what it may import besides its package's ALLOWED
+ALSO = {"ops/schema.py": {"policy"}}  # generates docs/policy-rules.md from the rules themselves
+
+
 @pytest.mark.parametrize("package", sorted(ALLOWED))
 def test_imports_point_at_the_domain_only(package):
     wrong = {
-        str(m.relative_to(ROOT)): sorted(imports_of(m) - ALLOWED[package] - {package})
+        str(m.relative_to(ROOT)): sorted(imports_of(m) - ALLOWED[package] - {package} - ALSO.get(str(m.relative_to(ROOT)), set()))
         for m in modules(package)
     }
     assert {k: v for k, v in wrong.items() if v} == {}
@@ -87,7 +91,7 @@ def test_no_module_reads_the_sdks_private_config_state():
 
 def test_policy_pack_modules_of_the_domain_need_only_the_standard_library():
     # The pack runs in its own virtualenv (pulumi + pulumi_policy only).
-    stdlib_only = {"sizing", "imageref", "facts", "guide"}
+    stdlib_only = {"sizing", "imageref", "facts", "guide", "quantity"}
     used = set()
     for m in modules("policy"):
         for mod, name in re.findall(r"from sitespec(?:\.(\w+))? import (\w+)", m.read_text()):
@@ -136,9 +140,8 @@ def test_every_component_takes_one_documented_args_class():
 
 
 def readme_layout_paths() -> list[str]:
-    text = (ROOT / "README.md").read_text()
-    table = text[text.index("## Layout"):text.index("## Configure a new site")]
-    return re.findall(r"^\| `([^`]+)`", table, re.M)
+    """The paths in the layout table, docs/layout.md (linked from the README)."""
+    return re.findall(r"^\| `([^`]+)`", (ROOT / "docs" / "layout.md").read_text(), re.M)
 
 
 def test_readme_layout_table_names_paths_that_exist():

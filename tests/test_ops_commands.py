@@ -36,7 +36,7 @@ def snapshot(folder: Path) -> dict[str, str]:
     return {p.name: p.read_text() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
-def graceful(out: subprocess.CompletedProcess, code: int, *words: str) -> str:
+def assert_graceful(out: subprocess.CompletedProcess, code: int, *words: str) -> str:
     text = out.stdout + out.stderr
     assert "Traceback" not in text, text
     assert out.returncode == code, text
@@ -51,13 +51,13 @@ def test_every_command_is_covered_here():
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_a_missing_project_folder_is_named(command, tmp_path):
-    graceful(ops(f"ops.{command}", *MINIMAL_ARGS[command], "--dir", str(tmp_path / "nope")), 2,
+    assert_graceful(ops(f"ops.{command}", *MINIMAL_ARGS[command], "--dir", str(tmp_path / "nope")), 2,
              "--dir", "is not a folder")
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_a_folder_without_pulumi_yaml_is_named(command, tmp_path):
-    graceful(ops(f"ops.{command}", *MINIMAL_ARGS[command], "--dir", str(tmp_path)), 2, "--dir", "has no Pulumi.yaml")
+    assert_graceful(ops(f"ops.{command}", *MINIMAL_ARGS[command], "--dir", str(tmp_path)), 2, "--dir", "has no Pulumi.yaml")
 
 
 # --- rings -----------------------------------------------------------------------------------
@@ -66,7 +66,7 @@ def test_a_misspelt_ring_is_named_by_stacks_with_its_file(fleet_dir):
     p = fleet_dir / "Pulumi.north-clinic.yaml"
     p.write_text(p.read_text().replace("ring: broad", "ring: Broad"))
     for args in (["--by-ring"], [], ["--ring", "broad"]):
-        graceful(ops("ops.stacks", *args, "--dir", str(fleet_dir)), 2,
+        assert_graceful(ops("ops.stacks", *args, "--dir", str(fleet_dir)), 2,
                  "Pulumi.north-clinic.yaml: o3:site.ring is 'Broad'", "canary, early, broad")
 
 
@@ -74,7 +74,7 @@ def test_a_misspelt_ring_stops_a_ring_bump_and_points_at_it(fleet_dir):
     p = fleet_dir / "Pulumi.north-clinic.yaml"
     p.write_text(p.read_text().replace("ring: broad", "ring: Broad"))
     before = snapshot(fleet_dir)
-    text = graceful(ops("ops.bump", "--component", "pacs", "--version", "2.9.0", "--ring", "broad", "--dir", str(fleet_dir)), 2,
+    text = assert_graceful(ops("ops.bump", "--component", "pacs", "--version", "2.9.0", "--ring", "broad", "--dir", str(fleet_dir)), 2,
                     "Pulumi.north-clinic.yaml: o3:site.ring is 'Broad'")
     assert "no site is in ring" not in text
     assert snapshot(fleet_dir) == before
@@ -88,54 +88,93 @@ def bump(fleet_dir, *args):
 
 def test_a_downgrade_is_refused_unless_asked_for(fleet_dir):
     before = snapshot(fleet_dir)
-    text = graceful(bump(fleet_dir, "--component", "pacs", "--version", "2.7.0", "--site", "st-marys"), 2,
+    text = assert_graceful(bump(fleet_dir, "--component", "pacs", "--version", "2.7.0", "--site", "st-marys"), 2,
                     "2.8.1 -> 2.7.0 is a downgrade", "--allow-downgrade", "revert")
     assert "database" not in text
     assert snapshot(fleet_dir) == before
-    graceful(bump(fleet_dir, "--component", "pacs", "--version", "2.7.0", "--site", "st-marys", "--allow-downgrade"), 0)
+    assert_graceful(bump(fleet_dir, "--component", "pacs", "--version", "2.7.0", "--site", "st-marys", "--allow-downgrade"), 0)
     assert "pacs-cloud:2.7.0" in (fleet_dir / "Pulumi.st-marys.yaml").read_text()
 
 
 def test_a_database_downgrade_says_what_it_means(fleet_dir):
     before = snapshot(fleet_dir)
-    graceful(bump(fleet_dir, "--component", "db", "--version", "8.0.30", "--ring", "canary"), 2,
+    assert_graceful(bump(fleet_dir, "--component", "db", "--version", "8.0.30", "--ring", "canary"), 2,
              "8.0.34 -> 8.0.30 is a downgrade", "data files", "restore the dump taken before the upgrade")
     assert snapshot(fleet_dir) == before
 
 
 def test_a_version_that_cannot_be_ordered_needs_the_flag(fleet_dir):
     digest = "sha256:" + "a" * 64
-    graceful(bump(fleet_dir, "--component", "view", "--version", digest, "--site", "riverside"), 2,
+    assert_graceful(bump(fleet_dir, "--component", "view", "--version", digest, "--site", "riverside"), 2,
              "cannot tell whether", "--allow-downgrade")
-    graceful(bump(fleet_dir, "--component", "view", "--version", digest, "--site", "riverside", "--allow-downgrade"), 0)
+    assert_graceful(bump(fleet_dir, "--component", "view", "--version", digest, "--site", "riverside", "--allow-downgrade"), 0)
     assert f"view@{digest}" in (fleet_dir / "Pulumi.riverside.yaml").read_text()
 
 
 @pytest.mark.parametrize("version", ["8.4.2", "9.1.0", "5.6.51"])
 def test_a_mysql_the_policy_pack_refuses_is_refused_by_the_bump(fleet_dir, version):
     before = snapshot(fleet_dir)
-    graceful(bump(fleet_dir, "--component", "db", "--version", version, "--site", "riverside"), 2,
+    assert_graceful(bump(fleet_dir, "--component", "db", "--version", version, "--site", "riverside"), 2,
              "is not MySQL 8.0", "o3-database-mysql")
     assert snapshot(fleet_dir) == before
 
 
 def test_an_upgrade_still_goes_through(fleet_dir):
-    graceful(bump(fleet_dir, "--component", "db", "--version", "8.0.40", "--ring", "canary"), 0, "bumped")
+    assert_graceful(bump(fleet_dir, "--component", "db", "--version", "8.0.40", "--ring", "canary"), 0, "bumped")
     assert "mysql:8.0.40" in (fleet_dir / "Pulumi.st-marys.yaml").read_text()
 
 
 # --- preflight ---------------------------------------------------------------------------------
 
 def test_preflight_names_a_missing_key_file(fleet_dir, tmp_path):
-    graceful(ops("ops.preflight", "--stack", "st-marys", "--dir", str(fleet_dir), "--registry-key-file",
+    assert_graceful(ops("ops.preflight", "--stack", "st-marys", "--dir", str(fleet_dir), "--registry-key-file",
                  str(tmp_path / "missing.json")), 2, "--registry-key-file", "is not a file that exists")
 
 
 def test_preflight_refuses_a_key_file_that_is_not_a_key(fleet_dir, tmp_path):
     key = tmp_path / "key.txt"
     key.write_text("not json")
-    graceful(ops("ops.preflight", "--stack", "st-marys", "--dir", str(fleet_dir), "--registry-key-file", str(key)), 2,
+    assert_graceful(ops("ops.preflight", "--stack", "st-marys", "--dir", str(fleet_dir), "--registry-key-file", str(key)), 2,
              "is not a registry JSON key")
+
+
+def unreachable_stacks(fleet_dir: Path, monkeypatch) -> None:
+    """Pulumi.gone.yaml: a Docker site whose daemon is not there; Pulumi.kgone.yaml: a Kubernetes
+    site without a kubeconfig."""
+    text = (fleet_dir / "Pulumi.st-marys.yaml").read_text()
+    (fleet_dir / "Pulumi.gone.yaml").write_text(
+        text.replace("ssh://o3admin@pacs01.st-marys.example", f"unix://{fleet_dir}/no-docker.sock"))
+    (fleet_dir / "Pulumi.kgone.yaml").write_text("""config:
+  o3:platform: kubernetes
+  o3:site: {name: kgone, timezone: UTC, concurrentUsers: 10, examsPerDay: 100}
+  o3:images: {pacs: "registry.test/o3/pacs-cloud:1.0.0", view: "registry.test/o3/view:1.0.0"}
+  o3:kubernetes: {storageClass: nas-rwx, storageGb: 100}
+""")
+    monkeypatch.setenv("KUBECONFIG", str(fleet_dir / "no-kubeconfig"))
+
+
+@pytest.mark.parametrize("stack, first, words", [("gone", "daemon", "cannot reach the Docker daemon"),
+                                                  ("kgone", "cluster", "no kubeconfig at")])
+def test_preflight_on_an_unreachable_platform_is_one_failed_check_in_its_json(fleet_dir, monkeypatch, stack, first, words):
+    unreachable_stacks(fleet_dir, monkeypatch)
+    out = ops("ops.preflight", "--stack", stack, "--dir", str(fleet_dir), "--json")
+    assert_graceful(out, 1)
+    report = json.loads(out.stdout)
+    assert set(report) == {"site", "stack", "ok", "checks"} and report["ok"] is False and report["stack"] == stack
+    (check,) = report["checks"]
+    assert set(check) == {"name", "status", "measured", "fix"}
+    assert check["name"] == first and check["status"] == "fail" and words in check["measured"]
+    table = assert_graceful(ops("ops.preflight", "--stack", stack, "--dir", str(fleet_dir)), 1, "FAIL - fix the above")
+    assert table.splitlines()[1].split()[:2] == ["FAIL", first]
+
+
+@pytest.mark.parametrize("stack, words", [("gone", "cannot reach the Docker daemon of site st-marys"),
+                                          ("kgone", "no kubeconfig at")])
+def test_verify_on_an_unreachable_platform_is_bad_input_not_a_report(fleet_dir, monkeypatch, stack, words):
+    unreachable_stacks(fleet_dir, monkeypatch)
+    out = ops("ops.verify", "--stack", stack, "--dir", str(fleet_dir), "--json")
+    assert_graceful(out, 2, "verify: ", words)
+    assert out.stdout == ""
 
 
 # --- sizing ------------------------------------------------------------------------------------
@@ -148,11 +187,11 @@ def test_preflight_refuses_a_key_file_that_is_not_a_key(fleet_dir, tmp_path):
     (["--stack", "st-marys", "--exams", "10", "--pathology"], "--pathology, --exams cannot be combined with --stack"),
 ])
 def test_sizing_refuses_what_it_would_otherwise_ignore_or_misread(args, words):
-    graceful(ops("ops.sizing", *args), 2, words)
+    assert_graceful(ops("ops.sizing", *args), 2, words)
 
 
 def test_sizing_rounds_pathology_cores_up_and_says_so():
-    text = graceful(ops("ops.sizing", "--users", "35", "--pathology"), 0, "52.5, rounded up to whole cores")
+    text = assert_graceful(ops("ops.sizing", "--users", "35", "--pathology"), 0, "52.5, rounded up to whole cores")
     assert " 53 " in text and "52.5 " not in text.split("=")[0]
 
 
@@ -178,12 +217,12 @@ def test_fleet_flags_two_stacks_on_one_docker_host(fleet_dir):
     rows = {r["stack"]: r for r in json.loads(out.stdout)}
     assert rows["st-marys"]["sharesHostWith"] == ["st-marys-2"] and rows["st-marys-2"]["sharesHostWith"] == ["st-marys"]
     assert "sharesHostWith" not in rows["riverside"]
-    text = graceful(ops("ops.fleet", "--dir", str(fleet_dir)), 1, "SAME DOCKER HOST as st-marys-2", "its own docker:host")
+    text = assert_graceful(ops("ops.fleet", "--dir", str(fleet_dir)), 1, "SAME DOCKER HOST as st-marys-2", "its own docker:host")
 
 
 def test_fleet_of_an_empty_project_is_an_error(tmp_path):
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
-    graceful(ops("ops.fleet", "--dir", str(tmp_path)), 2, "no Pulumi.<site>.yaml stack files")
+    assert_graceful(ops("ops.fleet", "--dir", str(tmp_path)), 2, "no Pulumi.<site>.yaml stack files")
 
 
 # --- the safety net ----------------------------------------------------------------------------

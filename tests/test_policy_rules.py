@@ -1,8 +1,17 @@
-"""Each rule of the policy pack: a case with a violation and one without, through the analyzer."""
+"""Each rule of the policy pack: a case with a violation and one without, through the analyzer;
+and the pack itself: its rules found in policy/rules/, its table generated from them."""
 
+import re
+import runpy
+import sys
+from pathlib import Path
+
+import pulumi_policy
 import pytest
 from pulumi.runtime import rpc
 
+from ops import schema
+from policy import rules
 from policy_harness import analyze, by_policy, resource
 
 C = "docker:index/container:Container"
@@ -258,3 +267,84 @@ def test_tls_sites_keep_plain_http_on_loopback(view_ip, pacs_ip, with_proxy, exp
 def test_every_container_log_is_bounded(props, expected):
     found = violations([facts(), singleton(), container("view", **props)], "o3-log-limits")
     assert len([v for v in found if "'view'" in v.message]) == expected
+
+
+# --- the pack: its rules found, each with its remediation, the table generated ------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES_DIR = ROOT / "policy" / "rules"
+
+
+def test_every_public_module_of_policy_rules_is_a_discovered_rule():
+    files = sorted(p.stem for p in RULES_DIR.glob("*.py") if not p.name.startswith("_"))
+    assert files and list(rules.RULES) == files
+    assert [p.name for p in rules.ALL] == [r.name for r in rules.RULES.values()]
+    assert len({r.name for r in rules.RULES.values()}) == len(files)
+    for r in rules.RULES.values():
+        assert r.description.strip() and r.remediation.strip(), r.name
+
+
+def fake_rules(tmp_path, monkeypatch, package: str, modules: dict[str, str]) -> Path:
+    pkg = tmp_path / package
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    for name, text in modules.items():
+        (pkg / f"{name}.py").write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return pkg
+
+
+def test_a_new_rule_file_is_found_and_helpers_are_skipped(tmp_path, monkeypatch):
+    pkg = fake_rules(tmp_path, monkeypatch, "rules_ok", {
+        "_helper": "X = 1\n",
+        "my_rule": "from policy.rules.pinned_images import RULE\n",
+    })
+    assert rules.discover([str(pkg)], "rules_ok") == {"my_rule": rules.RULES["pinned_images"]}
+
+
+@pytest.mark.parametrize("package, modules, words", [
+    ("rules_stray", {"stray": "X = 1\n"}, "rules_stray.stray holds no rule"),
+    ("rules_twice", {"a": "from policy.rules.pinned_images import RULE\n", "b": "from policy.rules.pinned_images import RULE\n"},
+     "rule name 'o3-pinned-images' is taken"),
+], ids=["not-a-rule", "same-name"])
+def test_a_module_that_is_not_a_rule_stops_the_pack_naming_it(tmp_path, monkeypatch, package, modules, words):
+    pkg = fake_rules(tmp_path, monkeypatch, package, modules)
+    with pytest.raises(rules.NotARule, match=re.escape(words)):
+        rules.discover([str(pkg)], package)
+
+
+def test_the_pack_runs_with_the_discovered_rules(monkeypatch):
+    """policy/__main__.py as the Pulumi CLI starts it; PolicyPack (which would serve and block) recorded."""
+    made = {}
+
+    def pack(**kw):
+        made.update(kw)
+
+    monkeypatch.setattr(pulumi_policy, "PolicyPack", pack)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    runpy.run_path(str(ROOT / "policy" / "__main__.py"), run_name="__main__")
+    assert made["name"] == rules.PACK_NAME
+    assert [p.name for p in made["policies"]] == [r.name for r in rules.RULES.values()]
+    assert [p.enforcement_level for p in made["policies"]] == [r.enforcement for r in rules.RULES.values()]
+
+
+def test_no_rule_reads_a_platform():
+    """The rules read sitespec.facts only: no resource type, no adapter, no platform switch."""
+    for path in RULES_DIR.glob("*.py"):
+        if path.name in ("__init__.py", "_rule.py"):  # discovery, and the wrapper that calls the adapters
+            continue
+        text = path.read_text()
+        assert not re.search(r"(kubernetes|docker|command|random):\w", text), path.name
+        assert "platforms" not in text and "is_kubernetes" not in text and '"platform"' not in text, path.name
+
+
+def test_the_rule_table_is_generated_from_the_rules():
+    diff = schema.stale(ROOT).get("docs/policy-rules.md")
+    assert diff is None, f"docs/policy-rules.md is out of date with policy/rules/; run `{schema.WRITE}`:\n{diff}"
+    page = (ROOT / "docs" / "policy-rules.md").read_text()
+    for r in rules.RULES.values():
+        level = rules.LEVELS[r.enforcement]
+        assert f"| `{r.name}` | {level} |" in page and " ".join(r.remediation.split())[1:] in page, r.name
+    edited = page.replace("| `o3-log-limits` | mandatory |", "| `o3-log-limits` | advisory |")
+    assert edited != page and "docs/policy-rules.md" in schema.stale(ROOT, {"docs/policy-rules.md": edited})
+    assert "docs/policy-rules.md" in (ROOT / "README.md").read_text()

@@ -280,7 +280,7 @@ def test_renovate_targets_exactly_the_canary_stacks_and_finds_their_images():
     wanted = {f"Pulumi.{s}.yaml" for s in canary}
     missing = ", ".join(f'"/^Pulumi\\\\.{n[7:-5]}\\\\.yaml$/"' for n in sorted(wanted - matched))
     assert matched == wanted, (
-        f"renovate.json's managerFilePatterns must list exactly the canary stacks (README: Configure a new site); "
+        f"renovate.json's managerFilePatterns must list exactly the canary stacks (README: Add a site); "
         f"add {missing or 'nothing'}, remove {sorted(matched - wanted) or 'nothing'}")
     regex = re.compile(manager["matchStrings"][0].replace("(?<", "(?P<"))
     for name in sorted(wanted):

@@ -84,7 +84,9 @@ def test_an_expiry_within_30_days_only_warns():
 def test_wildcard_and_ip_names_cover_the_public_host(names, host):
     cfg, secrets = tls_site(SITE_CA.issue(*names))
     cfg["o3:site"]["publicHost"] = host
-    evaluate(cfg, secrets)
+    ev = evaluate(cfg, secrets)  # "wrong-name" above is the same site with a name that does not cover it
+    assert not [w for w in ev.warnings() if "o3:tls" in w]
+    assert unwrap(ev.outputs["viewUrl"]).startswith(f"https://{host}") and ev.container("o3-proxy")
 
 
 @pytest.mark.parametrize("schedule", ["2:30", "24:00", "02:60", "noon"])

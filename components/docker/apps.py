@@ -15,16 +15,8 @@ import pulumi
 import pulumi_docker as docker
 
 from sitespec.config import LogSettings, PortSettings
-from sitespec.guide import (
-    MOUNTS,
-    PACS_CONTAINER,
-    PERIODIC_SERVICES_ENV,
-    PACS_HTTP_PORT,
-    PACS_SERVICE_PORT,
-    SINGLETON_CONTAINER,
-    VIEW_CONTAINER,
-    VIEW_HTTP_PORT,
-)
+from sitespec.containers import APPS
+from sitespec.guide import PACS_HTTP_PORT, PACS_SERVICE_PORT, VIEW_HTTP_PORT
 
 from .. import TYPE_PREFIX
 from . import env_list, published_ports, site_container
@@ -53,7 +45,7 @@ class ApplicationsArgs:
     network_name: pulumi.Input[str]
     """Name of the site's network (o3net)."""
     extra_env: Mapping[str, Mapping[str, str]]
-    """o3:extraEnv per container, keyed pacs, pacsSingleton and view."""
+    """o3:extraEnv by container key (sitespec.containers: Container.extra_env_key)."""
     labels: Mapping[str, str]
     """Docker labels of every app container; each also gets o3.image."""
     image_refs: Mapping[str, str]
@@ -71,53 +63,31 @@ class Applications(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ApplicationsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{TYPE_PREFIX}Applications", name, {}, opts)
-        dpacs = {"DPACS_CONNECTION_STRING": args.connection_strings["DPACS_CONNECTION_STRING"]}
-        common = {"LOG_TO": "FILE", "TZ": args.timezone}
         publish = args.ports.bind_address
         # Behind the HTTPS front door the plain HTTP ports stay on the host itself.
         http_publish = "127.0.0.1" if args.http_on_loopback else publish
-        # o3.image records the reference each container runs (the backup names dumps after it).
-        pacs_labels = {**args.labels, "o3.image": args.image_refs["pacs"]}
-        view_labels = {**args.labels, "o3.image": args.image_refs["view"]}
-        specs = {
-            PACS_CONTAINER: (
-                args.pacs_image_id,
-                pacs_labels,
-                {**args.extra_env["pacs"], **common, **dpacs},
-                [(PACS_HTTP_PORT, args.ports.pacs_http, http_publish), (PACS_SERVICE_PORT, args.ports.pacs_service, publish)],
-            ),
-            SINGLETON_CONTAINER: (
-                args.pacs_image_id,
-                pacs_labels,
-                {**args.extra_env["pacsSingleton"], **common, **dpacs, PERIODIC_SERVICES_ENV: "true"},
-                [],
-            ),
-            VIEW_CONTAINER: (
-                args.view_image_id,
-                view_labels,
-                {
-                    **args.extra_env["view"],
-                    **common,
-                    "NGV_CONNECTION_STRING": args.connection_strings["NGV_CONNECTION_STRING"],
-                    "ULTIMATE_CONNECTION_STRING": args.connection_strings["ULTIMATE_CONNECTION_STRING"],
-                },
-                [(VIEW_HTTP_PORT, args.ports.view_http, http_publish)],
-            ),
-        }
+        host_ports = {PACS_HTTP_PORT: args.ports.pacs_http, PACS_SERVICE_PORT: args.ports.pacs_service,
+                      VIEW_HTTP_PORT: args.ports.view_http}
+        images = {"pacs": args.pacs_image_id, "view": args.view_image_id}
         self.containers = {}
-        for cname, (image, cont_labels, env, published) in specs.items():
-            self.containers[cname] = docker.Container(
-                f"{name}-{cname}",
-                name=cname,
-                image=image,
+        for c in APPS:
+            env = {**c.literal_env(args.timezone, args.extra_env[c.extra_env_key]),
+                   **{var: args.connection_strings[var] for var in c.secret_env}}
+            published = [(p.number, host_ports[p.number], http_publish if p.http else publish) for p in c.ports]
+            # o3.image records the reference each container runs (the backup names dumps after it).
+            labels = {**args.labels, "o3.image": args.image_refs[c.image]}
+            self.containers[c.name] = docker.Container(
+                f"{name}-{c.name}",
+                name=c.name,
+                image=images[c.image],
                 envs=env_list(env),
                 volumes=[
                     docker.ContainerVolumeArgs(host_path=args.folders[role], container_path=path, read_only=False)
-                    for role, path in MOUNTS[cname]
+                    for role, path in c.mounts
                 ],
                 ports=published_ports(published),
-                destroy_grace_seconds=30,
-                **site_container(args.network_name, cont_labels, args.logs),
+                destroy_grace_seconds=c.stop_grace_seconds,
+                **site_container(args.network_name, labels, args.logs),
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     provider=args.provider,

@@ -17,20 +17,19 @@ import pulumi_docker as docker
 
 from sitespec.config import DatabaseSettings
 from sitespec.config import LogSettings
-from sitespec.guide import DB_CONTAINER, DB_PASSWORD_FILE, MOUNTS, MYSQL_PORT
+from sitespec.containers import DB, DB_PROBE
+from sitespec.guide import DB_PASSWORD_FILE, MYSQL_PORT
 
 from .. import TYPE_PREFIX
 from . import env_list, site_container
 
-# The guide's timing (interval 2s, timeout 10s, retries 5), written as Go durations the
-# provider reads back unchanged. The test only asks "is mysqld serving TCP?": mysqladmin ping
-# exits 0 even on "access denied", so no credential is needed. During first-start init the
-# image runs a temporary server without networking, so TCP only answers once MySQL is final.
+# The guide's healthcheck (sitespec.containers.DB_PROBE), its timing written as Go durations the
+# provider reads back unchanged.
 HEALTHCHECK = docker.ContainerHealthcheckArgs(
-    tests=["CMD", "mysqladmin", "ping", "-h", "127.0.0.1", "--protocol=tcp", "--silent"],
-    interval="2s",
-    timeout="10s",
-    retries=5,
+    tests=["CMD", *DB_PROBE.command],
+    interval=f"{DB_PROBE.interval_seconds}s",
+    timeout=f"{DB_PROBE.timeout_seconds}s",
+    retries=DB_PROBE.retries,
 )
 
 
@@ -40,14 +39,14 @@ class DatabaseArgs:
 
     settings: DatabaseSettings
     """o3:database: publishing of 3306, mysqld flags, ulimits, the health wait and stop grace (seconds)."""
+    folders: Mapping[str, str]
+    """Absolute host path of each storage folder role (StorageFolders.paths)."""
     image_id: pulumi.Input[str]
     """Id of the pulled MySQL image."""
     password: pulumi.Output[str]
     """The MySQL root password (a secret), uploaded as a file MySQL reads on first start."""
     timezone: str
     """o3:site.timezone, an IANA zone (e.g. Europe/Rome), given to the container as TZ."""
-    folders: Mapping[str, str]
-    """Absolute host path of each storage folder role (StorageFolders.paths)."""
     network_name: pulumi.Input[str]
     """Name of the site's network (o3net)."""
     extra_env: Mapping[str, str]
@@ -76,14 +75,14 @@ class Database(pulumi.ComponentResource):
         u = cfg.ulimits
         self.container = docker.Container(
             f"{name}-container",
-            name=DB_CONTAINER,
+            name=DB.name,
             image=args.image_id,
             command=["mysqld", *cfg.mysqld_flags],
-            envs=env_list({**args.extra_env, "TZ": args.timezone, "MYSQL_ROOT_PASSWORD_FILE": DB_PASSWORD_FILE}),
+            envs=env_list(DB.literal_env(args.timezone, args.extra_env)),
             uploads=[docker.ContainerUploadArgs(file=DB_PASSWORD_FILE, content=args.password, permissions="0444")],
             volumes=[
                 docker.ContainerVolumeArgs(host_path=args.folders[role], container_path=path, read_only=False)
-                for role, path in MOUNTS[DB_CONTAINER]
+                for role, path in DB.mounts
             ],
             ulimits=[
                 docker.ContainerUlimitArgs(name="nproc", soft=u.nproc, hard=u.nproc),

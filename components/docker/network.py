@@ -15,7 +15,7 @@ from .. import TYPE_PREFIX
 
 
 @dataclass(frozen=True)
-class O3NetworkArgs:
+class NetworkArgs:
     """What the site's network is made from."""
 
     settings: NetworkSettings
@@ -24,12 +24,12 @@ class O3NetworkArgs:
     """The site's Docker provider (RegistryLogin.provider)."""
 
 
-class O3Network(pulumi.ComponentResource):
+class Network(pulumi.ComponentResource):
     """The site's user-defined bridge network."""
 
     network: docker.Network
 
-    def __init__(self, name: str, args: O3NetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: NetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
         cfg = args.settings
         super().__init__(f"{TYPE_PREFIX}Network", name, {"name": cfg.name, "subnet": cfg.subnet}, opts)
         self.network = docker.Network(

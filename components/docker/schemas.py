@@ -17,11 +17,10 @@ import pulumi_docker as docker
 
 from sitespec.guide import DB_CONTAINER, SCHEMAS
 
-from .. import SSH_PRELUDE, TYPE_PREFIX, script
+from .. import SCHEMA_SCRIPT, SSH_PRELUDE, TYPE_PREFIX, schema_env, script
 from . import docker_cli_env
 
-SCRIPT = SSH_PRELUDE + script("create-schemas.sh")
-RETRY_DELAY_SECONDS = 2
+SCRIPT = SSH_PRELUDE + script(SCHEMA_SCRIPT)
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class SchemasArgs:
     password: pulumi.Output[str]
     """The MySQL root password (a secret)."""
     retries: int
-    """o3:database.schemaRetries: attempts while MySQL is still starting, RETRY_DELAY_SECONDS apart."""
+    """o3:database.schemaRetries: attempts while MySQL is still starting, components.SCHEMA_RETRY_DELAY_SECONDS apart."""
     docker_host: Optional[str]
     """docker:host: the daemon the `db` container runs on (local socket when None, or ssh://)."""
     ssh_opts: Sequence[str]
@@ -54,9 +53,7 @@ class Schemas(pulumi.ComponentResource):
             environment={
                 **docker_cli_env(args.docker_host, args.ssh_opts),
                 "O3_DB_CONTAINER": DB_CONTAINER,
-                "O3_SCHEMAS": " ".join(SCHEMAS),
-                "O3_RETRIES": str(args.retries),
-                "O3_RETRY_DELAY": str(RETRY_DELAY_SECONDS),
+                **schema_env(args.retries),
                 "MYSQL_PWD": args.password,
             },
             logging=command.local.Logging.NONE,

@@ -14,12 +14,12 @@ from sitespec.config import SiteConfig
 from sitespec.facts import FACTS_SUFFIX, site_facts
 from sitespec.guide import connection_strings
 
-from .. import TYPE_PREFIX
+from .. import TYPE_PREFIX, CommonSiteArgs, db_password
 from .apps import Applications, ApplicationsArgs
 from .backup import PreUpgradeBackup, PreUpgradeBackupArgs
 from .database import Database, DatabaseArgs
 from .maintenance import Maintenance, MaintenanceArgs
-from .network import O3Network, O3NetworkArgs
+from .network import Network, NetworkArgs
 from .proxy import TlsProxy, TlsProxyArgs
 from .registry import RegistryLogin, RegistryLoginArgs
 from .schemas import Schemas, SchemasArgs
@@ -27,23 +27,14 @@ from .volumes import StorageFolders, StorageFoldersArgs
 
 
 @dataclass(frozen=True)
-class O3SiteArgs:
-    """What one site is made from."""
-
-    config: SiteConfig
-    """The site's validated stack config (`__main__.py` reads it with sitespec.config.parse())."""
-    db_password: Optional[pulumi.Output[str]] = None
-    """MySQL root password (o3:dbPassword) as a secret Output; None: one is generated and kept in state."""
-    registry_key: Optional[pulumi.Output[str]] = None
-    """The registry's JSON key (o3:registryKey) as a secret Output; None: no login."""
-    tls_key: Optional[pulumi.Output[str]] = None
-    """The certificate's private key (o3:tlsKey) as a secret Output; required when o3:tls.enabled."""
+class SiteArgs(CommonSiteArgs):
+    """What one Docker site is made from (components.CommonSiteArgs), with o3:platform docker."""
 
 
-class O3Site(pulumi.ComponentResource):
+class Site(pulumi.ComponentResource):
     """Network, folders, registry login, MySQL, schemas and the three apps of one site."""
 
-    def __init__(self, name: str, args: O3SiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: SiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
         cfg = args.config
         super().__init__(f"{TYPE_PREFIX}Site", name, {"site": cfg.site.name}, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -65,15 +56,7 @@ class O3Site(pulumi.ComponentResource):
         )
         provider = login.provider
 
-        password = args.db_password
-        if password is None:
-            # Generated once and kept in state. Letters and digits only: it goes into ';'-separated
-            # JDBC strings. MySQL keeps the first password it was initialised with (README), so it
-            # is protected: a plain `pulumi destroy` is refused before anything is deleted, and
-            # `destroy --exclude-protected` keeps it for the next `up` on the same data folder.
-            generated = random.RandomPassword(f"{name}-db-password", length=32, special=False,
-                                              opts=pulumi.ResourceOptions(parent=self, protect=True))
-            password = pulumi.Output.secret(generated.result)
+        password = db_password(name, args.db_password, self)
 
         # One pull per image; pacs and pacs-singleton share theirs. keep_locally: a replaced
         # image stays on the host for a fast rollback and is never pulled out from under a container.
@@ -86,7 +69,7 @@ class O3Site(pulumi.ComponentResource):
             for role, ref in refs.items()
         }
 
-        net = O3Network(f"{name}-net", O3NetworkArgs(settings=cfg.network, provider=provider), opts=child)
+        net = Network(f"{name}-net", NetworkArgs(settings=cfg.network, provider=provider), opts=child)
         folders = StorageFolders(
             f"{name}-folders",
             StorageFoldersArgs(storage_path=site.storage_path, helper_image=images["db"].image_id,
@@ -150,8 +133,7 @@ class O3Site(pulumi.ComponentResource):
                 http_on_loopback=cfg.tls.enabled,
                 logs=cfg.logs,
                 network_name=net.name,
-                extra_env={"pacs": cfg.extra_env.pacs, "pacsSingleton": cfg.extra_env.pacs_singleton,
-                           "view": cfg.extra_env.view},
+                extra_env=cfg.extra_env.model_dump(by_alias=True),  # by o3:extraEnv key
                 labels=labels,
                 image_refs={"pacs": cfg.images.pacs, "view": cfg.images.view},
                 provider=provider,

@@ -5,14 +5,21 @@ with the same names, variables, mount points and ports the applications see on D
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
+import pulumi
+
+from sitespec.containers import Container
 from sitespec.guide import FOLDERS, KUBE_DATA_VOLUME, KUBE_DB_SECRET, MAINTENANCE_SCRIPT, MOUNTS
 
 DATA_VOLUME = KUBE_DATA_VOLUME  # the ReadWriteMany volume: DICOM storage, the apps' logs and shared-persist, backups
 DB_SECRET = KUBE_DB_SECRET  # the root password and the guide's three connection strings
 PULL_SECRET = "o3-registry"
 SCRIPTS = "o3-scripts"  # a ConfigMap: the dump and schema scripts
+# The shared schema script keeps its first key in that ConfigMap: the Job runs it by that path,
+# and a Job's template is immutable, so a new path would replace every deployed site's Job.
+SCHEMA_SCRIPT_KEY = "kube-schemas.sh"
 SCRIPTS_MOUNT = posixpath.dirname(MAINTENANCE_SCRIPT)  # where o3-maintenance has them on Docker too
 
 
@@ -35,6 +42,18 @@ def secret_env(name: str, key: Optional[str] = None) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": key or name}}}
 
 
+def container_env(c: Container, timezone: str, extra: Mapping[str, str]) -> list[dict[str, Any]]:
+    """A guide container's variables (sitespec.containers): o3:extraEnv and the literal ones sorted,
+    then the secret ones by secretKeyRef, in the description's order."""
+    return env(c.literal_env(timezone, extra)) + [secret_env(var) for var in c.secret_env]
+
+
+def service_ports(c: Container, http: bool = True) -> list[dict[str, Any]]:
+    """A guide container's ports (sitespec.containers) as a Service's; without the plain HTTP ones
+    when `http` is False (behind the HTTPS front door)."""
+    return [{"name": p.name, "port": p.number, "targetPort": p.number} for p in c.ports if http or not p.http]
+
+
 def data_mounts(container: str) -> list[dict[str, Any]]:
     """The guide's mounts of a container, each a folder (subPath) of the site's data volume,
     laid out as under the Docker site's storage path."""
@@ -49,7 +68,17 @@ def pull_secrets(with_login: bool) -> Optional[list[dict[str, str]]]:
     return [{"name": PULL_SECRET}] if with_login else None
 
 
-def requests(cpu: str, memory: str) -> dict[str, Any]:
+def resources(cpu: str, memory: str) -> dict[str, Any]:
     """Requests from the sizing table, and a memory limit of the same size (the apps' JVMs size
     their heap from it); no CPU limit, which would only throttle."""
     return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}}
+
+
+@dataclass(frozen=True)
+class KubePartArgs:
+    """What every part of a Kubernetes site is placed by: the site and its namespace."""
+
+    site: str
+    """o3:site.name, in the objects' labels (and the dumps' first line)."""
+    namespace: pulumi.Input[str]
+    """The site's namespace."""

@@ -1,51 +1,59 @@
-"""Dumps on Kubernetes, by the site's one dump script (components/scripts/maintenance.sh, through
-kube-dump.sh), into `backups` on the data volume, with the same names and retention as on Docker:
-
-- before any image changes, a Job (its name follows the image references, so every change makes
-  one) dumps both schemas; the db and the apps wait for it, and a failed dump stops the upgrade;
-- every night at o3:backup.schedule in the site's time zone, the CronJob `o3-maintenance` dumps,
-  writes the status ops.verify reads, and prunes old dumps and old log files."""
+"""Pre-upgrade backup on Kubernetes: before any image changes, a Job dumps both schemas, by the
+site's one dump script (components/scripts/maintenance.sh, through kube-dump.sh), into `backups`
+on the data volume, with the same names and retention as on Docker. The Job's spec follows the
+image references, so every change makes a new one; the db and the apps wait for it, and a
+failed dump stops the upgrade. Below: the dump pod the nightly CronJob (maintenance.py) runs too."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from sitespec.config import BackupSettings, ImageRefs, LogSettings
-from sitespec.guide import BACKUPS_MOUNT, DB_PASSWORD_FILE, FOLDERS, MAINTENANCE_CONTAINER, script_env
+from sitespec.config import ImageRefs
+from sitespec.guide import BACKUPS_MOUNT, DB_PASSWORD_FILE, FOLDERS, script_env
 from sitespec.imageref import version_of
 
 from .. import TYPE_PREFIX
-from . import DATA_VOLUME, SCRIPTS, SCRIPTS_MOUNT, data_volume, env, labels, pull_secrets, secret_env
+from . import KubePartArgs, DATA_VOLUME, SCRIPTS, SCRIPTS_MOUNT, data_volume, env, labels, pull_secrets, secret_env
 from .secrets import PASSWORD_KEY
 
 
 @dataclass(frozen=True)
-class DumpsArgs:
-    """What the pre-upgrade Job and the nightly CronJob are made from."""
+class KubePreUpgradeBackupArgs(KubePartArgs):
+    """What the pre-upgrade Job is made from."""
 
-    site: str
-    """o3:site.name: the dumps' first line, and the objects' labels."""
-    namespace: pulumi.Input[str]
-    """The site's namespace."""
-    timezone: str
-    """o3:site.timezone: the CronJob's schedule is in site time."""
     images: ImageRefs
-    """o3:images: the Job's name follows them; the db image runs the dumps."""
-    backup: BackupSettings
-    """o3:backup: pre-upgrade dumps kept (retain), the nightly time (schedule) and days kept (retainDays)."""
-    logs: LogSettings
-    """o3:logs: log files older than retainDays are pruned."""
+    """o3:images: the Job follows them; the db image runs the dump."""
+    retain: int
+    """o3:backup.retain: how many pre-upgrade dumps to keep (count, not days)."""
     with_pull_secret: bool
-    """Whether the pods pull with the site's pull Secret."""
+    """Whether the pod pulls with the site's pull Secret."""
     depends_on: Sequence[pulumi.Resource]
-    """What the dumps need: the Secret, the data volume and the scripts."""
+    """What the dump needs: the Secret, the data volume and the scripts."""
+    moved_from: Optional[pulumi.Alias] = None
+    """The Job's resource before it moved here (until release df2d194 a child of o3:index:KubeDumps):
+    its alias, so a deployed site keeps its Job."""
 
 
-def _mounts(logs: bool) -> list[dict]:
+def dump_pod(with_pull_secret: bool) -> dict[str, Any]:
+    """What the dump pods share: never restarted, the scripts and the data volume mounted."""
+    return {
+        "restartPolicy": "Never",
+        "imagePullSecrets": pull_secrets(with_pull_secret),
+        "volumes": [{"name": SCRIPTS, "configMap": {"name": SCRIPTS}}, data_volume()],
+    }
+
+
+def dump_env(site: str, extra: Optional[Mapping[str, str]] = None) -> list[dict[str, Any]]:
+    """The dump script's variables; the password by reference to the db Secret."""
+    names = {**script_env(site), "O3_PASSWORD_FILE": DB_PASSWORD_FILE}
+    return env({**names, **(extra or {})}) + [secret_env("MYSQL_PWD", PASSWORD_KEY)]
+
+
+def dump_mounts(logs: bool) -> list[dict]:
     mounts = [{"name": SCRIPTS, "mountPath": SCRIPTS_MOUNT, "readOnly": True},
               {"name": DATA_VOLUME, "mountPath": BACKUPS_MOUNT, "subPath": FOLDERS["backups"]}]
     if logs:
@@ -54,19 +62,13 @@ def _mounts(logs: bool) -> list[dict]:
     return mounts
 
 
-class Dumps(pulumi.ComponentResource):
-    """The pre-upgrade dump Job (`job`, what the db and the apps wait for) and the nightly CronJob."""
+class KubePreUpgradeBackup(pulumi.ComponentResource):
+    """The pre-upgrade dump Job (`job`, what the db and the apps wait for)."""
 
     job: k8s.batch.v1.Job
 
-    def __init__(self, name: str, args: DumpsArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__(f"{TYPE_PREFIX}KubeDumps", name, {}, opts)
-        names = {**script_env(args.site), "O3_PASSWORD_FILE": DB_PASSWORD_FILE}
-        pod = {
-            "restartPolicy": "Never",
-            "imagePullSecrets": pull_secrets(args.with_pull_secret),
-            "volumes": [{"name": SCRIPTS, "configMap": {"name": SCRIPTS}}, data_volume()],
-        }
+    def __init__(self, name: str, args: KubePreUpgradeBackupArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(f"{TYPE_PREFIX}KubePreUpgradeBackup", name, {}, opts)
         i = args.images
         to = "_to_" + "_".join(f"{c}-{version_of(ref)}" for c, ref in (("db", i.db), ("pacs", i.pacs), ("view", i.view)))
         self.job = k8s.batch.v1.Job(
@@ -74,42 +76,16 @@ class Dumps(pulumi.ComponentResource):
             metadata={"namespace": args.namespace, "labels": labels(args.site, "backup"),
                       "annotations": {"o3.images": " ".join((i.db, i.pacs, i.view))}},
             spec={"backoffLimit": 0, "template": {"metadata": {"labels": labels(args.site, "backup")}, "spec": {
-                **pod,
+                **dump_pod(args.with_pull_secret),
                 "containers": [{
                     "name": "dump",
                     "image": i.db,
-                    "command": ["sh", f"{SCRIPTS_MOUNT}/kube-dump.sh", "backup", to, str(args.backup.retain)],
-                    "env": env(names) + [secret_env("MYSQL_PWD", PASSWORD_KEY)],
-                    "volumeMounts": _mounts(logs=False),
+                    "command": ["sh", f"{SCRIPTS_MOUNT}/kube-dump.sh", "backup", to, str(args.retain)],
+                    "env": dump_env(args.site),
+                    "volumeMounts": dump_mounts(logs=False),
                 }],
             }}},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
-        )
-        hh, mm = args.backup.schedule.split(":")
-        k8s.batch.v1.CronJob(
-            f"{name}-nightly",
-            metadata={"name": MAINTENANCE_CONTAINER, "namespace": args.namespace, "labels": labels(args.site, "maintenance")},
-            spec={
-                "schedule": f"{int(mm)} {int(hh)} * * *",
-                "timeZone": args.timezone,
-                "concurrencyPolicy": "Forbid",
-                # A controller that was down at the scheduled time catches up within 6 h.
-                "startingDeadlineSeconds": 6 * 3600,
-                "successfulJobsHistoryLimit": 3,
-                "failedJobsHistoryLimit": 3,
-                "jobTemplate": {"spec": {"backoffLimit": 0, "template": {
-                    "metadata": {"labels": labels(args.site, "maintenance")},
-                    "spec": {**pod, "containers": [{
-                        "name": "nightly",
-                        "image": i.db,
-                        "command": ["sh", f"{SCRIPTS_MOUNT}/kube-dump.sh", "nightly"],
-                        "env": env({**names, "O3_RETAIN_DAYS": str(args.backup.retain_days),
-                                    "O3_LOG_RETAIN_DAYS": str(args.logs.retain_days), "TZ": args.timezone})
-                        + [secret_env("MYSQL_PWD", PASSWORD_KEY)],
-                        "volumeMounts": _mounts(logs=True),
-                    }]},
-                }}},
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on),
+                                        aliases=[args.moved_from] if args.moved_from else None),
         )
         self.register_outputs({})

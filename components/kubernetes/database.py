@@ -16,25 +16,22 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from sitespec.config import DatabaseSettings, KubeDatabaseSettings
-from sitespec.guide import DB_CONTAINER, DB_PASSWORD_FILE, KUBE_DB_VOLUME, MOUNTS, MYSQL_PORT
+from sitespec.containers import DB, DB_PROBE
+from sitespec.guide import DB_CONTAINER, DB_PASSWORD_FILE, KUBE_DB_VOLUME, MYSQL_PORT
 from sitespec.sizing import PodRequest
 
 from .. import TYPE_PREFIX
-from . import DB_SECRET, env, labels, pull_secrets, requests, selector
+from . import KubePartArgs, DB_SECRET, container_env, labels, pull_secrets, resources, selector, service_ports
 from .secrets import PASSWORD_KEY
 
 DB_VOLUME = KUBE_DB_VOLUME
-PING = ["mysqladmin", "ping", "-h", "127.0.0.1", "--protocol=tcp", "--silent"]
+PING = list(DB_PROBE.command)
 
 
 @dataclass(frozen=True)
-class KubeDatabaseArgs:
+class KubeDatabaseArgs(KubePartArgs):
     """What the `db` StatefulSet (or the Service in front of an external MySQL) is made from."""
 
-    site: str
-    """o3:site.name, in the objects' labels."""
-    namespace: pulumi.Input[str]
-    """The site's namespace."""
     settings: DatabaseSettings
     """o3:database: the mysqld flags, the stop grace (seconds) and how long `up` waits for MySQL (seconds)."""
     kube: KubeDatabaseSettings
@@ -79,11 +76,11 @@ class KubeDatabase(pulumi.ComponentResource):
             f"{name}-service",
             metadata={**meta, "name": DB_CONTAINER},
             spec={"type": "ClusterIP", "selector": selector(args.site, DB_CONTAINER),
-                  "ports": [{"name": "mysql", "port": MYSQL_PORT, "targetPort": MYSQL_PORT}]},
+                  "ports": service_ports(DB)},
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
         s = args.settings
-        (data_path,) = [path for _, path in MOUNTS[DB_CONTAINER]]
+        (data_path,) = [path for _, path in DB.mounts]
         assert args.request is not None
         statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
@@ -101,23 +98,25 @@ class KubeDatabase(pulumi.ComponentResource):
                             "name": DB_CONTAINER,
                             "image": args.image,
                             "args": ["mysqld", *s.mysqld_flags],
-                            "env": env({**args.extra_env, "TZ": args.timezone,
-                                        "MYSQL_ROOT_PASSWORD_FILE": DB_PASSWORD_FILE}),
-                            "ports": [{"name": "mysql", "containerPort": MYSQL_PORT}],
+                            "env": container_env(DB, args.timezone, args.extra_env),
+                            "ports": [{"name": p.name, "containerPort": p.number} for p in DB.ports],
                             "volumeMounts": [
                                 {"name": "data", "mountPath": data_path},
                                 {"name": "password", "mountPath": DB_PASSWORD_FILE, "subPath": PASSWORD_KEY,
                                  "readOnly": True},
                             ],
-                            "readinessProbe": {"exec": {"command": PING}, "periodSeconds": 2, "timeoutSeconds": 10,
-                                               "failureThreshold": 5},
+                            # The guide's healthcheck.
+                            "readinessProbe": {"exec": {"command": PING}, "periodSeconds": DB_PROBE.interval_seconds,
+                                               "timeoutSeconds": DB_PROBE.timeout_seconds,
+                                               "failureThreshold": DB_PROBE.retries},
                             # A first start initialises the data volume: the startup probe's budget
                             # is the wait o3:database.waitTimeoutSeconds allows.
-                            "startupProbe": {"exec": {"command": PING}, "periodSeconds": 5, "timeoutSeconds": 10,
+                            "startupProbe": {"exec": {"command": PING}, "periodSeconds": 5,
+                                             "timeoutSeconds": DB_PROBE.timeout_seconds,
                                              "failureThreshold": max(1, s.wait_timeout_seconds // 5)},
-                            "livenessProbe": {"tcpSocket": {"port": MYSQL_PORT}, "periodSeconds": 20,
+                            "livenessProbe": {"tcpSocket": {"port": DB_PROBE.port}, "periodSeconds": 20,
                                               "timeoutSeconds": 10, "failureThreshold": 6},
-                            "resources": requests(args.request.cpu, args.request.memory),
+                            "resources": resources(args.request.cpu, args.request.memory),
                         }],
                         "volumes": [
                             {"name": "data", "persistentVolumeClaim": {"claimName": DB_VOLUME}},

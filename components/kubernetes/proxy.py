@@ -20,19 +20,15 @@ from sitespec.config import TlsSettings
 from sitespec.guide import PROXY_CONTAINER, PROXY_PACS_PORT, PROXY_VIEW_PORT
 
 from .. import CERT_PATH, CONF_PATH, KEY_PATH, TYPE_PREFIX, nginx_conf
-from . import labels, pull_secrets, requests, selector
+from . import KubePartArgs, labels, pull_secrets, resources, selector
 
 TLS_SECRET = "o3-tls"
 
 
 @dataclass(frozen=True)
-class KubeTlsProxyArgs:
+class KubeTlsProxyArgs(KubePartArgs):
     """What the HTTPS front door is made from."""
 
-    site: str
-    """o3:site.name, in the objects' labels."""
-    namespace: pulumi.Input[str]
-    """The site's namespace."""
     tls: TlsSettings
     """o3:tls: the certificate (PEM) and the ports of VIEW and the PACS over HTTPS."""
     key: pulumi.Output[str]
@@ -95,7 +91,7 @@ class KubeTlsProxy(pulumi.ComponentResource):
                             "readinessProbe": {"tcpSocket": {"port": PROXY_VIEW_PORT}, "periodSeconds": 2},
                             "livenessProbe": {"tcpSocket": {"port": PROXY_VIEW_PORT}, "periodSeconds": 10},
                             "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
-                            "resources": requests("100m", "128Mi"),
+                            "resources": resources("100m", "128Mi"),
                         }],
                         "volumes": [
                             {"name": "config", "configMap": {"name": PROXY_CONTAINER}},

@@ -10,37 +10,33 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from sitespec.guide import DB_CONTAINER, SCHEMAS
+from sitespec.guide import DB_CONTAINER
 
-from .. import TYPE_PREFIX
-from . import SCRIPTS, SCRIPTS_MOUNT, env, labels, pull_secrets, secret_env
+from .. import TYPE_PREFIX, schema_env
+from . import KubePartArgs, SCHEMA_SCRIPT_KEY, SCRIPTS, SCRIPTS_MOUNT, env, labels, pull_secrets, secret_env
 from .secrets import PASSWORD_KEY
 
 
 @dataclass(frozen=True)
-class SchemaJobArgs:
+class KubeSchemasArgs(KubePartArgs):
     """What the schema Job is made from."""
 
-    site: str
-    """o3:site.name, in the objects' labels."""
-    namespace: pulumi.Input[str]
-    """The site's namespace."""
     image: str
     """The db image (o3:images.db): its mysql client runs the statements."""
     user: str
     """The MySQL user (root, or o3:kubernetes.database.user)."""
     retries: int
-    """o3:database.schemaRetries: attempts, 2 s apart, while MySQL is still starting."""
+    """o3:database.schemaRetries: attempts, components.SCHEMA_RETRY_DELAY_SECONDS apart, while MySQL is still starting."""
     with_pull_secret: bool
     """Whether the pod pulls with the site's pull Secret."""
     depends_on: Sequence[pulumi.Resource]
     """What the Job waits for: MySQL ready, the Secret and the scripts."""
 
 
-class SchemaJob(pulumi.ComponentResource):
+class KubeSchemas(pulumi.ComponentResource):
     job: k8s.batch.v1.Job
 
-    def __init__(self, name: str, args: SchemaJobArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: KubeSchemasArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{TYPE_PREFIX}KubeSchemas", name, {}, opts)
         self.job = k8s.batch.v1.Job(
             f"{name}-job",
@@ -56,10 +52,9 @@ class SchemaJob(pulumi.ComponentResource):
                         "containers": [{
                             "name": "schemas",
                             "image": args.image,
-                            "command": ["sh", f"{SCRIPTS_MOUNT}/kube-schemas.sh"],
+                            "command": ["sh", f"{SCRIPTS_MOUNT}/{SCHEMA_SCRIPT_KEY}"],
                             "env": env({"O3_DB_HOST": DB_CONTAINER, "O3_DB_USER": args.user,
-                                        "O3_SCHEMAS": " ".join(SCHEMAS), "O3_RETRIES": str(args.retries),
-                                        "O3_RETRY_DELAY": "2"})
+                                        **schema_env(args.retries)})
                             + [secret_env("MYSQL_PWD", PASSWORD_KEY)],
                             "volumeMounts": [{"name": SCRIPTS, "mountPath": SCRIPTS_MOUNT, "readOnly": True}],
                         }],

@@ -12,31 +12,27 @@ import pulumi_kubernetes as k8s
 from sitespec.guide import connection_strings
 
 from .. import TYPE_PREFIX
-from . import DB_SECRET, labels
+from . import KubePartArgs, DB_SECRET, labels
 
 PASSWORD_KEY = "password"
 
 
 @dataclass(frozen=True)
-class SiteSecretsArgs:
+class KubeSecretsArgs(KubePartArgs):
     """What the site's db Secret is made from."""
 
-    site: str
-    """o3:site.name, in the Secret's labels."""
-    namespace: pulumi.Input[str]
-    """The site's namespace."""
     password: pulumi.Output[str]
     """The MySQL password (o3:dbPassword, or the generated one), a secret Output."""
     user: str
     """The MySQL user of the connection strings (root, or o3:kubernetes.database.user)."""
 
 
-class SiteSecrets(pulumi.ComponentResource):
+class KubeSecrets(pulumi.ComponentResource):
     """The Secret `o3-db`: key `password`, and one key per connection-string variable."""
 
     secret: k8s.core.v1.Secret
 
-    def __init__(self, name: str, args: SiteSecretsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: KubeSecretsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{TYPE_PREFIX}KubeSecrets", name, {}, opts)
         data = {PASSWORD_KEY: args.password}
         for var in connection_strings("").keys():

@@ -10,37 +10,29 @@ import pulumi
 import pulumi_random as random
 
 from sitespec import sizing
-from sitespec.config import SiteConfig
 from sitespec.facts import FACTS_SUFFIX, site_facts
 from sitespec.guide import BACKUP_FOLDER, FOLDERS, PACS_CONTAINER, PACS_HTTP_PORT, VIEW_CONTAINER, VIEW_HTTP_PORT
 
-from .. import TYPE_PREFIX
+from .. import TYPE_PREFIX, CommonSiteArgs, db_password
 from .apps import KubeApplications, KubeApplicationsArgs
-from .backup import Dumps, DumpsArgs
+from .backup import KubePreUpgradeBackup, KubePreUpgradeBackupArgs
 from .database import KubeDatabase, KubeDatabaseArgs
-from .namespace import SiteNamespace, SiteNamespaceArgs
+from .maintenance import KubeMaintenance, KubeMaintenanceArgs
+from .network import KubeNamespace, KubeNamespaceArgs
 from .proxy import KubeTlsProxy, KubeTlsProxyArgs
-from .schemas import SchemaJob, SchemaJobArgs
-from .secrets import SiteSecrets, SiteSecretsArgs
-from .storage import DataVolume, DataVolumeArgs
+from .registry import KubeRegistryLogin, KubeRegistryLoginArgs
+from .schemas import KubeSchemas, KubeSchemasArgs
+from .secrets import KubeSecrets, KubeSecretsArgs
+from .volumes import KubeDataVolume, KubeDataVolumeArgs
 
 
 @dataclass(frozen=True)
-class KubeSiteArgs:
-    """What one Kubernetes site is made from."""
-
-    config: SiteConfig
-    """The site's validated stack config, with o3:platform kubernetes."""
-    db_password: Optional[pulumi.Output[str]] = None
-    """MySQL password (o3:dbPassword) as a secret Output; None: one is generated and kept in state."""
-    registry_key: Optional[pulumi.Output[str]] = None
-    """The registry's JSON key (o3:registryKey) as a secret Output; None: no pull Secret."""
-    tls_key: Optional[pulumi.Output[str]] = None
-    """The certificate's private key (o3:tlsKey) as a secret Output; required when o3:tls.enabled."""
+class KubeSiteArgs(CommonSiteArgs):
+    """What one Kubernetes site is made from (components.CommonSiteArgs), with o3:platform kubernetes."""
 
 
 class KubeSite(pulumi.ComponentResource):
-    """Namespace, pull Secret, secrets, data volume, MySQL, schemas, the three apps, the dumps."""
+    """Namespace, pull Secret, secrets, data volume, the dumps, MySQL, schemas, the three apps."""
 
     def __init__(self, name: str, args: KubeSiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
         cfg = args.config
@@ -58,39 +50,44 @@ class KubeSite(pulumi.ComponentResource):
         random.RandomId(f"{name}{FACTS_SUFFIX}", byte_length=4, keepers=site_facts(cfg), opts=child)
 
         login = args.registry_key is not None
-        ns = SiteNamespace(f"{name}-namespace", SiteNamespaceArgs(
-            site=site.name, namespace=kube.namespace or site.name, registry=cfg.registry,
-            registry_key=args.registry_key), opts=child)
-        password = args.db_password
-        if password is None:
-            # As on Docker: generated once, kept in state, protected (MySQL keeps its first password).
-            generated = random.RandomPassword(f"{name}-db-password", length=32, special=False,
-                                              opts=pulumi.ResourceOptions(parent=self, protect=True))
-            password = pulumi.Output.secret(generated.result)
+        ns = KubeNamespace(f"{name}-namespace", KubeNamespaceArgs(site=site.name, namespace=kube.namespace or site.name),
+                           opts=child)
+        registry = KubeRegistryLogin(f"{name}-registry", KubeRegistryLoginArgs(
+            site=site.name, namespace=ns.name, registry=cfg.registry, key=args.registry_key,
+            moved_from=pulumi.Alias(name=f"{name}-namespace-pull-secret", parent=ns)), opts=child)
+        password = db_password(name, args.db_password, self)
         user = kube.database.user
-        secrets = SiteSecrets(f"{name}-secrets", SiteSecretsArgs(
+        secrets = KubeSecrets(f"{name}-secrets", KubeSecretsArgs(
             site=site.name, namespace=ns.name, password=password, user=user), opts=child)
-        volume = DataVolume(f"{name}-data", DataVolumeArgs(
+        volume = KubeDataVolume(f"{name}-data", KubeDataVolumeArgs(
             site=site.name, namespace=ns.name, storage_class=kube.storage_class, storage_gb=kube.storage_gb), opts=child)
-        needs = [secrets.secret, volume.claim, volume.scripts] + ([ns.pull_secret] if ns.pull_secret else [])
-        dumps = Dumps(f"{name}-dumps", DumpsArgs(
-            site=site.name, namespace=ns.name, timezone=site.timezone, images=cfg.images, backup=cfg.backup,
-            logs=cfg.logs, with_pull_secret=login, depends_on=needs), opts=child)
+        needs = [secrets.secret, volume.claim, volume.scripts] + ([registry.pull_secret] if registry.pull_secret else [])
+        # Until release df2d194 one component, KubeDumps "<name>-dumps", held the Job and the CronJob:
+        # the backup takes its place, and each moved resource keeps its old URN as an alias.
+        dumps, dumps_type = f"{name}-dumps", f"{TYPE_PREFIX}KubeDumps"
+        dumps_urn = pulumi.create_urn(dumps, dumps_type, parent=self)
+        backup = KubePreUpgradeBackup(f"{name}-backup", KubePreUpgradeBackupArgs(
+            site=site.name, namespace=ns.name, images=cfg.images, retain=cfg.backup.retain, with_pull_secret=login,
+            depends_on=needs, moved_from=pulumi.Alias(name=f"{dumps}-pre-upgrade", parent=dumps_urn)),
+            opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=dumps, type_=dumps_type)]))
+        KubeMaintenance(f"{name}-maintenance", KubeMaintenanceArgs(
+            site=site.name, namespace=ns.name, timezone=site.timezone, image=cfg.images.db, backup=cfg.backup,
+            logs=cfg.logs, with_pull_secret=login, depends_on=needs,
+            moved_from=pulumi.Alias(name=f"{dumps}-nightly", parent=dumps_urn)), opts=child)
         db_settings = kube.database.model_copy(update={"storage_class": kube.database.storage_class or kube.storage_class})
         db = KubeDatabase(f"{name}-db", KubeDatabaseArgs(
             site=site.name, namespace=ns.name, settings=cfg.database, kube=db_settings, image=cfg.images.db,
             timezone=site.timezone, extra_env=cfg.extra_env.db, request=plan.requests.get("db"),
-            with_pull_secret=login, depends_on=[*needs, dumps.job]), opts=child)
-        schemas = SchemaJob(f"{name}-schemas", SchemaJobArgs(
+            with_pull_secret=login, depends_on=[*needs, backup.job]), opts=child)
+        schemas = KubeSchemas(f"{name}-schemas", KubeSchemasArgs(
             site=site.name, namespace=ns.name, image=cfg.images.db, user=user, retries=cfg.database.schema_retries,
             with_pull_secret=login, depends_on=[*needs, *db.ready]), opts=child)
         apps = KubeApplications(f"{name}-apps", KubeApplicationsArgs(
             site=site.name, namespace=ns.name, images={"pacs": cfg.images.pacs, "view": cfg.images.view},
             timezone=site.timezone,
-            extra_env={"pacs": cfg.extra_env.pacs, "pacsSingleton": cfg.extra_env.pacs_singleton,
-                       "view": cfg.extra_env.view},
+            extra_env=cfg.extra_env.model_dump(by_alias=True),  # by o3:extraEnv key
             replicas=plan.replicas, requests=plan.requests, expose=kube.expose, http_public=not cfg.tls.enabled,
-            with_pull_secret=login, depends_on=[schemas.job, dumps.job]), opts=child)
+            with_pull_secret=login, depends_on=[schemas.job, backup.job]), opts=child)
         host = cfg.public_host_name
         if cfg.tls.enabled:
             assert args.tls_key is not None  # config validation requires it with TLS

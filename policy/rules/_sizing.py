@@ -1,90 +1,68 @@
-"""The sizing rules' shared body: the vendor's table (sitespec.sizing) against the site facts."""
+"""The sizing rules' shared body: the vendor's table (sitespec.sizing) against what the site has
+(sitespec.facts.Capacity: the declared host on Docker, the pods' requests and the data volume on
+Kubernetes)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
-from pulumi_policy import EnforcementLevel, PolicyConfigSchema, StackValidationPolicy
+from pulumi_policy import EnforcementLevel
 
 from sitespec import sizing
-from sitespec.guide import KUBE_DATA_VOLUME
+from sitespec.facts import Record, SiteFacts
 
-from . import _kube
-from .common import config, num, site_facts
+from ._rule import Report, Rule
 
-
-def kube_size(resources, host_key: str):
-    """On Kubernetes, what stands for an o3:host value: (what it is, its value), or None when it
-    has no counterpart (network) or is not known yet (preview)."""
-    if host_key in ("cpuCores", "memoryGb"):
-        cpu, mem, unknown = _kube.requested(resources)
-        if unknown:
-            return None
-        return ("the pods request", cpu) if host_key == "cpuCores" else ("the pods request", mem)
-    if host_key == "storageGb":
-        gb = _kube.claim_gb(resources, KUBE_DATA_VOLUME)
-        return None if gb is None else (f"the data volume {KUBE_DATA_VOLUME} has", gb)
-    return None
-
-# Config every sizing rule accepts; each rule reads the ones it needs.
-SCHEMA = {
+# The thresholds besides the table; a rule offers the ones it reads as its config.
+CONFIG = {
     "pathologyCoresPerUser": {"type": "number", "default": sizing.PATHOLOGY_CORES_PER_USER},
     "minStorageGb": {"type": "number", "default": sizing.MIN_STORAGE_GB},
     "minNetworkMbps": {"type": "number", "default": sizing.MIN_NETWORK_MBPS},
     "examsPerDayLimit": {"type": "integer", "default": sizing.EXAMS_PER_DAY_LIMIT},
 }
-DEFAULTS = {k: v["default"] for k, v in SCHEMA.items()}
+DEFAULTS = {k: v["default"] for k, v in CONFIG.items()}
+NO_RECORD = ("no site-facts record (random RandomId `<site>-site-facts`) is registered: the program that registers it "
+             "(components/*/site.py, sitespec/facts.py) is needed for the sizing check")
 
 
-def site_requirements(args: Any, report: Callable) -> tuple[str, dict[str, str], sizing.Requirements] | None:
-    found = site_facts(args.resources)
-    if found is None:
-        report("no site-facts record (random RandomId `<site>-site-facts`) is registered: the program that "
-               "registers it (components/docker/site.py, sitespec/facts.py) is needed for the sizing check")
+def requirements(site: SiteFacts, report: Report, cfg: dict[str, Any]) -> Optional[tuple[Record, sizing.Requirements]]:
+    """The site's record and what the table requires of it; reports a missing record."""
+    if site.record is None:
+        report(NO_RECORD)
         return None
-    _, facts = found
-    cfg = config(args, DEFAULTS)
-    req = sizing.requirements(
-        int(num(facts, "concurrentUsers")),
-        facts.get("pathology") == "true",
-        int(num(facts, "examsPerDay")),
+    cfg = {**DEFAULTS, **cfg}
+    r = site.record
+    return r, sizing.requirements(
+        r.concurrent_users, r.pathology, r.exams_per_day,
         pathology_cores_per_user=float(cfg["pathologyCoresPerUser"]),
         min_storage_gb=float(cfg["minStorageGb"]),
         min_network_mbps=float(cfg["minNetworkMbps"]),
         exams_per_day_limit=int(cfg["examsPerDayLimit"]),
     )
-    return facts["site"], facts, req
 
 
-def host_rule(name: str, host_key: str, need: Callable[[sizing.Requirements], sizing.Need],
-              level: EnforcementLevel, description: str, remediation: str) -> StackValidationPolicy:
-    """A rule comparing one declared o3:host value with its minimum."""
+def host_rule(name: str, host_key: str, need: Callable[[sizing.Requirements], sizing.Need], level: EnforcementLevel,
+              description: str, remediation: str, config: tuple[str, ...] = ()) -> Rule:
+    """A rule comparing what the site has of one o3:host dimension with its minimum. A figure the
+    platform does not have (a Kubernetes site's network) or does not know yet (preview) is not
+    checked; a value that cannot be read is a violation naming it, never counted as 0."""
 
-    def validate(args: Any, report: Callable) -> None:
-        got = site_requirements(args, report)
-        if got is None:
+    def check(site: SiteFacts, report: Report, cfg: dict[str, Any]) -> None:
+        got = requirements(site, report, cfg)
+        has = site.capacity.get(host_key)
+        if got is None or has is None:
             return
-        site, facts, req = got
-        if facts.get("platform") == "kubernetes":
-            found = kube_size(args.resources, host_key)
-            if found is None:
-                return
-            what, value = found
-            finding = sizing.Finding(host_key, value, need(req))
-            if finding.short:
-                n = finding.need
-                report(f"site {site}: {what} {sizing.fmt(value)} {n.unit}, {sizing.fmt(n.value)} {n.unit} required "
-                       f"({n.reason}). Fix: deploy the site with components.kubernetes.site.KubeSite, whose requests "
-                       "follow the table, or raise o3:kubernetes.storageGb.")
+        record, req = got
+        n = need(req)
+        for problem in has.unreadable:
+            report(f"site {record.site}: {problem}, so the site's {n.unit} cannot be checked. "
+                   "Fix: write it as a Kubernetes quantity (e.g. 500m, 2, 12Gi, 100G).")
+        if has.unreadable:
             return
-        finding = sizing.Finding(host_key, num(facts, "host" + host_key[0].upper() + host_key[1:]), need(req))
+        finding = sizing.Finding(host_key, has.value, n)
         if finding.short:
-            report(f"site {site}: o3:host.{finding.describe()}. {remediation}")
+            said = has.said.format(f"{sizing.fmt(has.value)} {n.unit}")
+            report(f"site {record.site}: {said}, {sizing.fmt(n.value)} {n.unit} required ({n.reason}): short by "
+                   f"{sizing.fmt(n.value - has.value)} {n.unit}. Fix: {remediation}")
 
-    return StackValidationPolicy(
-        name=name,
-        description=description,
-        enforcement_level=level,
-        validate=validate,
-        config_schema=PolicyConfigSchema(properties=SCHEMA),
-    )
+    return Rule(name, level, description, remediation, check, config={k: CONFIG[k] for k in config} or None)

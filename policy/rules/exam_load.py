@@ -1,24 +1,28 @@
-from typing import Any, Callable
+"""The exam load the vendor's sizing table holds for."""
 
-from pulumi_policy import EnforcementLevel, PolicyConfigSchema, StackValidationPolicy
+from typing import Any
 
-from ._sizing import SCHEMA, site_requirements
+from pulumi_policy import EnforcementLevel
 
+from sitespec.facts import SiteFacts
 
-def validate(args: Any, report: Callable) -> None:
-    got = site_requirements(args, report)
-    if got is None:
-        return
-    site, _, req = got
-    if req.high_exam_load:
-        report(f"site {site}: {req.high_exam_load}. Fix: size the host above the minimums (more cores and RAM "
-               "for the PACS) and record it in o3:host.")
+from ._rule import Report, Rule
+from ._sizing import CONFIG, requirements
+
+REMEDIATION = "size the site above the minimums (more cores and RAM for the PACS) and record it in the stack config."
 
 
-POLICY = StackValidationPolicy(
+def check(site: SiteFacts, report: Report, cfg: dict[str, Any]) -> None:
+    got = requirements(site, report, cfg)
+    if got is not None and got[1].high_exam_load:
+        report(f"site {got[0].site}: {got[1].high_exam_load}. Fix: {REMEDIATION}")
+
+
+RULE = Rule(
     name="o3-exam-load",
-    description="The vendor's sizing table holds for fewer than 150 exams a day of 200 images (config examsPerDayLimit).",
-    enforcement_level=EnforcementLevel.ADVISORY,
-    validate=validate,
-    config_schema=PolicyConfigSchema(properties=SCHEMA),
+    enforcement=EnforcementLevel.ADVISORY,
+    description="The vendor's sizing table holds for fewer than 150 exams a day of 200 images.",
+    remediation=REMEDIATION,
+    check=check,
+    config={"examsPerDayLimit": CONFIG["examsPerDayLimit"]},
 )

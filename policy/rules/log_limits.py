@@ -1,32 +1,32 @@
-"""Every container's Docker log is bounded: a full disk stops the archive.
+"""Every container's log is bounded: a full disk stops the archive.
 
 On Kubernetes a container's log is the kubelet's (its containerLogMaxSize and
 containerLogMaxFiles, node settings the cluster's administrators own): no pod spec can bound it,
-so the rule has nothing to check there. The apps' own log folders on the data volume are pruned
-by the nightly CronJob (o3:logs.retainDays), as by o3-maintenance on Docker."""
+so the adapter reports no unbounded log there. The apps' own log folders on the data volume are
+pruned nightly (o3:logs.retainDays), by o3-maintenance on Docker and a CronJob on Kubernetes."""
 
-from typing import Any, Callable
+from typing import Any
 
-from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
+from pulumi_policy import EnforcementLevel
 
-from .common import CONTAINER, known
+from sitespec.facts import SiteFacts
 
-BOUNDED_DRIVERS = {"json-file", "local"}  # the drivers that write to the host's disk
+from ._rule import Report, Rule
 
-
-def validate(args: Any, report: Callable) -> None:
-    if args.resource_type != CONTAINER:
-        return
-    driver = known(args.props, "logDriver", "json-file")
-    opts = known(args.props, "logOpts", {})
-    if driver in BOUNDED_DRIVERS and not (known(opts, "max-size") and known(opts, "max-file")):
-        report(f"container '{known(args.props, 'name', '?')}' logs with '{driver}' without max-size and max-file: "
-               "its log grows until the disk is full. Fix: o3:logs.maxSizeMb / maxFiles (the program sets both).")
+REMEDIATION = "set o3:logs.maxSizeMb and o3:logs.maxFiles (the program sets both)."
 
 
-POLICY = ResourceValidationPolicy(
+def check(site: SiteFacts, report: Report, cfg: dict[str, Any]) -> None:
+    for w in site.workloads:
+        if w.unbounded_log:
+            report(f"{w.title} {w.unbounded_log}: its log grows until the disk is full. Fix: {REMEDIATION}", w.urn)
+
+
+RULE = Rule(
     name="o3-log-limits",
-    description="Every container's Docker log has a size limit and a file count.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=validate,
+    enforcement=EnforcementLevel.MANDATORY,
+    description="Every container's Docker log has a size limit and a file count (on Kubernetes the kubelet bounds them).",
+    remediation=REMEDIATION,
+    check=check,
+    per_resource=True,
 )

@@ -1,44 +1,29 @@
-"""The database image is MySQL 8.0 (or 5.7, which the next rule flags)."""
+"""The database image is MySQL 8.0 (or 5.7, which o3-database-mysql-8-recommended flags)."""
 
-from typing import Any, Callable, Optional
+from typing import Any
 
-from pulumi_policy import EnforcementLevel, StackValidationPolicy
+from pulumi_policy import EnforcementLevel
 
 from sitespec import imageref
+from sitespec.facts import SiteFacts
 
-from sitespec.guide import DB_CONTAINER
+from ._rule import Report, Rule
 
-from . import _kube
-from .common import DB_IMAGE_SUFFIX, REMOTE_IMAGE, known
-
-
-def db_image(resources) -> Optional[tuple[Any, str]]:
-    """(resource, reference) of the MySQL image: the RemoteImage `<site>-db-image` on Docker, the
-    StatefulSet `db` on Kubernetes (none with an external MySQL)."""
-    for r in resources:
-        if r.resource_type == REMOTE_IMAGE and r.name.endswith(DB_IMAGE_SUFFIX):
-            return r, known(r.props, "name", "")
-    for w in _kube.workloads(resources, (_kube.STATEFULSET,)):
-        if w.name == DB_CONTAINER:
-            for c in _kube.containers(w):
-                if known(c, "name") == DB_CONTAINER:
-                    return w.resource, known(c, "image", "")
-    return None
+REMEDIATION = "set o3:images.db to mysql:8.0.x (default mysql:8.0.34)."
 
 
-def validate(args: Any, report: Callable) -> None:
-    found = db_image(args.resources)
-    if found is None:
+def check(site: SiteFacts, report: Report, cfg: dict[str, Any]) -> None:
+    if site.db_image is None:  # an external MySQL
         return
-    r, ref = found
-    problem = imageref.mysql_problem(ref)
+    problem = imageref.mysql_problem(site.db_image.ref)
     if problem:
-        report(f"{problem}. Fix: set o3:images.db to mysql:8.0.x (default mysql:8.0.34).", r.urn)
+        report(f"{problem}. Fix: {REMEDIATION}", site.db_image.urn)
 
 
-POLICY = StackValidationPolicy(
+RULE = Rule(
     name="o3-database-mysql",
+    enforcement=EnforcementLevel.MANDATORY,
     description="The database is the MySQL the vendor supports: MySQL 8.0 (5.7 is tolerated).",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=validate,
+    remediation=REMEDIATION,
+    check=check,
 )

@@ -1,36 +1,30 @@
 """Every image is pinned to one version: no missing tag, no `latest`, no `{X.Y.Z}` placeholder."""
 
-from typing import Any, Callable
+from typing import Any
 
-from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
+from pulumi_policy import EnforcementLevel
 
 from sitespec import imageref
+from sitespec.facts import SiteFacts
 
-from . import _kube
-from .common import REMOTE_IMAGE, known
+from ._rule import Report, Rule
 
-
-def refs(args: Any) -> list[str]:
-    """The image references a resource runs: a Docker RemoteImage's, or a workload's containers'."""
-    if args.resource_type == REMOTE_IMAGE:
-        return [known(args.props, "name", "")]
-    if args.resource_type in _kube.WORKLOADS:
-        (w,) = _kube.workloads([args])
-        return [known(c, "image", "") for c in _kube.containers(w)]
-    return []
+REMEDIATION = ("set o3:images to the exact version your O3 contact gave you "
+               "(e.g. ...:2.8.1, or pin a digest with @sha256:...).")
 
 
-def validate(args: Any, report: Callable) -> None:
-    for ref in refs(args):
-        problem = imageref.pin_problem(ref)
+def check(site: SiteFacts, report: Report, cfg: dict[str, Any]) -> None:
+    for image in site.images:
+        problem = imageref.pin_problem(image.ref)
         if problem:
-            report(f"{problem}. Fix: set o3:images to the exact version your O3 contact gave you "
-                   "(e.g. ...:2.8.1, or pin a digest with @sha256:...).")
+            report(f"{problem}. Fix: {REMEDIATION}", image.urn)
 
 
-POLICY = ResourceValidationPolicy(
+RULE = Rule(
     name="o3-pinned-images",
+    enforcement=EnforcementLevel.MANDATORY,
     description="Images are pinned: an upgrade must be a reviewed version change, never a moving tag.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=validate,
+    remediation=REMEDIATION,
+    check=check,
+    per_resource=True,
 )

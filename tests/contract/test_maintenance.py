@@ -60,7 +60,8 @@ def site_time(delta_minutes: int = 0) -> str:
     return (dt.datetime.now(ZONE) + dt.timedelta(minutes=delta_minutes)).strftime("%H:%M")
 
 
-def wait_for(predicate, seconds: float, what: str, site=None):
+def assert_eventually(predicate, seconds: float, what: str, site=None):
+    """What `predicate` returns once it is true; fails when it is not within `seconds`."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         found = predicate()
@@ -117,7 +118,7 @@ def test_docker_stop_ends_the_loop_cleanly_instead_of_killing_it(site):
     # Seen in the real-engine benchmark: as PID 1 the loop ignored SIGTERM, so each replacement
     # (every db bump) waited out the 10 s grace and then killed it (exit 137).
     c = restart_maintenance(site, not_due_schedule(), tick=15)
-    wait_for(lambda: "started: nightly dump" in c.logs().decode(), 30, "the loop to start")
+    assert_eventually(lambda: "started: nightly dump" in c.logs().decode(), 30, "the loop to start")
     c.stop(timeout=10)
     c.reload()
     assert c.attrs["State"]["ExitCode"] == 0 and "stopping" in c.logs().decode()
@@ -130,7 +131,7 @@ def test_the_nightly_dump_runs_at_its_minute_in_site_time(site):
     c = restart_maintenance(site, schedule, day=None)
     time.sleep(3)
     assert nightly_files(site) == before, "nothing may run before the scheduled minute"
-    new = wait_for(lambda: sorted(set(nightly_files(site)) - set(before)), 75, "the scheduled nightly dump")
+    new = assert_eventually(lambda: sorted(set(nightly_files(site)) - set(before)), 75, "the scheduled nightly dump")
     assert site_time() >= schedule or site_time() < "00:02"  # ran at (or just after) its minute, site time
     assert len(new) == 1
     st = status(site)
@@ -144,7 +145,7 @@ def test_the_nightly_dump_runs_at_its_minute_in_site_time(site):
 def test_a_host_that_was_down_at_the_scheduled_time_catches_up(site):
     before = nightly_files(site)
     restart_maintenance(site, site_time(-5) if site_time(-5) < site_time() else "00:00", day=site_day(-1))
-    wait_for(lambda: set(nightly_files(site)) - set(before), 30, "the catch-up dump", site)
+    assert_eventually(lambda: set(nightly_files(site)) - set(before), 30, "the catch-up dump", site)
 
 
 def test_a_failed_nightly_dump_is_reported_and_leaves_no_file(site):
@@ -153,7 +154,7 @@ def test_a_failed_nightly_dump_is_reported_and_leaves_no_file(site):
     try:
         before = nightly_files(site)
         restart_maintenance(site, site_time(+1), day=None)
-        wait_for(lambda: (backups(site) / ".o3-nightly-status").exists() and status(site)["ok"] is False, 90,
+        assert_eventually(lambda: (backups(site) / ".o3-nightly-status").exists() and status(site)["ok"] is False, 90,
                  "the failure report")
         st = status(site)
         assert "nightly dump failed" in st["message"] and st["file"] == ""
@@ -177,7 +178,7 @@ def test_retention_removes_old_nightly_dumps_and_cut_off_ones_and_nothing_else(s
             age(b / name, days)
 
     quiet_restart(site, prepare)  # pruning runs at start
-    wait_for(lambda: not any((b / n).exists() for n in gone), 20, "pruning", site)
+    assert_eventually(lambda: not any((b / n).exists() for n in gone), 20, "pruning", site)
     kept = {n for n in files if (b / n).exists()}
     assert kept == set(files) - gone  # retainDays 14 by default; an unfinished dump after a day
     for n in kept:
@@ -199,7 +200,7 @@ def test_old_log_files_go_recent_ones_and_every_data_folder_stay(site):
 
     c = quiet_restart(site, prepare)
     # The log line comes just after the file goes (find -delete, then the line): wait for both.
-    wait_for(lambda: not any(f.exists() for f in old)
+    assert_eventually(lambda: not any(f.exists() for f in old)
              and "removed log file /logs/pacs/server.2020-01-01.log" in c.logs().decode(), 20, "log pruning", site)
     assert all(f.exists() for f in recent + data)
 

@@ -56,7 +56,7 @@ def db_sql(client, sql: str) -> str:
     return out.decode()
 
 
-def converged(p: Project, client) -> None:
+def assert_converged(p: Project, client) -> None:
     """Every site container runs, the db is healthy with both schemas, and the drift check is green."""
     for name in SITE_CONTAINERS:
         assert client.containers.get(name).status == "running", name
@@ -97,7 +97,7 @@ def test_an_up_interrupted_while_it_waits_for_the_db_converges_after_the_readme_
         assert sig == signal.SIGKILL, f"a graceful interrupt left {name} unrecorded"
         client.containers.get(name).remove(force=True)
     p.up()
-    converged(p, client)
+    assert_converged(p, client)
     assert write.read_text() == "image"
 
 
@@ -108,7 +108,7 @@ def test_a_container_removed_by_hand_is_shown_by_the_drift_check_and_restored_by
     drift = p.preview("--refresh", "--expect-no-changes", policy=False, check=False)
     assert drift.returncode != 0 and f"{SITE}-apps-view" in drift.stdout + drift.stderr
     p.up()
-    converged(p, client)
+    assert_converged(p, client)
     assert http_json(8181)["role"] == "view"
 
 
@@ -127,7 +127,7 @@ def test_a_moved_storage_path_gets_new_folders_and_leaves_the_old_data_alone(mak
     new = old.parent / "moved-storage"
     p.edit(lambda cfg: cfg["o3:site"].update(storagePath=str(new)))
     p.up()
-    converged(p, client)
+    assert_converged(p, client)
     for name in SITE_CONTAINERS:
         sources = [m["Source"] for m in client.containers.get(name).attrs["Mounts"]]
         assert sources and all(s.startswith(f"{new}/") for s in sources), (name, sources)
@@ -172,7 +172,7 @@ def test_the_registry_key_logs_in_through_the_provider_and_the_images_are_pulled
         assert not client.images.list(name=ref), f"{ref} is already on the daemon: the pull would prove nothing"
     p = make_site("registry", with_registry(reg, refs), {"o3:registryKey": KEY})
     p.up()
-    converged(p, client)
+    assert_converged(p, client)
     for comp, ref in refs.items():
         assert client.images.get(ref).id == client.containers.get("db" if comp == "db" else comp).image.id
     assert KEY not in p.state_files_text()
@@ -207,5 +207,5 @@ def test_a_generated_password_survives_destroy_and_the_next_up_opens_the_same_da
     p.pulumi("destroy", "--yes", "--stack", p.stack, "--exclude-protected")
     assert not container_names(client) & set(SITE_CONTAINERS)
     p.up()
-    converged(p, client)
+    assert_converged(p, client)
     assert db_sql(client, "SELECT v FROM public_pacs.kept").split() == ["42"]

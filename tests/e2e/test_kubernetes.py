@@ -6,6 +6,7 @@ the data for the next `up`. The scenarios run in order on one site."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -96,8 +97,6 @@ def test_a_fresh_up_with_the_pack_runs_every_part_on_both_nodes(site):
     spec = kubectl("get", "deployments,statefulsets,jobs,cronjobs,configmaps", "-n", NS, "-o", "yaml")
     assert PASSWORD not in spec
     site.preview("--refresh", "--expect-no-changes")
-    if target := os.environ.get("O3_RECORD_KUBE_SHAPES"):  # the policy tests' fixture (tests/fixtures)
-        record_shapes(site, Path(target))
     code, checks = verify(site)
     assert code == 0 and {n: c["measured"] for n, c in checks.items() if c["status"] != "pass"} == {
         "backup": checks["backup"]["measured"]}, checks  # a new site has no nightly dump yet: a warning
@@ -119,14 +118,49 @@ def _plain(value):
     return value
 
 
-def record_shapes(site, target: Path) -> None:
+SHAPES = ROOT / "tests" / "fixtures" / "kube-site-shapes.json"  # the policy tests' site (tests/test_kube_policy.py)
+RANDOM_OUTPUTS = {"b64Std", "b64Url", "dec", "hex", "id"}
+
+
+def site_shapes(site) -> list[dict]:
     """What the engine holds for the site's custom resources after a real `up` (their outputs, secrets
     shown: policies see them so), for the policy tests at the mock level."""
     state = json.loads(site.pulumi("stack", "export", "--show-secrets", *site.stack_args()).stdout)
-    shapes = [{"type": r["type"], "name": r["urn"].rsplit("::", 1)[-1], "outputs": _plain(r.get("outputs", {}))}
-              for r in state["deployment"]["resources"]
-              if r.get("custom") and not r["type"].startswith("pulumi:providers:")]
-    target.write_text(json.dumps(shapes, indent=1, sort_keys=True) + "\n")
+    return [{"type": r["type"], "name": r["urn"].rsplit("::", 1)[-1], "outputs": _plain(r.get("outputs", {}))}
+            for r in state["deployment"]["resources"]
+            if r.get("custom") and not r["type"].startswith("pulumi:providers:")]
+
+
+def comparable(shapes: list[dict]) -> dict[tuple[str, str], dict]:
+    """What the program asked for, per resource: a Kubernetes object's inputs (an autoname's random
+    suffix aside), another resource's outputs but its random ones. The cluster's own additions
+    (uids, addresses, node ports, status) differ on every run."""
+    out = {}
+    for s in shapes:
+        o = s["outputs"]
+        if "__inputs" in o:
+            value = copy.deepcopy(o["__inputs"])
+            meta = value.get("metadata") or {}
+            if (meta.get("annotations") or {}).get("pulumi.com/autonamed") == "true":
+                meta["name"] = f"{s['name']}-<autonamed>"
+        else:
+            value = {k: v for k, v in o.items() if k not in RANDOM_OUTPUTS and not k.startswith("__")}
+        out[(s["type"], s["name"])] = value
+    return out
+
+
+def test_the_policy_tests_recorded_shapes_are_what_this_up_made(site):
+    """tests/fixtures/kube-site-shapes.json must stay this site's: re-recorded from the real `up`,
+    and compared with the committed file (O3_RECORD_KUBE_SHAPES=<path> writes them there)."""
+    shapes = site_shapes(site)
+    assert shapes, "no resources: this test reads the site test_a_fresh_up... deployed; select both (-k 'fresh_up or shapes')"
+    if target := os.environ.get("O3_RECORD_KUBE_SHAPES"):
+        Path(target).write_text(json.dumps(shapes, indent=1, sort_keys=True) + "\n")
+    want, got = comparable(json.loads(SHAPES.read_text())), comparable(shapes)
+    differ = sorted(set(want) ^ set(got)) + sorted(k for k in set(want) & set(got) if want[k] != got[k])
+    assert not differ, (f"{SHAPES.relative_to(ROOT)} is out of date for {differ}; refresh it with "
+                        f"O3_RECORD_KUBE_SHAPES=$PWD/{SHAPES.relative_to(ROOT)} scripts/test --e2e -k 'fresh_up or shapes' "
+                        "and commit it with the change that made the difference")
 
 
 def ops_command(command: str, site) -> tuple[int, dict[str, dict]]:

@@ -16,7 +16,7 @@ from site_fixtures import PASSWORD
 pytestmark = pytest.mark.e2e
 
 
-def nothing_created(project: Project, client, site: str) -> None:
+def assert_nothing_created(project: Project, client, site: str) -> None:
     assert [r["type"] for r in project.resources() if r["type"].startswith(("docker:", "command:", "random:"))] == []
     assert client.containers.list(all=True, filters={"label": f"o3.site={site}"}) == []
 
@@ -54,7 +54,7 @@ def test_an_undersized_host_is_refused_naming_the_site_and_the_rules(stack, clie
     for rule in ("o3-sizing-cores", "o3-sizing-memory", "o3-sizing-storage"):
         assert rule in text
     assert "mandatory" in text and "site small-site" in text and "53 cores required" in text
-    nothing_created(p, client, "small-site")
+    assert_nothing_created(p, client, "small-site")
 
 
 def test_an_invalid_config_is_refused_with_its_message(stack, client):
@@ -63,4 +63,4 @@ def test_an_invalid_config_is_refused_with_its_message(stack, client):
     text = out.stdout + out.stderr
     assert out.returncode != 0 and "the stack config is not valid, nothing was deployed" in text
     assert "o3:site.storagePath" in text and "o3:site.timezone" in text and "Traceback" not in text
-    nothing_created(p, client, "bad-site")
+    assert_nothing_created(p, client, "bad-site")

@@ -17,7 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import docker.errors
 import pytest
+import requests.exceptions
 
 from daemon import clean, container_names, mysql
 from e2e_harness import ROOT, SITE, SITE_CONTAINERS, VERSIONS, Project, by_type, http_json, stack_config
@@ -174,13 +176,16 @@ def test_drift_check_is_green_after_a_daemon_restart(site, docker_host):
         pytest.fail("O3_TEST_DOCKERD_CTL (tests/dockerd.sh with the daemon's name) is needed to restart the daemon")
     subprocess.run([ctl, "restart"], check=True, capture_output=True, timeout=180)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    seen: object = "nothing yet"
+    while True:
         try:
-            if all(site.container(n).status == "running" for n in SITE_CONTAINERS) and \
-                    site.container("db").attrs["State"]["Health"]["Status"] == "healthy":
+            seen = {n: site.container(n).status for n in SITE_CONTAINERS}
+            seen["db health"] = site.container("db").attrs["State"]["Health"]["Status"]
+            if all(v == "running" for n, v in seen.items() if n != "db health") and seen["db health"] == "healthy":
                 break
-        except Exception:  # noqa: BLE001 - the daemon is still coming back
-            pass
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as e:  # the daemon is still coming back
+            seen = f"{type(e).__name__}: {e}"
+        assert time.monotonic() < deadline, f"the site did not come back within 120 s of the daemon's restart; last seen: {seen}"
         time.sleep(1)
     assert site.ids() == before  # the same containers came back (restart: always)
     site.project.preview("--refresh", "--expect-no-changes")

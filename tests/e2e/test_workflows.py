@@ -45,7 +45,7 @@ STORAGE = "/srv/o3"
 
 
 @dataclass
-class Site:
+class RingSite:
     ring: str
     stack: str
     host: RemoteHost
@@ -75,7 +75,7 @@ class Site:
 class Fleet:
     """The test fleet: its repository, its three sites, and act to run the workflows on it."""
 
-    def __init__(self, work: Path, sites: dict[str, Site], act: Act, api: GitHubApi, registry: LocalRegistry,
+    def __init__(self, work: Path, sites: dict[str, RingSite], act: Act, api: GitHubApi, registry: LocalRegistry,
                  refs: dict[tuple[str, str], str], pulumi_env: dict[str, str]):
         self.work = work
         self.repo = work / "repo"
@@ -222,7 +222,7 @@ def fleet(pulumi_env, client, standins, docker_host):
                     continue  # a release the sites never get: Renovate only proposes it
                 host.build(release_context(standins[comp if comp == "db" else "app"], v,
                                            silent=(comp, v) == ("pacs", PACS_SILENT)), ref)
-            sites[ring] = Site(ring, SITES[ring], host)
+            sites[ring] = RingSite(ring, SITES[ring], host)
         print(f"\n[figures] fleet hosts ready in {time.monotonic() - start:.0f} s")
 
         secrets = {"PULUMI_BACKEND_URL": f"file://{work / 'state'}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
@@ -234,7 +234,7 @@ def fleet(pulumi_env, client, standins, docker_host):
         f = Fleet(work, sites, act, api, registry, refs, pulumi_env)
         f.repo.mkdir()
         copy_project(f.repo)
-        # README, "Configure a new site": a canary site's file joins Renovate's list.
+        # README, "Add a site": a canary site's file joins Renovate's list.
         renovate = json.loads((f.repo / "renovate.json").read_text())
         renovate["customManagers"][0]["managerFilePatterns"] = [f"/^Pulumi\\.{SITES['canary']}\\.yaml$/"]
         (f.repo / "renovate.json").write_text(json.dumps(renovate, indent=2) + "\n")
@@ -289,7 +289,7 @@ def _steps(log: str) -> dict[str, set[str]]:
     return found
 
 
-def _job_ok(run, job) -> None:
+def assert_job_ok(run, job) -> None:
     assert job.result == "success", f"{job.name}: {job.result}\n" + "\n".join(job.lines[-60:]) + "\n" + run.describe()
 
 
@@ -302,7 +302,7 @@ def test_the_first_merge_deploys_every_site_ring_by_ring(fleet):
     assert json.loads(picked["stacks"]) == sorted(SITES.values())
     assert {r: json.loads(picked[r]) for r in RINGS} == {r: [SITES[r]] for r in RINGS}
     for ring in RINGS:
-        _job_ok(run, run.one(ring))
+        assert_job_ok(run, run.one(ring))
     assert _versions(fleet) == {r: PACS_OLD for r in RINGS}
 
 
@@ -316,7 +316,7 @@ def test_a_pr_that_bumps_the_canarys_pacs_previews_the_canary_only(fleet):
     assert json.loads(run.outputs("stacks")["stacks"]) == [SITES["canary"]]
     assert set(run.by_stack("preview")) == {SITES["canary"]}
     job = run.by_stack("preview")[SITES["canary"]]
-    _job_ok(run, job)
+    assert_job_ok(run, job)
     assert "Policy Packs run:" in job.log and "o3-site|local|policy" in job.log, "the preview ran without the pack"
     site = SITES["canary"]
     assert _steps(job.log) == {"replace": {f"{site}-pacs-image", f"{site}-apps-pacs", f"{site}-apps-pacs-singleton",
@@ -339,7 +339,7 @@ def test_a_pr_that_changes_the_components_previews_every_site(fleet):
     assert run.returncode == 0, run.report()
     assert set(run.by_stack("preview")) == set(SITES.values())
     for job in run.of("preview"):
-        _job_ok(run, job)
+        assert_job_ok(run, job)
         assert _steps(job.log) == {}, job.log[-3000:]
     assert _ids(fleet) == before
 
@@ -356,7 +356,7 @@ def test_a_pr_that_shrinks_the_early_host_fails_its_preview_only(fleet):
     assert run.returncode != 0, run.report()
     previews = run.by_stack("preview")
     assert set(previews) == {SITES["canary"], SITES["early"]}
-    _job_ok(run, previews[SITES["canary"]])
+    assert_job_ok(run, previews[SITES["canary"]])
     early = previews[SITES["early"]]
     assert early.result == "failure"
     assert "site-early" in early.name and "o3-sizing-cores" in early.log, early.log[-3000:]
@@ -375,7 +375,7 @@ def test_the_merge_rolls_out_canary_then_early_then_broad_each_verified(fleet):
     assert run.returncode == 0, run.report()
     for ring in RINGS:
         job = run.one(ring)
-        _job_ok(run, job)
+        assert_job_ok(run, job)
         ups = [i for i, line in enumerate(job.lines) if "Success - Main pulumi/actions@v7" in line]
         verify = [i for i, line in enumerate(job.lines) if "Success - Main Verify the site" in line]
         assert len(ups) == 2 and verify and verify[0] > ups[-1], f"{ring}: verify must follow the up"
@@ -424,7 +424,7 @@ def test_drift_is_green_on_untouched_sites_and_names_the_one_that_drifted(fleet)
     assert run.returncode != 0, run.report()
     jobs = run.by_stack("drift")
     for ring in ("canary", "early"):
-        _job_ok(run, jobs[SITES[ring]])
+        assert_job_ok(run, jobs[SITES[ring]])
     broad = jobs[SITES["broad"]]
     assert broad.result == "failure" and "site-broad" in broad.name
     assert _steps(broad.log) == {"create": {f"{SITES['broad']}-apps-view"}}, broad.log[-3000:]

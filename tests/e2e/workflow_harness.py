@@ -3,7 +3,7 @@ README's command) runs the workflow files of a git repository the tests make, wi
 this machine, the real actions (../shared/actions, pulumi/actions' bundle built from its sources)
 and the real Pulumi CLI, against site hosts in network namespaces.
 
-What differs from GitHub's hosted runners is in the README ("Run a workflow locally"); here, in
+What differs from GitHub's hosted runners is in docs/workflows.md ("Run a workflow locally"); here, in
 addition, GitHub's API is a small server on loopback that records what pulumi/actions posts on
 the pull request (GITHUB_API_URL), and events are JSON files on a repository whose history the
 test makes.

@@ -1,24 +1,17 @@
-"""The site's stack config: the product's public interface, typed and validated once.
+"""The stack config's models: every key, its type, its default (the vendor guide's values,
+`../shared/spec/vendor-install-guide.txt`) and its checks, one field each.
 
-Every key lives in the `o3:` namespace of `Pulumi.<site>.yaml`. `parse()` validates them all
-with pydantic and raises one `ConfigError` that lists every problem (key, what is expected, how
-to fix it); the program (`__main__.py`) reads the stack and calls it before it registers any
-resource. Defaults are the vendor guide's values (`../shared/spec/vendor-install-guide.txt`).
-
-The models are the one source of the config's documentation: each field's docstring is its
-description, and `python -m ops.schema --write` generates `Pulumi.yaml`'s declarations and the
-README's key table from them. No Pulumi here: the policy pack and the commands read it too.
+Each field's docstring is its description: `python -m ops.schema --write` generates `Pulumi.yaml`'s
+declarations and the README's key table from these models. A field's metadata says the rest:
+`OnlyOn` which platform owns it (sitespec.config.platforms refuses it on the other), `ProviderKey`
+a key outside `o3:`, `Kind` how the table names its type.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
-import posixpath
 import re
-import zoneinfo
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Optional, get_args
+from typing import Annotated, Any, Literal, Optional, get_args, get_origin
 from urllib.parse import urlparse
 
 from pydantic import (
@@ -26,16 +19,20 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Json,
     StrictBool,
     StrictInt,
-    ValidationError,
+    TypeAdapter,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
 
-from . import guide, imageref, tls
-
-PROJECT = "o3"
+from .. import containers, guide, tls
+from . import platforms
+from .fields import ImageRef, Kind, OnlyOn, Port, ProviderKey, abs_path, dns_label, model_of, time_zone
+from .secret_keys import SECRET_KEYS
 
 # The guide's VARMYSQL, split the way `command: mysqld ${VARMYSQL}` is split by compose.
 GUIDE_MYSQLD_FLAGS = [
@@ -49,70 +46,13 @@ DEFAULT_DB_IMAGE = "mysql:8.0.34"
 DEFAULT_PROXY_IMAGE = "nginx:1.28.0"
 DEFAULT_REGISTRY = "europe-west1-docker.pkg.dev"
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Safe inside the guide's `;`-separated JDBC strings, an env var and a shell variable.
-_PASSWORD = re.compile(r"^[A-Za-z0-9_.@%+:,~^!#*-]{12,128}$")
+_JSON_TEXT = TypeAdapter(Json[Any])
 
 
 class _Model(BaseModel):
     # Unknown keys are typos until proven otherwise; a field's docstring is its description.
     model_config = ConfigDict(extra="forbid", populate_by_name=False, frozen=True, use_attribute_docstrings=True)
-
-
-@dataclass(frozen=True)
-class Kind:
-    """How the README's key table names a field's type (and its default, when a value says too little)."""
-
-    type: str
-    default: Optional[str] = None
-
-
-def _dns_label(v: str) -> str:
-    if not _DNS_LABEL.match(v):
-        raise ValueError("must be a DNS label: lower-case letters, digits and '-', 1-63 characters, e.g. 'st-marys'")
-    return v
-
-
-def _timezone(v: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(v)  # one file lookup; available_timezones() walks the whole tree
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"'{v}' is not an IANA time zone name; use e.g. 'Europe/Rome' or 'UTC'") from None
-    return v
-
-
-def _abs_path(v: str) -> str:
-    if not v.startswith("/"):
-        raise ValueError(f"must be an absolute path on the Docker host, e.g. /srv/o3 (got '{v}')")
-    if not _SAFE_PATH.match(v):
-        raise ValueError("may only contain letters, digits, '.', '_', '-' and '/' (a ':' or a space breaks bind mounts)")
-    norm = posixpath.normpath(v)
-    if norm != v.rstrip("/") or ".." in v.split("/"):
-        raise ValueError(f"must be a normalised path without '..', '//' or a trailing '/': use '{norm}'")
-    if norm == "/":
-        raise ValueError("must not be '/': use a dedicated folder, e.g. /srv/o3")
-    return norm
-
-
-def _image_ref(v: str) -> str:
-    if imageref.has_placeholder(v):
-        raise ValueError(
-            f"'{v}' still holds the guide's placeholder: put the version your O3 contact gave you, e.g. ...:1.2.3"
-        )
-    if imageref.parse(v) is None:
-        raise ValueError(f"'{v}' is not a valid image reference: use registry/path/name:tag")
-    return v
-
-
-def _port(v: int) -> int:
-    if not 1 <= v <= 65535:
-        raise ValueError("must be a TCP port between 1 and 65535")
-    return v
-
-
-Port = Annotated[StrictInt, AfterValidator(_port), Kind("port")]
 
 
 Ring = Literal["canary", "early", "broad"]
@@ -124,20 +64,22 @@ PLATFORMS: tuple[str, ...] = get_args(Platform)
 class SiteSettings(_Model):
     """Who the site is and where its data lives."""
 
-    name: Annotated[str, AfterValidator(_dns_label), Kind("DNS label")]
+    name: Annotated[str, AfterValidator(dns_label), Kind("DNS label")]
     """The site's name (labels, messages): lower-case letters, digits and '-'."""
-    timezone: Annotated[str, AfterValidator(_timezone), Kind("IANA name")]
+    timezone: Annotated[str, AfterValidator(time_zone), Kind("IANA name")]
     """IANA time zone, e.g. Europe/Rome; becomes TZ in every container."""
-    storage_path: Annotated[Optional[str], AfterValidator(lambda v: v if v is None else _abs_path(v)),
-                            Kind("absolute path", "required (docker)")] = Field(None, alias="storagePath")
-    """The guide's STORAGE, on the Docker host; letters, digits and `._-/` only. Docker only (on Kubernetes the data is in volumes)."""
+    storage_path: Annotated[Optional[str], AfterValidator(lambda v: v if v is None else abs_path(v)),
+                            Kind("absolute path"), OnlyOn("docker", required=True)] = Field(
+        None, alias="storagePath", examples=["/srv/o3"])
+    """The guide's STORAGE, on the Docker host; letters, digits and `._-/` only (on Kubernetes the data is in volumes)."""
     concurrent_users: StrictInt = Field(alias="concurrentUsers", ge=1)
     """Concurrent users the site is sized for."""
     pathology: StrictBool = False
     """Digital pathology project (needs 1.5 cores per concurrent user)."""
     exams_per_day: StrictInt = Field(alias="examsPerDay", ge=0)
     """Daily exam load (the guide's sizing holds below 150 exams of 200 images)."""
-    public_host: Annotated[Optional[str], Kind("host name", "the Docker host's name")] = Field(
+    public_host: Annotated[Optional[str], Kind(
+        "host name", "the host of an `ssh://` or `tcp://` `docker:host`, else `localhost`")] = Field(
         default=None, alias="publicHost")
     """Host name users type in their browser, used in the output URLs and checked against the certificate."""
     ring: Ring = "broad"
@@ -156,9 +98,6 @@ class HostSize(_Model):
     """Free space at the storage path, in GB."""
     network_mbps: float = Field(alias="networkMbps", gt=0)
     """Network bandwidth, in Mbit/s."""
-
-
-ImageRef = Annotated[str, AfterValidator(_image_ref), Kind("image ref")]
 
 
 class ImageRefs(_Model):
@@ -237,14 +176,14 @@ class Ulimits(_Model):
 class DatabaseSettings(_Model):
     """The MySQL container."""
 
-    publish: Annotated[str, Kind("`off` / `loopback` / IP")] = "off"
+    publish: Annotated[str, Kind("`off` / `loopback` / IP"), OnlyOn("docker")] = "off"
     """Publish MySQL's port on the host: 'off', 'loopback' (127.0.0.1) or a host IP address."""
-    port: Port = 3306
+    port: Annotated[Port, OnlyOn("docker")] = 3306
     """Host port when published."""
     mysqld_flags: Annotated[list[str], Kind("list", "the guide's VARMYSQL")] = Field(
         default_factory=lambda: list(GUIDE_MYSQLD_FLAGS), alias="mysqldFlags")
     """mysqld flags, each starting with '--'."""
-    ulimits: Ulimits = Ulimits()
+    ulimits: Annotated[Ulimits, OnlyOn("docker")] = Ulimits()
     """MySQL's ulimits."""
     wait_timeout_seconds: StrictInt = Field(300, alias="waitTimeoutSeconds", ge=10)
     """How long `up` waits for MySQL to become healthy, in seconds."""
@@ -299,13 +238,9 @@ class PortSettings(_Model):
         return v
 
 
-# Variables the program sets from the guide; extraEnv may not override them.
-MANAGED_ENV = {
-    "db": {"TZ", "MYSQL_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD_FILE"},
-    "pacs": {"TZ", "LOG_TO", "DPACS_CONNECTION_STRING"},
-    "pacsSingleton": {"TZ", "LOG_TO", "DPACS_CONNECTION_STRING", guide.PERIODIC_SERVICES_ENV},
-    "view": {"TZ", "LOG_TO", "NGV_CONNECTION_STRING", "ULTIMATE_CONNECTION_STRING"},
-}
+# Variables the program sets from the guide, by o3:extraEnv key (sitespec/containers.py); extraEnv
+# may not override them.
+MANAGED_ENV = {c.extra_env_key: c.managed_env for c in containers.CONTAINERS.values()}
 
 
 def _env_map(service: str):
@@ -313,7 +248,7 @@ def _env_map(service: str):
         for k in v:
             if not _ENV_NAME.match(k):
                 raise ValueError(f"'{k}' is not a valid environment variable name")
-            if k in MANAGED_ENV[service] or k == guide.PERIODIC_SERVICES_ENV:
+            if k in MANAGED_ENV[service]:
                 raise ValueError(f"'{k}' is set by the program from the vendor guide; remove it from extraEnv")
         return v
 
@@ -357,9 +292,9 @@ class BackupSettings(_Model):
 class LogSettings(_Model):
     """Bounds on what logs may take of the disk."""
 
-    max_size_mb: StrictInt = Field(50, alias="maxSizeMb", ge=1)
+    max_size_mb: Annotated[StrictInt, OnlyOn("docker")] = Field(50, alias="maxSizeMb", ge=1)
     """Size of one Docker log file per container, in MB."""
-    max_files: StrictInt = Field(5, alias="maxFiles", ge=1)
+    max_files: Annotated[StrictInt, OnlyOn("docker")] = Field(5, alias="maxFiles", ge=1)
     """Docker log files kept per container."""
     retain_days: StrictInt = Field(30, alias="retainDays", ge=1)
     """Files in the pacs and view log folders older than this many days are removed."""
@@ -426,7 +361,7 @@ class KubernetesSettings(_Model):
     """Where and how the site runs on the hospital's Kubernetes cluster (the cluster itself is the
     kubernetes provider's config: kubernetes:kubeconfig, kubernetes:context)."""
 
-    namespace: Annotated[Optional[str], AfterValidator(lambda v: v if v is None else _dns_label(v)),
+    namespace: Annotated[Optional[str], AfterValidator(lambda v: v if v is None else dns_label(v)),
                          Kind("DNS label", "the site's name")] = None
     """The site's namespace."""
     storage_class: Annotated[str, Kind("name")] = Field(alias="storageClass")
@@ -448,7 +383,7 @@ class SiteConfig(_Model):
     """Where the site runs: `docker` (one Docker host) or `kubernetes` (the hospital's cluster; README: Large sites on Kubernetes)."""
     site: SiteSettings
     """Who the site is and where its data lives."""
-    host: Optional[HostSize] = None
+    host: Annotated[Optional[HostSize], OnlyOn("docker", required=True)] = None
     """The Docker host's size."""
     images: ImageRefs
     """The images, each a full reference with a pinned tag."""
@@ -461,11 +396,11 @@ class SiteConfig(_Model):
     db_password: Annotated[Optional[str], Kind("secret", "generated")] = Field(
         default=None, alias="dbPassword", repr=False)
     """MySQL root password: 12-128 of `A-Za-z0-9_.@%+:,~^!#*-`; generated once and kept in state when absent."""
-    network: NetworkSettings = NetworkSettings()
+    network: Annotated[NetworkSettings, OnlyOn("docker")] = NetworkSettings()
     """The Docker network."""
     database: DatabaseSettings = DatabaseSettings()
     """The MySQL container."""
-    ports: PortSettings = PortSettings()
+    ports: Annotated[PortSettings, OnlyOn("docker")] = PortSettings()
     """The applications' host ports."""
     extra_env: ExtraEnv = Field(default_factory=ExtraEnv, alias="extraEnv")
     """Extra variables per container."""
@@ -477,13 +412,24 @@ class SiteConfig(_Model):
     """The HTTPS front door."""
     tls_key: Annotated[Optional[str], Kind("secret")] = Field(default=None, alias="tlsKey", repr=False)
     """The certificate's private key (PEM, unencrypted); needed when `o3:tls.enabled`."""
-    kubernetes: Optional[KubernetesSettings] = None
+    kubernetes: Annotated[Optional[KubernetesSettings], OnlyOn("kubernetes", required=True)] = None
     """The Kubernetes site."""
-    docker_host: Annotated[Optional[str], Kind("URL", "`DOCKER_HOST` / local socket")] = Field(
-        default=None, alias="dockerHost")
+    docker_host: Annotated[Optional[str], Kind("URL", "`DOCKER_HOST` / local socket"), OnlyOn("docker"),
+                           ProviderKey("docker:host")] = Field(default=None, alias="dockerHost",
+                                                               examples=["ssh://o3@pacs01"])
     """The site's Docker host: `unix://…`, `tcp://…` or `ssh://user@host[:port]`."""
-    ssh_opts: list[str] = Field(default_factory=list, alias="sshOpts")
+    ssh_opts: Annotated[list[str], OnlyOn("docker"), ProviderKey("docker:sshOpts")] = Field(
+        default_factory=list, alias="sshOpts", examples=[["-i", "/keys/site", "-o", "UserKnownHostsFile=/keys/known_hosts"]])
     """Extra `ssh` arguments for an ssh:// host, e.g. `["-i", "/keys/site", "-o", "UserKnownHostsFile=/keys/known_hosts"]`; used by the docker provider, the folder/schema/backup steps and the ops commands alike."""
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _json_text(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        """The CLI hands an object or a list over as JSON text: pydantic reads it, its errors under the key."""
+        f = cls.model_fields[info.field_name]
+        if isinstance(value, str) and (model_of(f.annotation) or get_origin(f.annotation) is list):
+            value = _JSON_TEXT.validate_python(value)
+        return handler(value)
 
     @field_validator("ssh_opts")
     @classmethod
@@ -492,6 +438,14 @@ class SiteConfig(_Model):
             if "\n" in o or "\0" in o:
                 raise ValueError("each ssh option must be one line")
         return v
+
+    @model_validator(mode="after")
+    def _platform_keys(self) -> "SiteConfig":
+        """Keys of the other platform are refused, each named; the platform's own required keys are asked for.
+        First: the checks after it are about keys it may have refused."""
+        if problems := platforms.problems(self, self.platform):
+            raise ValueError("\n".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _ssh_opts_need_ssh(self) -> "SiteConfig":
@@ -506,31 +460,6 @@ class SiteConfig(_Model):
         if v is not None and not re.match(r"^(unix|tcp|ssh|npipe)://.+", v):
             raise ValueError("docker:host must be unix:///path, tcp://host:port or ssh://user@host")
         return v
-
-    @model_validator(mode="after")
-    def _platform_keys(self) -> "SiteConfig":
-        """Keys that only make sense on the other platform are refused, each named; each platform's
-        own required keys are asked for."""
-        problems = []
-        if self.platform == "kubernetes":
-            for key, is_set in platform_only_keys(self, "docker").items():
-                if is_set:
-                    problems.append(f"{key}: is for o3:platform docker only, and this stack sets o3:platform kubernetes; "
-                                    "remove it (README: Large sites on Kubernetes)")
-            if self.kubernetes is None:
-                problems.append("o3:kubernetes: missing while o3:platform is kubernetes; set at least "
-                                "o3:kubernetes.storageClass and .storageGb")
-        else:
-            if self.kubernetes is not None:
-                problems.append("o3:kubernetes: is for o3:platform kubernetes only; remove it, or set o3:platform kubernetes")
-            if self.host is None:
-                problems.append("o3:host: missing; set it with `pulumi config set --path o3:host.cpuCores <value>` "
-                                "(needs o3:host.cpuCores, .memoryGb, .storageGb, .networkMbps)")
-            if self.site.storage_path is None:
-                problems.append("o3:site.storagePath: missing; set it with `pulumi config set --path o3:site.storagePath /srv/o3`")
-        if problems:
-            raise ValueError("\n".join(problems))
-        return self
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> "SiteConfig":
@@ -581,184 +510,3 @@ class SiteConfig(_Model):
         if self.docker_host and self.docker_host.startswith(("ssh://", "tcp://")):
             return urlparse(self.docker_host).hostname or "localhost"
         return "localhost"
-
-
-def platform_only_keys(cfg: SiteConfig, platform: str) -> dict[str, bool]:
-    """The keys that belong to `platform` only (docker), and whether the stack sets each."""
-    assert platform == "docker"
-    return {
-        "docker:host": cfg.docker_host is not None,
-        "docker:sshOpts": bool(cfg.ssh_opts),
-        "o3:host": cfg.host is not None,
-        "o3:network": "network" in cfg.model_fields_set,
-        "o3:ports": "ports" in cfg.model_fields_set,
-        "o3:site.storagePath": cfg.site.storage_path is not None,
-        "o3:database.publish": "publish" in cfg.database.model_fields_set,
-        "o3:database.port": "port" in cfg.database.model_fields_set,
-        "o3:database.ulimits": "ulimits" in cfg.database.model_fields_set,
-        "o3:logs.maxSizeMb": "max_size_mb" in cfg.logs.model_fields_set,
-        "o3:logs.maxFiles": "max_files" in cfg.logs.model_fields_set,
-    }
-
-
-class ConfigError(ValueError):
-    """One line per problem; the program hands it to the engine as a RunError (no traceback)."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__(
-            "the stack config is not valid, nothing was deployed:\n"
-            + "\n".join(f"  - {p}" for p in problems)
-        )
-
-
-def _field_name(alias: str) -> str:
-    return next(n for n, f in SiteConfig.model_fields.items() if (f.alias or n) == alias)
-
-
-def model_of(annotation: Any) -> Optional[type[BaseModel]]:
-    """The model a field holds (X or Optional[X]), or None for a plain value."""
-    for t in (annotation, *get_args(annotation)):
-        if isinstance(t, type) and issubclass(t, BaseModel):
-            return t
-    return None
-
-
-# Top-level keys holding an object (o3:site, o3:host, ...), with the model that reads each.
-OBJECT_KEYS: dict[str, type[BaseModel]] = {
-    f.alias or n: m for n, f in SiteConfig.model_fields.items() if (m := model_of(f.annotation)) is not None
-}
-# Top-level keys holding one plain value (not a secret).
-VALUE_KEYS = ("platform",)
-OPTIONAL_OBJECTS = {k for k in OBJECT_KEYS if not SiteConfig.model_fields[_field_name(k)].is_required()}
-# Fields read from the docker provider's namespace, not `o3:`, and their keys there.
-DOCKER_KEYS = {"dockerHost": "docker:host", "sshOpts": "docker:sshOpts"}
-# The secret keys and how to set each.
-SECRET_KEYS = {
-    "dbPassword": "pulumi config set --secret o3:dbPassword <password>",
-    "registryKey": "cat key.json | pulumi config set --secret o3:registryKey",
-    "tlsKey": "cat site.key | pulumi config set --secret o3:tlsKey",
-}
-
-
-def _required_fields(key: str) -> str:
-    """'o3:site.name, .timezone, ...': what a missing object needs at least."""
-    model = OBJECT_KEYS.get(key)
-    names = [f.alias or n for n, f in model.model_fields.items() if f.is_required()] if model else []
-    return ", ".join([f"{PROJECT}:{key}.{names[0]}"] + [f".{n}" for n in names[1:]]) if names else ""
-
-
-def _loc(loc: tuple[Any, ...]) -> str:
-    head, *rest = [str(p) for p in loc]
-    if head in DOCKER_KEYS:
-        return DOCKER_KEYS[head] + "".join(f"[{p}]" for p in rest)
-    return f"{PROJECT}:{head}" + "".join(f".{p}" for p in rest)
-
-
-def _describe(err: dict[str, Any]) -> str:
-    key = _loc(err["loc"]) if err["loc"] else f"{PROJECT}:"
-    kind, msg = err["type"], err["msg"]
-    if kind == "missing":
-        hint = _required_fields(str(err["loc"][0])) if len(err["loc"]) == 1 else ""
-        return f"{key}: missing; set it with `pulumi config set --path {key} <value>`" + (
-            f" (needs {hint})" if hint else ""
-        )
-    if kind == "extra_forbidden":
-        return f"{key}: unknown key; check the spelling against the README's config table"
-    if kind == "value_error":
-        msg = msg.removeprefix("Value error, ")
-    # pydantic's own messages never echo the value here: secrets are not validated by pydantic.
-    if not err["loc"]:  # a check across keys: its message names them
-        return msg
-    return f"{key}: {msg}"
-
-
-def parse(
-    raw: dict[str, Any],
-    secret_keys: set[str] | frozenset[str] = frozenset(),
-    docker_host: Optional[str] = None,
-    ssh_opts: Any = None,
-) -> SiteConfig:
-    """Validate raw config (`{"site": {...}, "dbPassword": "...", ...}`, keys without `o3:`).
-
-    `secret_keys` are the short names set with --secret; `docker_host` is `docker:host`.
-    Raises ConfigError listing every problem.
-    """
-    problems: list[str] = []
-    data: dict[str, Any] = {"dockerHost": docker_host} if docker_host else {}
-    if ssh_opts not in (None, "", []):
-        if isinstance(ssh_opts, str):
-            try:
-                ssh_opts = json.loads(ssh_opts)
-            except json.JSONDecodeError:
-                ssh_opts = None
-        if isinstance(ssh_opts, list) and all(isinstance(o, str) for o in ssh_opts):
-            data["sshOpts"] = ssh_opts
-        else:
-            problems.append('docker:sshOpts: must be a list of ssh arguments, e.g. ["-i", "/keys/site", '
-                            '"-o", "UserKnownHostsFile=/keys/known_hosts"]')
-    for key, value in raw.items():
-        if key in SECRET_KEYS:
-            if value == "":  # Pulumi.yaml's default: not set
-                continue
-            problems += _check_secret(key, value, key in secret_keys)
-            data[key] = value
-        elif key in VALUE_KEYS:
-            data[key] = value
-        elif key in OBJECT_KEYS:
-            if isinstance(value, str):
-                try:
-                    value = json.loads(value)
-                except json.JSONDecodeError:
-                    problems.append(f"{PROJECT}:{key}: must be an object; set its fields with --path, e.g. "
-                                    f"{_required_fields(key) or f'{PROJECT}:{key}.<field>'}")
-                    continue
-            if not isinstance(value, dict):
-                problems.append(f"{PROJECT}:{key}: must be an object with named fields, not {type(value).__name__}")
-                continue
-            if value == {} and key in OPTIONAL_OBJECTS:  # Pulumi.yaml's default: not set
-                continue
-            data[key] = value
-        else:
-            problems.append(f"{PROJECT}:{key}: unknown key; check the spelling against the README's config table")
-    try:
-        cfg = SiteConfig.model_validate(data)
-    except ValidationError as e:
-        problems += [line for err in e.errors(include_input=False) for line in _describe(err).split("\n")]
-        cfg = None
-    if cfg is not None and not problems:
-        problems += cfg.tls_checks(key_unreadable="tlsKey" in secret_keys and not raw.get("tlsKey"))[0]
-    if problems:
-        raise ConfigError(problems)
-    assert cfg is not None
-    return cfg
-
-
-def is_registry_key(text: str) -> bool:
-    """Whether `text` looks like the registry's JSON key file (an object), for config and preflight."""
-    try:
-        return isinstance(json.loads(text), dict)
-    except ValueError:
-        return False
-
-
-def _check_secret(key: str, value: Any, is_secret: bool) -> list[str]:
-    how = SECRET_KEYS[key]
-    if not isinstance(value, str) or not value:
-        return [f"{PROJECT}:{key}: must be a non-empty string; set it with `{how}`"]
-    problems = []
-    if not is_secret:
-        problems.append(f"{PROJECT}:{key}: is stored in plain text; remove it and set it again with `{how}`")
-    if key == "dbPassword" and not _PASSWORD.match(value):
-        problems.append(
-            f"{PROJECT}:dbPassword: must be 12-128 characters of letters, digits and _ . @ % + : , ~ ^ ! # * - "
-            "(it goes into the vendor's ';'-separated connection strings); omit it to have one generated"
-        )
-    if key == "tlsKey":
-        try:
-            tls.public_key_of(value)
-        except tls.TlsProblem as e:
-            problems.append(f"{PROJECT}:tlsKey: {e}; set it with `{how}`")
-    if key == "registryKey" and not is_registry_key(value):
-            problems.append(f"{PROJECT}:registryKey: is not the JSON key file's content; set it with `{how}`")
-    return problems

@@ -12,34 +12,30 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .. import TYPE_PREFIX, script
-from . import DATA_VOLUME, SCRIPTS, labels
+from .. import SCHEMA_SCRIPT, TYPE_PREFIX, script
+from . import KubePartArgs, DATA_VOLUME, SCHEMA_SCRIPT_KEY, SCRIPTS, labels
 
 # The scripts the Jobs and the CronJob run (mounted read-only from a ConfigMap).
-SCRIPT_FILES = ("maintenance.sh", "kube-dump.sh", "kube-schemas.sh")
+SCRIPT_FILES = {"maintenance.sh": "maintenance.sh", "kube-dump.sh": "kube-dump.sh", SCHEMA_SCRIPT_KEY: SCHEMA_SCRIPT}
 
 
 @dataclass(frozen=True)
-class DataVolumeArgs:
+class KubeDataVolumeArgs(KubePartArgs):
     """What the data volume is made from."""
 
-    site: str
-    """o3:site.name, in the objects' labels."""
-    namespace: pulumi.Input[str]
-    """The site's namespace."""
     storage_class: str
     """o3:kubernetes.storageClass: a class that offers ReadWriteMany."""
     storage_gb: int
     """o3:kubernetes.storageGb: the claim's size in GB."""
 
 
-class DataVolume(pulumi.ComponentResource):
+class KubeDataVolume(pulumi.ComponentResource):
     """The claim `o3-data`, and the scripts' ConfigMap."""
 
     claim: k8s.core.v1.PersistentVolumeClaim
     scripts: k8s.core.v1.ConfigMap
 
-    def __init__(self, name: str, args: DataVolumeArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: KubeDataVolumeArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{TYPE_PREFIX}KubeDataVolume", name, {"storageClass": args.storage_class}, opts)
         self.claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-claim",
@@ -53,7 +49,7 @@ class DataVolume(pulumi.ComponentResource):
         self.scripts = k8s.core.v1.ConfigMap(
             f"{name}-scripts",
             metadata={"name": SCRIPTS, "namespace": args.namespace, "labels": labels(args.site, "scripts")},
-            data={f: script(f) for f in SCRIPT_FILES},
+            data={key: script(f) for key, f in SCRIPT_FILES.items()},
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({})

@@ -1,0 +1,209 @@
+"""The Kubernetes site's facts (sitespec.facts) from what the engine sends: the workloads (their
+pod templates, replicas and containers), the pods' requests and the data volume as the site's
+size, the Services that leave the cluster, and the Secrets.
+
+Quantities are read by sitespec.quantity; one it cannot read is named in the capacity's
+`unreadable` (the sizing rules report it: the site's size cannot be proven without it).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
+
+from sitespec import quantity
+from sitespec.facts import Capacity, ContainerFacts, Image, Mount, Published, SiteFacts, Text, Workload
+from sitespec.guide import DB_CONTAINER, KUBE_DATA_VOLUME
+
+from . import _engine
+from ._engine import items, known, strings
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+STATEFULSET = "kubernetes:apps/v1:StatefulSet"
+JOB = "kubernetes:batch/v1:Job"
+CRONJOB = "kubernetes:batch/v1:CronJob"
+SERVICE = "kubernetes:core/v1:Service"
+SECRET = "kubernetes:core/v1:Secret"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+WORKLOADS = (DEPLOYMENT, STATEFULSET, JOB, CRONJOB)
+RUNNING = (DEPLOYMENT, STATEFULSET)  # what runs all the time, and counts for the site's size
+OUTSIDE = ("NodePort", "LoadBalancer")  # Service types reachable from outside the cluster
+SHOWN = "the pod spec (`kubectl get -o yaml` shows it to anyone who may read the workload)"
+KEEP_IN_SECRET = "keep it in the site's Secret and read it with secretKeyRef or a secret volume."
+
+
+def is_kubernetes(resources: Iterable[Any]) -> bool:
+    return any(str(r.resource_type).startswith("kubernetes:") for r in resources)
+
+
+def metadata_name(r: Any) -> Optional[str]:
+    return known(known(r.props, "metadata", {}), "name")
+
+
+@dataclass
+class _Pod:
+    resource: Any
+    name: str
+    replicas: int
+    spec: Any  # the pod spec proxy
+
+
+def _pod(r: Any) -> _Pod:
+    spec = known(r.props, "spec", {})
+    if r.resource_type == CRONJOB:
+        spec = known(known(spec, "jobTemplate", {}), "spec", {})
+    replicas = int(known(spec, "replicas", 1)) if r.resource_type in RUNNING else 1
+    return _Pod(r, metadata_name(r) or r.name, replicas, known(known(spec, "template", {}), "spec", {}))
+
+
+def _env(c: Any) -> dict[str, Optional[str]]:
+    """name -> the literal value, or None when read from elsewhere (valueFrom)."""
+    return {known(e, "name"): known(e, "value") for e in items(known(c, "env", [])) if known(e, "name")}
+
+
+def _mounts(c: Any, kinds: dict[str, str]) -> list[Mount]:
+    out = []
+    for m in items(known(c, "volumeMounts", [])):
+        path, kind = known(m, "mountPath"), kinds.get(known(m, "name"), "missing")
+        if path is None:
+            continue
+        if kind == "claim":
+            out.append(Mount(path, True, "", ""))
+        else:
+            out.append(Mount(path, False, f"is on a {kind} volume, not a PersistentVolumeClaim",
+                             "its data would not survive the pod (or stays on one node)"))
+    return out
+
+
+def _volume_kinds(spec: Any) -> dict[str, str]:
+    kinds = {}
+    for v in items(known(spec, "volumes", [])):
+        kinds[known(v, "name")] = "claim" if known(v, "persistentVolumeClaim") is not None else next(
+            (k for k in ("emptyDir", "hostPath", "secret", "configMap") if known(v, k) is not None), "other")
+    return kinds
+
+
+def _workload(r: Any) -> Workload:
+    pod = _pod(r)
+    kinds = _volume_kinds(pod.spec)
+    containers = tuple(
+        ContainerFacts(known(c, "name", ""), known(c, "image", ""), _env(c), SHOWN, tuple(_mounts(c, kinds)))
+        for c in items(known(pod.spec, "containers", [])))
+    overlapping = None
+    if r.resource_type == DEPLOYMENT:
+        strategy = known(known(known(r.props, "spec", {}), "strategy", {}), "type")
+        if strategy != "Recreate":
+            overlapping = f"strategy {strategy or 'RollingUpdate'}"
+    return Workload(pod.name, "workload", r.resource_type in RUNNING, pod.replicas, containers, r.urn,
+                    overlapping_rollout=overlapping)
+
+
+def _requests(resources: list[Any]) -> tuple[Optional[Capacity], Optional[Capacity]]:
+    """(cores, GB) the site's running pods request in all; None while a workload's requests are
+    not known yet (preview)."""
+    cpu = mem = 0.0
+    bad: dict[str, list[str]] = {"cpu": [], "memory": []}
+    for r in resources:
+        if r.resource_type not in RUNNING:
+            continue
+        pod = _pod(r)
+        for c in items(known(pod.spec, "containers", [])):
+            req = known(known(c, "resources", {}), "requests", None)
+            if req is None:
+                return None, None
+            for key in ("cpu", "memory"):
+                q = known(req, key, 0)
+                try:
+                    value = quantity.cores(q) if key == "cpu" else quantity.gib(q)
+                except quantity.QuantityError as e:
+                    bad[key].append(f"workload '{pod.name}' requests {key} {e}")
+                    continue
+                if key == "cpu":
+                    cpu += value * pod.replicas
+                else:
+                    mem += value * pod.replicas
+    # Rounded: 1.2 + 0.6 + 2 x 1.2 + 2 x 0.9 cores is 5.999999999999999 in floats, which is 6.
+    return (Capacity(round(cpu, 6), "the pods request {}", tuple(bad["cpu"])),
+            Capacity(round(mem, 6), "the pods request {}", tuple(bad["memory"])))
+
+
+def _data_volume(resources: list[Any]) -> Optional[Capacity]:
+    for r in resources:
+        if r.resource_type == PVC and metadata_name(r) == KUBE_DATA_VOLUME:
+            storage = known(known(known(known(r.props, "spec", {}), "resources", {}), "requests", {}), "storage")
+            if storage is None:
+                return None
+            said = f"the data volume {KUBE_DATA_VOLUME} has {{}}"
+            try:
+                return Capacity(quantity.gib(storage), said)
+            except quantity.QuantityError as e:
+                return Capacity(0.0, said, (f"PersistentVolumeClaim '{KUBE_DATA_VOLUME}' requests storage {e}",))
+    return None
+
+
+def _published(r: Any) -> list[Published]:
+    spec = known(r.props, "spec", {})
+    kind = known(spec, "type", "ClusterIP")
+    if kind not in OUTSIDE:
+        return []
+    name = metadata_name(r)
+    out = []
+    for p in items(known(spec, "ports", [])):
+        ports = tuple(sorted({int(n) for n in (known(p, "port"), known(p, "targetPort")) if isinstance(n, (int, float))}))
+        out.append(Published(name or r.name, ports, "everywhere", f"Service '{name}' ({kind}) serves {{port}} to the network",
+                             r.urn))
+    return out
+
+
+def _secret_values(props: Any) -> set[str]:
+    """A Secret's values (stringData as given, data decoded), and the passwords inside them
+    (`password=` of a connection string, a pull Secret's registry password)."""
+    values: set[str] = {v for _, v in strings(known(props, "stringData", {}))}
+    for _, v in strings(known(props, "data", {})):
+        try:
+            values.add(base64.b64decode(v).decode())
+        except ValueError:
+            continue
+    inner = set()
+    for v in values:
+        inner |= _engine.connection_passwords(v)
+        try:
+            auths = json.loads(v).get("auths", {})
+        except (ValueError, AttributeError):
+            continue
+        inner.update(a.get("password", "") for a in auths.values() if isinstance(a, dict))
+    return values | inner
+
+
+def extract(resources: Iterable[Any]) -> SiteFacts:
+    resources = list(resources)
+    site = SiteFacts(commands=_engine.commands(resources), secrets=_engine.common_secrets(resources))
+    found = _engine.record(resources)
+    if found:
+        site.record = found[0]
+    cores, memory = _requests(resources)
+    storage = _data_volume(resources)
+    site.capacity = {k: v for k, v in (("cpuCores", cores), ("memoryGb", memory), ("storageGb", storage)) if v}
+    for r in resources:
+        kube = str(r.resource_type).startswith("kubernetes:")
+        if r.resource_type in WORKLOADS:
+            w = _workload(r)
+            site.workloads.append(w)
+            site.images += [Image(c.image or "", r.urn) for c in w.containers]
+            if r.resource_type == STATEFULSET and w.name == DB_CONTAINER:
+                site.db_image = next((Image(c.image or "", r.urn) for c in w.containers if c.name == DB_CONTAINER), None)
+        elif r.resource_type == SERVICE:
+            site.published += _published(r)
+        elif r.resource_type == SECRET:
+            site.secrets |= _secret_values(r.props)
+            continue  # where secrets belong
+        if kube:  # anything in an object but a Secret: anyone who may read the object sees it
+            owner = metadata_name(r) or r.name
+            site.texts += [Text(owner, path, text, r.urn, password_flags=r.resource_type in WORKLOADS, fix=KEEP_IN_SECRET)
+                           for path, text in strings(r.props)]
+        else:
+            site.texts += _engine.texts(r, _engine.command_lines(r))
+    site.secrets = _engine.worth_checking(site.secrets)
+    return site
