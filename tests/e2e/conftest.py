@@ -5,10 +5,23 @@ daemon's fixtures).
 They need `O3_TEST_DOCKER_HOST` (a disposable daemon: they create and remove containers named
 db/pacs/view) and `scripts/pulumi-toolchain`. `.ci/run` provides both and sets
 O3_TESTS_REQUIRED=1, which turns a missing prerequisite into a failure instead of a skip.
+
+.ci/run runs the e2e tests in three families (family() below: the Docker-host, the Kubernetes and
+the workflow scenarios), each in a pytest process of its own, at once, all on the one test daemon. Two things on it are not shareable; each is a lock file
+.ci/run names (unset, as in one `scripts/test --e2e`: nothing to wait for):
+  O3_E2E_DAEMON_LOCK  the daemon itself. A fixture that uses it while it is set up (it takes
+      `client` or `docker_host`) holds it shared; a test that asks for `docker_host` itself may act
+      on the whole daemon (restart it: O3_TEST_DOCKERD_CTL) and holds it exclusively.
+  O3_E2E_SITE_LOCK  its one Docker site (the containers db, pacs, view and their loopback ports),
+      held by another process (the Docker-host scenarios) while its sites are up: a test here that
+      deploys a Docker site on the daemon (it asks for `nofile_cap`) waits for it, and runs last.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import inspect
 import os
 import shutil
 import time
@@ -27,6 +40,79 @@ from e2e_harness import (
     publish,
     toolchain_env,
 )
+
+DAEMON_LOCK = os.environ.get("O3_E2E_DAEMON_LOCK")
+SITE_LOCK = os.environ.get("O3_E2E_SITE_LOCK")
+_HELD: set[str] = set()  # held exclusively here: a second flock of this process would wait for it
+
+
+@contextlib.contextmanager
+def _locked(path: str | None, how: int):
+    if not path or path in _HELD:
+        yield
+        return
+    with open(path, "a") as f:  # not inherited by the processes a test starts (PEP 446)
+        fcntl.flock(f, how)
+        if how == fcntl.LOCK_EX:
+            _HELD.add(path)
+        try:
+            yield
+        finally:
+            _HELD.discard(path)
+
+
+class _DaemonInUse:
+    """A plugin, not this conftest's hook: that would not reach the session fixtures."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        # Its own setup only: pytest has set up the fixtures it takes before this hook.
+        uses_daemon = {"client", "docker_host"} & set(fixturedef.argnames)
+        with _locked(DAEMON_LOCK if uses_daemon else None, fcntl.LOCK_SH):
+            return (yield)
+
+
+FAMILIES = {
+    "docker": "e2e family: the Docker-host scenarios (the Pulumi toolchain and the test daemon)",
+    "kubernetes": "e2e family: the Kubernetes scenarios (also the test cluster, tests/kube)",
+    "workflows": "e2e family: the workflows run by act (also scripts/ci-toolchain)",
+}
+
+
+def pytest_configure(config):
+    for name, what in FAMILIES.items():
+        config.addinivalue_line("markers", f"{name}: {what}")
+    if DAEMON_LOCK and not config.pluginmanager.has_plugin("o3-e2e-daemon-in-use"):
+        config.pluginmanager.register(_DaemonInUse(), "o3-e2e-daemon-in-use")
+
+
+def family(item) -> str:
+    """An e2e test's family (.ci/run runs each, -m "e2e and NAME", beside the others): the
+    Kubernetes scenarios need the cluster's build, the workflows' the ci toolchain; the Docker
+    host's only the Pulumi toolchain."""
+    if "kube_cluster" in item.fixturenames:
+        return "kubernetes"
+    if item.path.name.startswith("test_workflows"):
+        return "workflows"
+    return "docker"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.get_closest_marker("e2e"):
+            item.add_marker(family(item))
+    if SITE_LOCK:  # the tests that wait for the Docker site last, so that the others do not wait
+        items.sort(key=lambda item: "nofile_cap" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(autouse=True)
+def _shared_daemon(request):
+    """The test's turn on what the families share (the module's docstring)."""
+    site = SITE_LOCK if "nofile_cap" in request.fixturenames else None
+    whole = DAEMON_LOCK if "docker_host" in inspect.signature(request.function).parameters else None
+    with _locked(site, fcntl.LOCK_EX), _locked(whole, fcntl.LOCK_EX):
+        yield
 
 
 @pytest.fixture(scope="session")

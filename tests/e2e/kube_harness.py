@@ -58,7 +58,10 @@ def load_standins(client, docker_host: str, standins: dict[str, str], work: Path
         for v in versions:
             ref = image_ref(comp, v)
             ctx = release_context(standins[comp if comp in ("db", "proxy") else "app"], v)
-            client.images.build(fileobj=io.BytesIO(ctx), custom_context=True, tag=ref, rm=True, network_mode="none")
+            # A label of their own: else they are the Docker-host scenarios' releases, which those
+            # remove by image id (with every tag) while these may still be needed (.ci/run runs both).
+            client.images.build(fileobj=io.BytesIO(ctx), custom_context=True, tag=ref, rm=True, network_mode="none",
+                                labels={"org.o3.test.cluster": "1"})
             refs[(comp, v)] = ref
     tar = work / "standins.tar"  # one tarball: the layers the versions share are saved once
     subprocess.run(["docker", "save", "-o", str(tar), *refs.values()], check=True, capture_output=True,
