@@ -12,8 +12,8 @@ only act's logs. The scenarios run in order, on one fleet.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
