@@ -114,15 +114,12 @@ class LocalRegistry:
         self.log.close()
 
 
-def release_context(base: str, version: str, silent: bool = False, label: str = "") -> bytes:
+def release_context(base: str, version: str, silent: bool = False) -> bytes:
     """A docker build context (tar) of one stand-in release: `base` plus a file naming `version`
     (a distinct image per version, as a real release is). silent=True: a broken release, whose
-    app starts and listens but never answers (the stand-in's `silent` file). label ("key=value"):
-    its first step, so that it shares no build step, and so no parent image, with the same release
-    built without it (which other tests remove by image id)."""
+    app starts and listens but never answers (the stand-in's `silent` file)."""
     files = [("version", f"{version}\n".encode())] + ([("silent", b"")] if silent else [])
-    dockerfile = (f"FROM {base}\n" + (f"LABEL {label}\n" if label else "")
-                  + "".join(f"COPY {n} /opt/o3-standin/{n}\n" for n, _ in files)
+    dockerfile = (f"FROM {base}\n" + "".join(f"COPY {n} /opt/o3-standin/{n}\n" for n, _ in files)
                   + f"LABEL org.o3.standin.version={version}\n")
     ctx = io.BytesIO()
     with tarfile.open(fileobj=ctx, mode="w") as tar:

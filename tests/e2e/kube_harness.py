@@ -27,7 +27,6 @@ from e2e_harness import REPOS, ROOT, release_context
 
 KUBE = ROOT / "tests" / "kube"
 REGISTRY = "registry.o3.test"  # the stand-ins' references: loaded onto the nodes, never pulled
-CLUSTER_LABEL = "org.o3.test.cluster=1"
 KUBE_VERSIONS = {"db": ("8.0.34", "8.0.35"), "pacs": ("2.8.1", "2.8.2"), "view": ("3.4.2",), "proxy": ("1.28.0",)}
 STORAGE_CLASS = "o3-nas"  # the test cluster's ReadWriteMany class (a folder both nodes see)
 
@@ -58,13 +57,12 @@ def load_standins(client, docker_host: str, standins: dict[str, str], work: Path
     for comp, versions in KUBE_VERSIONS.items():
         for v in versions:
             ref = image_ref(comp, v)
-            # Images of their own: the Docker-host scenarios remove their same releases by image id
-            # (with every tag, and failing on a child image) while .ci/run runs both side by side.
-            ctx = release_context(standins[comp if comp in ("db", "proxy") else "app"], v, label=CLUSTER_LABEL)
-            client.images.build(fileobj=io.BytesIO(ctx), custom_context=True, tag=ref, rm=True, network_mode="none")
+            ctx = release_context(standins[comp if comp in ("db", "proxy") else "app"], v)
+            # A label of their own: else they are the Docker-host scenarios' releases, which those
+            # remove by image id (with every tag) while these may still be needed (.ci/run runs both).
+            client.images.build(fileobj=io.BytesIO(ctx), custom_context=True, tag=ref, rm=True, network_mode="none",
+                                labels={"org.o3.test.cluster": "1"})
             refs[(comp, v)] = ref
-    # Earlier ones, untagged now: a child image of a release would keep that release from being removed.
-    client.images.prune(filters={"dangling": True, "label": CLUSTER_LABEL})
     tar = work / "standins.tar"  # one tarball: the layers the versions share are saved once
     subprocess.run(["docker", "save", "-o", str(tar), *refs.values()], check=True, capture_output=True,
                    env={**os.environ, "DOCKER_HOST": docker_host})
