@@ -27,19 +27,7 @@ from sitespec.stackfile import read_raw, validate
 from ._checks import report
 from ._cli import OpsError, add_dir_argument, readable_file, run
 from ._cluster import cluster_access
-from ._docker import Docker, preflight_checks as run_checks  # noqa: F401 - run_checks: the contract tests' entry
-from ._docker import (  # noqa: F401 - the Docker host's checks, as the contract tests call them
-    HostProbe,
-    check_cores,
-    check_daemon,
-    check_memory,
-    check_ports,
-    check_registry,
-    check_storage,
-    check_subnet,
-    check_ulimits,
-    nofile_limit,
-)
+from ._docker import Docker
 from ._kubernetes import Kubernetes
 
 

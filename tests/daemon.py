@@ -85,9 +85,9 @@ def standins(docker_host, client) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def nofile_cap(client, standins) -> int:
     """The open-files hard limit this daemon can give a container."""
-    from ops import preflight
+    from ops import _docker as docker_ops
 
-    return preflight.nofile_limit(preflight.HostProbe(client, standins["db"]))
+    return docker_ops.nofile_limit(docker_ops.HostProbe(client, standins["db"]))
 
 
 def db_limits(nofile_cap: int) -> dict:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from docker.types import IPAMConfig, IPAMPool
 
+from ops import _docker as docker_ops
 from ops import preflight
 from sitespec import sizing
 from sitespec.stackfile import load_stack_config
@@ -54,7 +55,7 @@ def cfg(stack_dir):
 
 @pytest.fixture
 def host(client, standins):
-    return preflight.HostProbe(client, standins["db"])
+    return docker_ops.HostProbe(client, standins["db"])
 
 
 def with_cores(req: sizing.Requirements, cores: float, memory: float) -> sizing.Requirements:
@@ -62,13 +63,13 @@ def with_cores(req: sizing.Requirements, cores: float, memory: float) -> sizing.
 
 
 def test_daemon_reachable_reports_its_version(client):
-    c = preflight.check_daemon(client)
+    c = docker_ops.check_daemon(client)
     assert c.status == "pass" and "Docker 2" in c.measured
 
 
 def test_unreachable_daemon_fails_with_the_fix(cfg, standins):
     bad = cfg.model_copy(update={"docker_host": "unix:///nonexistent/docker.sock"})
-    checks = preflight.run_checks(bad, standins["db"], None, False)
+    checks = docker_ops.preflight_checks(bad, standins["db"], None, False)
     assert [(c.name, c.status) for c in checks] == [("daemon", "fail")]
     assert "docker:host" in checks[0].fix
 
@@ -76,53 +77,53 @@ def test_unreachable_daemon_fails_with_the_fix(cfg, standins):
 def test_cores_and_memory_against_the_minimums(client, cfg):
     info = client.info()
     req, _ = sizing.for_site(cfg)
-    assert preflight.check_cores(info, with_cores(req, 1, 1), 8).status == "pass"
-    short = preflight.check_cores(info, with_cores(req, info["NCPU"] + 1, 1), 8)
+    assert docker_ops.check_cores(info, with_cores(req, 1, 1), 8).status == "pass"
+    short = docker_ops.check_cores(info, with_cores(req, info["NCPU"] + 1, 1), 8)
     assert short.status == "fail" and f"{info['NCPU']} cores" in short.measured
-    assert preflight.check_memory(info, with_cores(req, 1, 1), 16).status == "pass"
-    assert preflight.check_memory(info, with_cores(req, 1, 10_000), 16).status == "fail"
+    assert docker_ops.check_memory(info, with_cores(req, 1, 1), 16).status == "pass"
+    assert docker_ops.check_memory(info, with_cores(req, 1, 10_000), 16).status == "fail"
 
 
 def test_free_space_at_the_storage_path(host, cfg):
-    ok = preflight.check_storage(host, cfg.site.storage_path, 0.001)
+    ok = docker_ops.check_storage(host, cfg.site.storage_path, 0.001)
     assert ok.status == "pass" and "GB free at" in ok.measured
     assert not Path(cfg.site.storage_path).exists(), "preflight must not create the storage folder"
-    assert preflight.check_storage(host, cfg.site.storage_path, 10**7).status == "fail"
+    assert docker_ops.check_storage(host, cfg.site.storage_path, 10**7).status == "fail"
 
 
 def test_ulimits_beyond_what_the_daemon_grants_fail_with_the_limit_and_the_fix(host, cfg, nofile_cap):
     if nofile_cap >= 46677:
         pytest.skip(f"this daemon grants nofile {nofile_cap}: the guide's 46677 fits")
-    bad = preflight.check_ulimits(host, cfg)
+    bad = docker_ops.check_ulimits(host, cfg)
     assert bad.status == "fail"
     assert f"at most nofile {nofile_cap}" in bad.measured and "o3:database.ulimits.nofileHard" in bad.fix
     fitted = cfg.model_copy(update={"database": cfg.database.model_copy(update={
         "ulimits": cfg.database.ulimits.model_copy(update={"nofile_soft": nofile_cap, "nofile_hard": nofile_cap})})})
-    assert preflight.check_ulimits(host, fitted).status == "pass"
+    assert docker_ops.check_ulimits(host, fitted).status == "pass"
 
 
 def test_ports_free_taken_by_a_container_or_by_a_host_process(host, client, cfg, standins):
-    assert preflight.check_ports(host, cfg).status == "pass"
+    assert docker_ops.check_ports(host, cfg).status == "pass"
     squatter = client.containers.run(standins["app"], name="o3-preflight-squatter", detach=True,
                                      entrypoint=["sleep", "300"], ports={"80/tcp": ("127.0.0.1", cfg.ports.pacs_http)})
     try:
-        c = preflight.check_ports(host, cfg)
+        c = docker_ops.check_ports(host, cfg)
         assert c.status == "fail" and f"{cfg.ports.pacs_http} (container 'o3-preflight-squatter')" in c.measured
     finally:
         squatter.remove(force=True)
     with socket.socket() as s:
         s.bind(("127.0.0.1", cfg.ports.view_http))
         s.listen()
-        c = preflight.check_ports(host, cfg)
+        c = docker_ops.check_ports(host, cfg)
     assert c.status == "fail" and f"{cfg.ports.view_http} (a process on the host)" in c.measured
 
 
 def test_subnet_overlapping_a_docker_network_fails(host, client, cfg):
-    assert preflight.check_subnet(host, cfg).status == "pass"
+    assert docker_ops.check_subnet(host, cfg).status == "pass"
     other = client.networks.create("o3-preflight-other",
                                    ipam=IPAMConfig(pool_configs=[IPAMPool(subnet="172.31.0.0/16")]))
     try:
-        c = preflight.check_subnet(host, cfg)
+        c = docker_ops.check_subnet(host, cfg)
         assert c.status == "fail" and "o3-preflight-other" in c.measured and "o3:network.subnet" in c.fix
     finally:
         other.remove()
@@ -157,19 +158,19 @@ def fake_registry():
 
 def test_registry_login_passes_with_the_right_key_and_fails_without_echoing_it(client, cfg, fake_registry):
     c = cfg.model_copy(update={"registry": cfg.registry.model_copy(update={"server": fake_registry})})
-    assert preflight.check_registry(client, c, KEY, True).status == "pass"
+    assert docker_ops.check_registry(client, c, KEY, True).status == "pass"
     wrong = "wrong-key-" + "x" * 20
-    bad = preflight.check_registry(client, c, wrong, True)
+    bad = docker_ops.check_registry(client, c, wrong, True)
     assert bad.status == "fail" and "401" in bad.measured and wrong not in bad.measured
     closed = cfg.model_copy(update={"registry": cfg.registry.model_copy(update={"server": f"127.0.0.1:{free_port()}"})})
-    assert preflight.check_registry(client, closed, KEY, True).status == "fail"
-    assert preflight.check_registry(client, cfg, None, True).status == "warn"
+    assert docker_ops.check_registry(client, closed, KEY, True).status == "fail"
+    assert docker_ops.check_registry(client, cfg, None, True).status == "warn"
 
 
 def test_helper_containers_are_removed_even_when_refused(host, client, cfg):
     before = {c.id for c in client.containers.list(all=True)}
-    preflight.check_ulimits(host, cfg)
-    preflight.check_storage(host, cfg.site.storage_path, 1)
+    docker_ops.check_ulimits(host, cfg)
+    docker_ops.check_storage(host, cfg.site.storage_path, 1)
     assert {c.id for c in client.containers.list(all=True)} == before
 
 
