@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from .. import containers, guide, tls
+from .. import containers, tls
 from . import platforms
 from .fields import ImageRef, Kind, OnlyOn, Port, ProviderKey, abs_path, dns_label, model_of, time_zone
 from .secret_keys import SECRET_KEYS
