@@ -15,6 +15,9 @@ the workflow scenarios), each in a pytest process of its own, at once, all on th
   O3_E2E_SITE_LOCK  its one Docker site (the containers db, pacs, view and their loopback ports),
       held by another process (the Docker-host scenarios) while its sites are up: a test here that
       deploys a Docker site on the daemon (it asks for `nofile_cap`) waits for it, and runs last.
+  O3_E2E_CLUSTER_LOCK  the test cluster, when .ci/run starts it for every family: a test that
+      uses it holds it shared; a test that breaks its nodes (it asks for `kube_whole_cluster`)
+      holds it exclusively, so no other family's site sees a node it powered off.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from e2e_harness import (
 
 DAEMON_LOCK = os.environ.get("O3_E2E_DAEMON_LOCK")
 SITE_LOCK = os.environ.get("O3_E2E_SITE_LOCK")
+CLUSTER_LOCK = os.environ.get("O3_E2E_CLUSTER_LOCK")
 _HELD: set[str] = set()  # held exclusively here: a second flock of this process would wait for it
 
 
@@ -90,10 +94,10 @@ def family(item) -> str:
     """An e2e test's family (.ci/run runs each, -m "e2e and NAME", beside the others): the
     Kubernetes scenarios need the cluster's build, the workflows' the ci toolchain; the Docker
     host's only the Pulumi toolchain."""
-    if "kube_cluster" in item.fixturenames:
-        return "kubernetes"
     if item.path.name.startswith("test_workflows"):
         return "workflows"
+    if "kube_cluster" in item.fixturenames:
+        return "kubernetes"
     return "docker"
 
 
@@ -111,7 +115,9 @@ def _shared_daemon(request):
     """The test's turn on what the families share (the module's docstring)."""
     site = SITE_LOCK if "nofile_cap" in request.fixturenames else None
     whole = DAEMON_LOCK if "docker_host" in inspect.signature(request.function).parameters else None
-    with _locked(site, fcntl.LOCK_EX), _locked(whole, fcntl.LOCK_EX):
+    kube = CLUSTER_LOCK if "kube_cluster" in request.fixturenames else None
+    alone = "kube_whole_cluster" in request.fixturenames
+    with _locked(kube, fcntl.LOCK_EX if alone else fcntl.LOCK_SH), _locked(site, fcntl.LOCK_EX), _locked(whole, fcntl.LOCK_EX):
         yield
 
 
@@ -159,6 +165,13 @@ def kube_cluster():
         yield start.stdout.strip().splitlines()[-1]
     finally:
         cluster("stop", check=False)
+
+
+@pytest.fixture
+def kube_whole_cluster(kube_cluster):
+    """The test cluster for a test that breaks its nodes (powers one off, hangs a kubelet, cuts
+    its network): _shared_daemon holds O3_E2E_CLUSTER_LOCK exclusively for it."""
+    return kube_cluster
 
 
 @pytest.fixture(scope="session")
