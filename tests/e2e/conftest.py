@@ -15,9 +15,11 @@ the workflow scenarios), each in a pytest process of its own, at once, all on th
   O3_E2E_SITE_LOCK  its one Docker site (the containers db, pacs, view and their loopback ports),
       held by another process (the Docker-host scenarios) while its sites are up: a test here that
       deploys a Docker site on the daemon (it asks for `nofile_cap`) waits for it, and runs last.
-  O3_E2E_CLUSTER_LOCK  the test cluster, when .ci/run starts it for every family: a test that
-      uses it holds it shared; a test that breaks its nodes (it asks for `kube_whole_cluster`)
-      holds it exclusively, so no other family's site sees a node it powered off.
+  O3_E2E_CLUSTER_LOCK  the test cluster, which .ci/run then starts once for every family and
+      stops at the end: a family that uses it holds it shared from its first such test to its
+      end (its sites stay up between tests); a test that breaks the cluster's nodes (it asks for
+      `kube_whole_cluster`, and runs last in its family) holds it alone, so no other family's
+      site sees a node it powered off.
 """
 
 from __future__ import annotations
@@ -106,8 +108,12 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("e2e"):
             item.add_marker(family(item))
-    if SITE_LOCK:  # the tests that wait for the Docker site last, so that the others do not wait
-        items.sort(key=lambda item: "nofile_cap" in getattr(item, "fixturenames", ()))
+    # Last, so that the others do not wait: the tests that wait for the Docker site, and those
+    # that wait for the whole cluster.
+    items.sort(key=lambda item: (
+        "kube_whole_cluster" in getattr(item, "fixturenames", ()),
+        bool(SITE_LOCK) and "nofile_cap" in getattr(item, "fixturenames", ()),
+    ))
 
 
 @pytest.fixture(autouse=True)
@@ -115,9 +121,7 @@ def _shared_daemon(request):
     """The test's turn on what the families share (the module's docstring)."""
     site = SITE_LOCK if "nofile_cap" in request.fixturenames else None
     whole = DAEMON_LOCK if "docker_host" in inspect.signature(request.function).parameters else None
-    kube = CLUSTER_LOCK if "kube_cluster" in request.fixturenames else None
-    alone = "kube_whole_cluster" in request.fixturenames
-    with _locked(kube, fcntl.LOCK_EX if alone else fcntl.LOCK_SH), _locked(site, fcntl.LOCK_EX), _locked(whole, fcntl.LOCK_EX):
+    with _locked(site, fcntl.LOCK_EX), _locked(whole, fcntl.LOCK_EX):
         yield
 
 
@@ -161,17 +165,35 @@ def kube_cluster():
     except RuntimeError as e:
         missing(f"the Kubernetes test cluster did not start: {e}")
     print(f"\n[figures] cluster: {start.stderr.strip().splitlines()[-1] if start.stderr.strip() else ''}")
+    if CLUSTER_LOCK:  # .ci/run's: shared with the other families until this one ends
+        with open(CLUSTER_LOCK, "a") as turn:
+            fcntl.flock(turn, fcntl.LOCK_SH)
+            _CLUSTER_TURN.append(turn)
+            yield start.stdout.strip().splitlines()[-1]
+        return
     try:
         yield start.stdout.strip().splitlines()[-1]
     finally:
         cluster("stop", check=False)
 
 
+_CLUSTER_TURN: list = []  # the open lock file kube_cluster holds shared (O3_E2E_CLUSTER_LOCK)
+
+
 @pytest.fixture
 def kube_whole_cluster(kube_cluster):
     """The test cluster for a test that breaks its nodes (powers one off, hangs a kubelet, cuts
-    its network): _shared_daemon holds O3_E2E_CLUSTER_LOCK exclusively for it."""
-    return kube_cluster
+    its network): the cluster alone while it runs (the lock converted to exclusive, and back)."""
+    if not _CLUSTER_TURN:
+        yield kube_cluster
+        return
+    started = time.monotonic()
+    fcntl.flock(_CLUSTER_TURN[0], fcntl.LOCK_EX)
+    print(f"\n[figures] waited {time.monotonic() - started:.0f} s for the cluster alone")
+    try:
+        yield kube_cluster
+    finally:
+        fcntl.flock(_CLUSTER_TURN[0], fcntl.LOCK_SH)
 
 
 @pytest.fixture(scope="session")
