@@ -118,23 +118,72 @@ def test_fleet_shows_a_short_host_and_a_broken_file(fleet_dir, capsys):
 
 # --- which stacks CI runs ---------------------------------------------------------------------
 
-def test_ci_stacks_leave_out_the_local_dev_stack_and_group_by_ring(fleet_dir):
+ALL_CI = ["harbour-pathology", "north-clinic", "riverside", "st-marys"]
+
+
+def test_ci_stacks_hold_kubernetes_beside_docker_and_leave_out_only_a_stack_that_says_so(fleet_dir):
     configs = stacks.load_configs(fleet_dir)
     assert stacks.by_ring(stacks.select(configs), configs) == {
-        "canary": ["st-marys"], "early": ["riverside"], "broad": ["north-clinic"]}
+        "canary": ["st-marys"], "early": ["harbour-pathology", "riverside"], "broad": ["north-clinic"]}
+    assert configs["dev"]["o3:site"]["ci"] is False  # dev opts out in its own file
 
 
 @pytest.mark.parametrize(
     "changed, expected",
     [
         (["Pulumi.riverside.yaml"], ["riverside"]),
+        (["Pulumi.harbour-pathology.yaml"], ["harbour-pathology"]),
         (["Pulumi.dev.yaml", "README.md"], []),
-        (["components/apps.py"], ["north-clinic", "riverside", "st-marys"]),
-        (["policy/rules/pinned_images.py"], ["north-clinic", "riverside", "st-marys"]),
+        (["components/apps.py"], ALL_CI),
+        (["policy/rules/pinned_images.py"], ALL_CI),
     ],
 )
 def test_changed_files_pick_the_stacks(fleet_dir, changed, expected):
     assert stacks.select(stacks.load_configs(fleet_dir), changed) == expected
+
+
+@pytest.mark.parametrize(
+    "stack, edit, words",
+    [
+        ("dev", ("    ci: false", "    ci: true"), "Pulumi.dev.yaml: no docker:host, so CI would deploy the site on its runner's own Docker"),
+        ("dev", ("    ci: false", "    ci: maybe"), "Pulumi.dev.yaml: o3:site.ci is 'maybe': write true or false"),
+        ("harbour-pathology", ("config:\n", "config:\n  kubernetes:kubeconfig: /keys/harbour.kubeconfig\n"),
+         "Pulumi.harbour-pathology.yaml: kubernetes:kubeconfig names a file of this machine"),
+    ],
+)
+def test_a_stack_ci_cannot_run_and_that_does_not_opt_out_is_named(fleet_dir, capsys, stack, edit, words):
+    path = fleet_dir / f"Pulumi.{stack}.yaml"
+    path.write_text(path.read_text().replace(*edit, 1))
+    assert stacks.main(["--by-ring", "--dir", str(fleet_dir)]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err, err
+
+
+def test_the_rollout_compares_each_stack_with_its_last_verified_deploy(fleet_dir):
+    """Three pushes, the middle run cancelled: the stacks of the cancelled push are still behind."""
+    def commit(msg):
+        subprocess.run(["git", "add", "-A"], cwd=fleet_dir, check=True)
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", msg], cwd=fleet_dir, check=True)
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=fleet_dir, capture_output=True, text=True).stdout.strip()
+
+    subprocess.run(["git", "init", "-q"], cwd=fleet_dir, check=True)
+    (fleet_dir / "Pulumi.yaml").touch()
+    first = commit("the fleet")
+    tags = {s: {stacks.TAG_APPLIED: first, stacks.TAG_VERIFIED: first} for s in ALL_CI}
+    tags["north-clinic"] = None  # never deployed by CI
+    assert bump.main(["--component", "pacs", "--version", "2.9.0", "--site", "harbour-pathology", "--dir", str(fleet_dir)]) == 0
+    commit("middle push: its run is cancelled")
+    assert bump.main(["--component", "pacs", "--version", "2.9.0", "--site", "riverside", "--dir", str(fleet_dir)]) == 0
+    last = commit("last push")
+    assert stacks.pending(ALL_CI, fleet_dir, lambda s, _: tags[s]) == ["harbour-pathology", "north-clinic", "riverside"]
+    # an up that was not verified (the canary's release never answered) stays pending, even once reverted
+    tags["st-marys"] = {stacks.TAG_APPLIED: last, stacks.TAG_VERIFIED: first}
+    tags["north-clinic"] = {stacks.TAG_APPLIED: last, stacks.TAG_VERIFIED: last}
+    tags["harbour-pathology"] = tags["riverside"] = {stacks.TAG_APPLIED: last, stacks.TAG_VERIFIED: last}
+    assert stacks.pending(ALL_CI, fleet_dir, lambda s, _: tags[s]) == ["st-marys"]
+    # a recorded commit this history has not got (a force push) counts as nothing deployed
+    tags["st-marys"] = {stacks.TAG_APPLIED: "f" * 40, stacks.TAG_VERIFIED: "f" * 40}
+    assert stacks.pending(ALL_CI, fleet_dir, lambda s, _: tags[s]) == ["st-marys"]
 
 
 # --- workflows and Renovate ----------------------------------------------------------------------
@@ -234,7 +283,9 @@ def test_the_workflows_read_the_outputs_ops_stacks_writes(fleet_dir, tmp_path, m
     assert stacks.main(["--github-output", "--dir", str(fleet_dir)]) == 0
     written = dict(line.split("=", 1) for line in out.read_text().splitlines())
     assert tuple(written) == stacks.OUTPUTS
-    assert json.loads(written["canary"]) == ["st-marys"] and json.loads(written["stacks"]) == ["north-clinic", "riverside", "st-marys"]
+    assert json.loads(written["canary"]) == ["st-marys"] and json.loads(written["stacks"]) == ALL_CI
+    assert json.loads(written["ids"]) == {"harbour-pathology": "HARBOUR_PATHOLOGY", "north-clinic": "NORTH_CLINIC",
+                                          "riverside": "RIVERSIDE", "st-marys": "ST_MARYS"}
     for path in WORKFLOWS:
         jobs = _yaml(path)["jobs"]
         pick = next(s for s in jobs["stacks"]["steps"] if s.get("id") == "pick")
@@ -251,7 +302,7 @@ def test_ops_stacks_refuses_an_empty_ref_and_takes_a_new_branch_whole(fleet_dir,
     assert stacks.main(["--changed-since", "", "--dir", str(fleet_dir)]) == 2
     assert "--changed-since is empty" in capsys.readouterr().err
     assert stacks.main(["--changed-since", "0" * 40, "--dir", str(fleet_dir)]) == 0
-    assert json.loads(capsys.readouterr().out) == ["north-clinic", "riverside", "st-marys"]
+    assert json.loads(capsys.readouterr().out) == ALL_CI
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
     assert stacks.main(["--github-output", "--dir", str(fleet_dir)]) == 2
     assert "$GITHUB_OUTPUT is not set" in capsys.readouterr().err
