@@ -236,15 +236,19 @@ def test_up_applies_rings_in_order_and_stops_at_the_first_failure():
         assert "!failure()" in jobs[ring]["if"] and "!cancelled()" in jobs[ring]["if"]
     for ring in ("canary", "early", "broad"):
         assert f"needs.stacks.outputs.{ring}" in jobs[ring]["strategy"]["matrix"]["stack"]
-        assert [s["uses"] for s in jobs[ring]["steps"]] == ["actions/checkout@v5", "./.github/actions/up-site"]
+        assert [s["uses"].split("@")[0] for s in jobs[ring]["steps"]] == ["actions/checkout", "./.github/actions/up-site"]
     steps = _yaml(ROOT / ".github/actions/up-site/action.yml")["runs"]["steps"]
     pulumi = [s for s in steps if str(s.get("uses", "")).startswith("pulumi/actions")]
     # pulumi/actions' `up` skips the preview: a preview with the pack comes first (README, Rollouts)
     assert [(s["with"]["command"], s["with"]["policyPacks"]) for s in pulumi] == [("preview", "policy"), ("up", "policy")]
-    verify = steps[-1]
-    assert steps.index(pulumi[-1]) == len(steps) - 2, "the site is verified right after its up"
+    verify = steps[-2]
+    assert steps.index(pulumi[-1]) == len(steps) - 3, "the site is verified right after its up"
     assert "-m ops.verify --stack" in verify["run"] and verify["env"]["STACK"] == "${{ inputs.stack }}"
     assert "continue-on-error" not in verify and "if" not in verify
+    # what is deployed is recorded: the commit before the up, and once verified (ops.stacks --since-deployed)
+    marks = [(i, st["run"]) for i, st in enumerate(steps) if "--mark" in st.get("run", "")]
+    assert marks == [(steps.index(pulumi[-1]) - 1, '.venv/bin/python -m ops.stacks --mark applied --stack "$STACK"'),
+                     (len(steps) - 1, '.venv/bin/python -m ops.stacks --mark verified --stack "$STACK"')]
 
 
 def test_preview_posts_the_diff_and_drift_expects_no_changes():
@@ -351,3 +355,77 @@ def test_renovate_regex_reads_each_image_and_its_tag():
         ("europe-west1-docker.pkg.dev/o3-cloud-internal/partner/pacs-cloud", "2.8.1"),
         ("europe-west1-docker.pkg.dev/o3-cloud-internal/partner/view", "3.4.2"),
     }
+
+
+# --- who may change a site: environments, secrets, pins (what act cannot enforce, read here) -------
+
+DEPLOY_SECRETS = ("PULUMI_BACKEND_URL", "SITE_SSH_KEY", "KUBECONFIG_")  # only in the ring environments
+SECRET_REF = re.compile(r"secrets\.(\w+)|secrets\[format\('(\w+)\{0\}'")
+
+
+def _secrets_named(node) -> set[str]:
+    return {a or b for a, b in SECRET_REF.findall(json.dumps(node))}
+
+
+def test_every_deploying_job_names_its_rings_environment_and_waits_for_its_site():
+    jobs = _yaml(ROOT / ".github/workflows/up.yml")["jobs"]
+    for ring in ("canary", "early", "broad"):
+        job = jobs[ring]
+        assert job["environment"] == ring, f"up.yml job {ring}: environment must be {ring}"
+        assert job["concurrency"] == {"group": "o3-site-${{ matrix.stack }}", "cancel-in-progress": False}
+    for name, job in jobs.items():  # no job gets a deploy secret outside a ring's environment
+        if _secrets_named(job) & set(DEPLOY_SECRETS) or "KUBECONFIG_" in _secrets_named(job):
+            assert job.get("environment") in ("canary", "early", "broad"), f"up.yml job {name}"
+    drift = _yaml(ROOT / ".github/workflows/drift.yml")["jobs"]["drift"]
+    assert drift["environment"] == "drift" and drift["concurrency"]["group"] == "o3-site-${{ matrix.stack }}"
+    # the rollout compares with what is deployed, never with the push's `before`
+    assert "github.event.before" not in json.dumps(jobs)
+    assert "--since-deployed" in jobs["stacks"]["steps"][-1]["run"]
+
+
+@pytest.mark.parametrize("workflow", ["preview.yml", "drift.yml"])
+def test_no_job_a_pull_request_or_the_nightly_check_runs_names_a_deploy_secret(workflow):
+    doc = _yaml(ROOT / ".github/workflows" / workflow)
+    for name, job in doc["jobs"].items():
+        named = _secrets_named(job)
+        assert not {s for s in named if s.startswith(DEPLOY_SECRETS)}, f"{workflow} job {name} names {sorted(named)}"
+        if named - {"GITHUB_TOKEN"}:
+            assert job.get("environment") in ("preview", "drift"), f"{workflow} job {name} gets secrets outside its environment"
+    assert "secrets." not in json.dumps(doc["jobs"]["stacks"]), "the pick runs the pull request's code: no secret"
+    if workflow == "preview.yml":
+        assert doc["jobs"]["preview"]["environment"] == "preview"  # a maintainer approves before any secret
+
+
+def _uses():
+    for path in WORKFLOWS + ACTIONS:
+        for line in path.read_text().splitlines():
+            m = re.match(r"\s*(?:- )?uses: (\S+)(.*)$", line)
+            if m and not m[1].startswith("./"):
+                yield path.relative_to(ROOT), m[1], m[2].strip()
+
+
+def test_every_checkout_keeps_no_credentials_and_every_action_is_pinned_by_commit():
+    pins = dict(line.split("=", 1) for line in (ROOT / "scripts/ci-toolchain.versions").read_text().splitlines()
+                if line and not line.startswith("#"))
+    commits = {pins[k].split("@")[0]: (pins[k + "_COMMIT"], pins[k].split("@")[1].split("=")[0])
+               for k in pins if re.fullmatch(r"ACTION_\d+", k)}
+    found = list(_uses())
+    assert len(found) >= 8
+    for where, ref, comment in found:
+        repo, _, sha = ref.partition("@")
+        assert re.fullmatch(r"[0-9a-f]{40}", sha), f"{where}: {ref} is not pinned by commit"
+        assert repo in commits and sha == commits[repo][0], f"{where}: {ref}: act has no local copy of that commit"
+        tag = re.fullmatch(r"# (v[0-9.]+)", comment)
+        assert tag and tag[1].startswith(commits[repo][1]), f"{where}: {ref} needs its tag in a comment (# v1.2.3)"
+    for path in WORKFLOWS:
+        for name, job in _yaml(path)["jobs"].items():
+            for step in job["steps"]:
+                if str(step.get("uses", "")).startswith("actions/checkout@"):
+                    assert step.get("with", {}).get("persist-credentials") is False, f"{path.name} job {name}"
+
+
+def test_renovate_keeps_the_action_pins_current():
+    config = json.loads((ROOT / "renovate.json").read_text())
+    assert "github-actions" in config["enabledManagers"]
+    rule = next(r for r in config["packageRules"] if r.get("matchManagers") == ["github-actions"])
+    assert rule["pinDigests"] is True
