@@ -85,7 +85,7 @@ class SiteSettings(_Model):
     ring: Ring = "broad"
     """Rollout ring: upgrades reach canary sites first, then early, then broad (see Rollouts)."""
     ci: StrictBool = True
-    """Whether CI previews, rolls out and drift-checks the site (`false`: a site deployed by hand only, such as a developer's `dev`; `python -m ops.stacks` names every stack that is neither)."""
+    """Whether CI previews, rolls out and drift-checks the site (`false`: a site deployed by hand only, such as a developer's `dev`; `ops.stacks` names every stack that is neither)."""
 
 
 class HostSize(_Model):
