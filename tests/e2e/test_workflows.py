@@ -587,7 +587,7 @@ def test_renovate_proposes_the_newer_pacs_for_the_canary_only(fleet):
                          capture_output=True, text=True, timeout=600)
     (fleet.work / "renovate.log").write_text(out.stdout + out.stderr)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    updates = []
+    updates, pins = [], set()
     for line in out.stdout.splitlines():
         try:
             entry = json.loads(line)
@@ -597,8 +597,14 @@ def test_renovate_proposes_the_newer_pacs_for_the_canary_only(fleet):
             for manager, files in (entry.get("config") or {}).items():
                 for pf in files:
                     for dep in pf.get("deps", []):
+                        if manager == "github-actions" and dep.get("currentDigest"):
+                            pins.add((dep["depName"], dep.get("currentValue"), dep["currentDigest"]))
                         for u in dep.get("updates", []):
                             updates.append((pf["packageFile"], dep["depName"], dep.get("currentValue"), u.get("newValue")))
+    # the action pins, each read as its commit and its tag (offline, their lookups have no GitHub to ask)
+    assert pins == {("actions/checkout", "v5.1.0", "fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09"),
+                    ("actions/setup-python", "v6.3.0", "ece7cb06caefa5fff74198d8649806c4678c61a1"),
+                    ("pulumi/actions", "v7.0.0", "8e5e406f4007fca908480587cb9893c07090f58d")}, pins
     pacs = fleet.refs[("pacs", PACS_OLD)].rpartition(":")[0]
     current = YAML(typ="safe").load(fleet.stack_file("canary").read_text())["config"]["o3:images"]["pacs"].rpartition(":")[2]
     assert updates == [(f"Pulumi.{SITES['canary']}.yaml", pacs, current, PACS_NEWEST)], updates
