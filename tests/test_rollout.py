@@ -118,23 +118,72 @@ def test_fleet_shows_a_short_host_and_a_broken_file(fleet_dir, capsys):
 
 # --- which stacks CI runs ---------------------------------------------------------------------
 
-def test_ci_stacks_leave_out_the_local_dev_stack_and_group_by_ring(fleet_dir):
+ALL_CI = ["harbour-pathology", "north-clinic", "riverside", "st-marys"]
+
+
+def test_ci_stacks_hold_kubernetes_beside_docker_and_leave_out_only_a_stack_that_says_so(fleet_dir):
     configs = stacks.load_configs(fleet_dir)
     assert stacks.by_ring(stacks.select(configs), configs) == {
-        "canary": ["st-marys"], "early": ["riverside"], "broad": ["north-clinic"]}
+        "canary": ["st-marys"], "early": ["harbour-pathology", "riverside"], "broad": ["north-clinic"]}
+    assert configs["dev"]["o3:site"]["ci"] is False  # dev opts out in its own file
 
 
 @pytest.mark.parametrize(
     "changed, expected",
     [
         (["Pulumi.riverside.yaml"], ["riverside"]),
+        (["Pulumi.harbour-pathology.yaml"], ["harbour-pathology"]),
         (["Pulumi.dev.yaml", "README.md"], []),
-        (["components/apps.py"], ["north-clinic", "riverside", "st-marys"]),
-        (["policy/rules/pinned_images.py"], ["north-clinic", "riverside", "st-marys"]),
+        (["components/apps.py"], ALL_CI),
+        (["policy/rules/pinned_images.py"], ALL_CI),
     ],
 )
 def test_changed_files_pick_the_stacks(fleet_dir, changed, expected):
     assert stacks.select(stacks.load_configs(fleet_dir), changed) == expected
+
+
+@pytest.mark.parametrize(
+    "stack, edit, words",
+    [
+        ("dev", ("    ci: false", "    ci: true"), "Pulumi.dev.yaml: no docker:host, so CI would deploy the site on its runner's own Docker"),
+        ("dev", ("    ci: false", "    ci: maybe"), "Pulumi.dev.yaml: o3:site.ci is 'maybe': write true or false"),
+        ("harbour-pathology", ("config:\n", "config:\n  kubernetes:kubeconfig: /keys/harbour.kubeconfig\n"),
+         "Pulumi.harbour-pathology.yaml: kubernetes:kubeconfig names a file of this machine"),
+    ],
+)
+def test_a_stack_ci_cannot_run_and_that_does_not_opt_out_is_named(fleet_dir, capsys, stack, edit, words):
+    path = fleet_dir / f"Pulumi.{stack}.yaml"
+    path.write_text(path.read_text().replace(*edit, 1))
+    assert stacks.main(["--by-ring", "--dir", str(fleet_dir)]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err, err
+
+
+def test_the_rollout_compares_each_stack_with_its_last_verified_deploy(fleet_dir):
+    """Three pushes, the middle run cancelled: the stacks of the cancelled push are still behind."""
+    def commit(msg):
+        subprocess.run(["git", "add", "-A"], cwd=fleet_dir, check=True)
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", msg], cwd=fleet_dir, check=True)
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=fleet_dir, capture_output=True, text=True).stdout.strip()
+
+    subprocess.run(["git", "init", "-q"], cwd=fleet_dir, check=True)
+    (fleet_dir / "Pulumi.yaml").touch()
+    first = commit("the fleet")
+    tags = {s: {stacks.TAG_APPLIED: first, stacks.TAG_VERIFIED: first} for s in ALL_CI}
+    tags["north-clinic"] = None  # never deployed by CI
+    assert bump.main(["--component", "pacs", "--version", "2.9.0", "--site", "harbour-pathology", "--dir", str(fleet_dir)]) == 0
+    commit("middle push: its run is cancelled")
+    assert bump.main(["--component", "pacs", "--version", "2.9.0", "--site", "riverside", "--dir", str(fleet_dir)]) == 0
+    last = commit("last push")
+    assert stacks.pending(ALL_CI, fleet_dir, lambda s, _: tags[s]) == ["harbour-pathology", "north-clinic", "riverside"]
+    # an up that was not verified (the canary's release never answered) stays pending, even once reverted
+    tags["st-marys"] = {stacks.TAG_APPLIED: last, stacks.TAG_VERIFIED: first}
+    tags["north-clinic"] = {stacks.TAG_APPLIED: last, stacks.TAG_VERIFIED: last}
+    tags["harbour-pathology"] = tags["riverside"] = {stacks.TAG_APPLIED: last, stacks.TAG_VERIFIED: last}
+    assert stacks.pending(ALL_CI, fleet_dir, lambda s, _: tags[s]) == ["st-marys"]
+    # a recorded commit this history has not got (a force push) counts as nothing deployed
+    tags["st-marys"] = {stacks.TAG_APPLIED: "f" * 40, stacks.TAG_VERIFIED: "f" * 40}
+    assert stacks.pending(ALL_CI, fleet_dir, lambda s, _: tags[s]) == ["st-marys"]
 
 
 # --- workflows and Renovate ----------------------------------------------------------------------
@@ -187,15 +236,19 @@ def test_up_applies_rings_in_order_and_stops_at_the_first_failure():
         assert "!failure()" in jobs[ring]["if"] and "!cancelled()" in jobs[ring]["if"]
     for ring in ("canary", "early", "broad"):
         assert f"needs.stacks.outputs.{ring}" in jobs[ring]["strategy"]["matrix"]["stack"]
-        assert [s["uses"] for s in jobs[ring]["steps"]] == ["actions/checkout@v5", "./.github/actions/up-site"]
+        assert [s["uses"].split("@")[0] for s in jobs[ring]["steps"]] == ["actions/checkout", "./.github/actions/up-site"]
     steps = _yaml(ROOT / ".github/actions/up-site/action.yml")["runs"]["steps"]
     pulumi = [s for s in steps if str(s.get("uses", "")).startswith("pulumi/actions")]
     # pulumi/actions' `up` skips the preview: a preview with the pack comes first (README, Rollouts)
     assert [(s["with"]["command"], s["with"]["policyPacks"]) for s in pulumi] == [("preview", "policy"), ("up", "policy")]
-    verify = steps[-1]
-    assert steps.index(pulumi[-1]) == len(steps) - 2, "the site is verified right after its up"
+    verify = steps[-2]
+    assert steps.index(pulumi[-1]) == len(steps) - 3, "the site is verified right after its up"
     assert "-m ops.verify --stack" in verify["run"] and verify["env"]["STACK"] == "${{ inputs.stack }}"
     assert "continue-on-error" not in verify and "if" not in verify
+    # what is deployed is recorded: the commit before the up, and once verified (ops.stacks --since-deployed)
+    marks = [(i, st["run"]) for i, st in enumerate(steps) if "--mark" in st.get("run", "")]
+    assert marks == [(steps.index(pulumi[-1]) - 1, '.venv/bin/python -m ops.stacks --mark applied --stack "$STACK"'),
+                     (len(steps) - 1, '.venv/bin/python -m ops.stacks --mark verified --stack "$STACK"')]
 
 
 def test_preview_posts_the_diff_and_drift_expects_no_changes():
@@ -234,7 +287,9 @@ def test_the_workflows_read_the_outputs_ops_stacks_writes(fleet_dir, tmp_path, m
     assert stacks.main(["--github-output", "--dir", str(fleet_dir)]) == 0
     written = dict(line.split("=", 1) for line in out.read_text().splitlines())
     assert tuple(written) == stacks.OUTPUTS
-    assert json.loads(written["canary"]) == ["st-marys"] and json.loads(written["stacks"]) == ["north-clinic", "riverside", "st-marys"]
+    assert json.loads(written["canary"]) == ["st-marys"] and json.loads(written["stacks"]) == ALL_CI
+    assert json.loads(written["ids"]) == {"harbour-pathology": "HARBOUR_PATHOLOGY", "north-clinic": "NORTH_CLINIC",
+                                          "riverside": "RIVERSIDE", "st-marys": "ST_MARYS"}
     for path in WORKFLOWS:
         jobs = _yaml(path)["jobs"]
         pick = next(s for s in jobs["stacks"]["steps"] if s.get("id") == "pick")
@@ -251,7 +306,7 @@ def test_ops_stacks_refuses_an_empty_ref_and_takes_a_new_branch_whole(fleet_dir,
     assert stacks.main(["--changed-since", "", "--dir", str(fleet_dir)]) == 2
     assert "--changed-since is empty" in capsys.readouterr().err
     assert stacks.main(["--changed-since", "0" * 40, "--dir", str(fleet_dir)]) == 0
-    assert json.loads(capsys.readouterr().out) == ["north-clinic", "riverside", "st-marys"]
+    assert json.loads(capsys.readouterr().out) == ALL_CI
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
     assert stacks.main(["--github-output", "--dir", str(fleet_dir)]) == 2
     assert "$GITHUB_OUTPUT is not set" in capsys.readouterr().err
@@ -300,3 +355,77 @@ def test_renovate_regex_reads_each_image_and_its_tag():
         ("europe-west1-docker.pkg.dev/o3-cloud-internal/partner/pacs-cloud", "2.8.1"),
         ("europe-west1-docker.pkg.dev/o3-cloud-internal/partner/view", "3.4.2"),
     }
+
+
+# --- who may change a site: environments, secrets, pins (what act cannot enforce, read here) -------
+
+DEPLOY_SECRETS = ("PULUMI_BACKEND_URL", "SITE_SSH_KEY", "KUBECONFIG_")  # only in the ring environments
+SECRET_REF = re.compile(r"secrets\.(\w+)|secrets\[format\('(\w+)\{0\}'")
+
+
+def _secrets_named(node) -> set[str]:
+    return {a or b for a, b in SECRET_REF.findall(json.dumps(node))}
+
+
+def test_every_deploying_job_names_its_rings_environment_and_waits_for_its_site():
+    jobs = _yaml(ROOT / ".github/workflows/up.yml")["jobs"]
+    for ring in ("canary", "early", "broad"):
+        job = jobs[ring]
+        assert job["environment"] == ring, f"up.yml job {ring}: environment must be {ring}"
+        assert job["concurrency"] == {"group": "o3-site-${{ matrix.stack }}", "cancel-in-progress": False}
+    for name, job in jobs.items():  # no job gets a deploy secret outside a ring's environment
+        if _secrets_named(job) & set(DEPLOY_SECRETS) or "KUBECONFIG_" in _secrets_named(job):
+            assert job.get("environment") in ("canary", "early", "broad"), f"up.yml job {name}"
+    drift = _yaml(ROOT / ".github/workflows/drift.yml")["jobs"]["drift"]
+    assert drift["environment"] == "drift" and drift["concurrency"]["group"] == "o3-site-${{ matrix.stack }}"
+    # the rollout compares with what is deployed, never with the push's `before`
+    assert "github.event.before" not in json.dumps(jobs)
+    assert "--since-deployed" in jobs["stacks"]["steps"][-1]["run"]
+
+
+@pytest.mark.parametrize("workflow", ["preview.yml", "drift.yml"])
+def test_no_job_a_pull_request_or_the_nightly_check_runs_names_a_deploy_secret(workflow):
+    doc = _yaml(ROOT / ".github/workflows" / workflow)
+    for name, job in doc["jobs"].items():
+        named = _secrets_named(job)
+        assert not {s for s in named if s.startswith(DEPLOY_SECRETS)}, f"{workflow} job {name} names {sorted(named)}"
+        if named - {"GITHUB_TOKEN"}:
+            assert job.get("environment") in ("preview", "drift"), f"{workflow} job {name} gets secrets outside its environment"
+    assert "secrets." not in json.dumps(doc["jobs"]["stacks"]), "the pick runs the pull request's code: no secret"
+    if workflow == "preview.yml":
+        assert doc["jobs"]["preview"]["environment"] == "preview"  # a maintainer approves before any secret
+
+
+def _uses():
+    for path in WORKFLOWS + ACTIONS:
+        for line in path.read_text().splitlines():
+            m = re.match(r"\s*(?:- )?uses: (\S+)(.*)$", line)
+            if m and not m[1].startswith("./"):
+                yield path.relative_to(ROOT), m[1], m[2].strip()
+
+
+def test_every_checkout_keeps_no_credentials_and_every_action_is_pinned_by_commit():
+    pins = dict(line.split("=", 1) for line in (ROOT / "scripts/ci-toolchain.versions").read_text().splitlines()
+                if line and not line.startswith("#"))
+    commits = {pins[k].split("@")[0]: (pins[k + "_COMMIT"], pins[k].split("@")[1].split("=")[0])
+               for k in pins if re.fullmatch(r"ACTION_\d+", k)}
+    found = list(_uses())
+    assert len(found) >= 8
+    for where, ref, comment in found:
+        repo, _, sha = ref.partition("@")
+        assert re.fullmatch(r"[0-9a-f]{40}", sha), f"{where}: {ref} is not pinned by commit"
+        assert repo in commits and sha == commits[repo][0], f"{where}: {ref}: act has no local copy of that commit"
+        tag = re.fullmatch(r"# (v[0-9.]+)", comment)
+        assert tag and tag[1].startswith(commits[repo][1]), f"{where}: {ref} needs its tag in a comment (# v1.2.3)"
+    for path in WORKFLOWS:
+        for name, job in _yaml(path)["jobs"].items():
+            for step in job["steps"]:
+                if str(step.get("uses", "")).startswith("actions/checkout@"):
+                    assert step.get("with", {}).get("persist-credentials") is False, f"{path.name} job {name}"
+
+
+def test_renovate_keeps_the_action_pins_current():
+    config = json.loads((ROOT / "renovate.json").read_text())
+    assert "github-actions" in config["enabledManagers"]
+    rule = next(r for r in config["packageRules"] if r.get("matchManagers") == ["github-actions"])
+    assert rule["pinDigests"] is True

@@ -84,6 +84,8 @@ class SiteSettings(_Model):
     """Host name users type in their browser, used in the output URLs and checked against the certificate."""
     ring: Ring = "broad"
     """Rollout ring: upgrades reach canary sites first, then early, then broad (see Rollouts)."""
+    ci: StrictBool = True
+    """Whether CI previews, rolls out and drift-checks the site (`false`: a site deployed by hand only, such as a developer's `dev`; `ops.stacks` names every stack that is neither)."""
 
 
 class HostSize(_Model):

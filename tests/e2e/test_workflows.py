@@ -1,9 +1,11 @@
 """The change-review loop, run for real: the workflows in .github/workflows, executed by nektos/act
 with the real actions, the real Pulumi CLI and providers, against three site hosts (network
-namespaces with their own sshd and dockerd: tests/sshhost.py), one per rollout ring.
+namespaces with their own sshd and dockerd: tests/sshhost.py), one per rollout ring, and a
+Kubernetes site on the test cluster (tests/kube) in ring early, beside the early Docker host.
 
-The fleet is a git repository made here: the project's files, three site stacks (a file state
-backend, passphrase secrets), and the workflows' secrets in act's secret file. Each scenario makes
+The fleet is a git repository made here: the project's files, four site stacks (a file state
+backend, passphrase secrets), and the workflows' secrets in act's secret file: all of them, the
+deploy credentials and the preview ones alike (the workflow hands each job only its own). Each scenario makes
 the commit a pull request or a merge would bring, then runs the workflow on that event. What the
 hosts hold (container ids, creation times, the version the apps answer with) is the proof, not
 only act's logs. The scenarios run in order, on one fleet.
@@ -28,6 +30,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from e2e_harness import REPOS, LocalRegistry, release_context
+from kube_harness import kube_stack_config, kubectl, pods
 from sshhost import RemoteHost
 from tlsfixtures import TestCA
 from workflow_harness import Act, GitHubApi, REPOSITORY, ci_tools, copy_project, git
@@ -36,6 +39,7 @@ pytestmark = pytest.mark.e2e
 
 RINGS = ("canary", "early", "broad")
 SITES = {ring: f"site-{ring}" for ring in RINGS}
+KUBE = "site-kube"  # the Kubernetes site, in ring early; its namespace has its name
 NETS = {"canary": "10.231.21", "early": "10.231.22", "broad": "10.231.23"}
 PACS_OLD, PACS_NEW, PACS_NEWEST = "2.8.1", "2.8.2", "2.9.0"  # PACS_NEWEST: only in the registry, for Renovate
 PACS_SILENT = "2.8.3"  # a release that starts and never answers
@@ -107,9 +111,10 @@ class Fleet:
         with path.open("w") as f:
             yaml.dump(doc, f)
 
-    def bump(self, component: str, version: str, *rings: str) -> None:
-        """What an operator runs: ops.bump on the sites of these rings, in the fleet's repository."""
-        sites = [a for r in rings for a in ("--site", SITES[r])]
+    def bump(self, component: str, version: str, *rings: str, kube: bool = False) -> None:
+        """What an operator runs: ops.bump on the Docker sites of these rings (and the Kubernetes
+        site), in the fleet's repository."""
+        sites = [a for s in [SITES[r] for r in rings] + [KUBE] * kube for a in ("--site", s)]
         out = subprocess.run([sys.executable, "-m", "ops.bump", "--component", component, "--version", version,
                               *sites, "--dir", str(self.repo)], cwd=self.repo, capture_output=True, text=True)
         assert out.returncode == 0, out.stdout + out.stderr
@@ -191,8 +196,19 @@ def _registry_tags(client, registry: LocalRegistry, refs: dict[tuple[str, str], 
         client.images.remove(ref)
 
 
+def _kube_images(fleet: "Fleet") -> dict[str, set[str]]:
+    """The images the Kubernetes site's pods run, by role."""
+    return {role: {c["image"] for p in pods(KUBE, role) for c in p["spec"]["containers"]}
+            for role in ("pacs", "pacs-singleton", "view", "db")}
+
+
+def _kubeconfig_as_json(path: str) -> str:
+    """The same credential in another text (JSON is YAML): the preview's secret, told apart from the deploy one by value."""
+    return json.dumps(YAML(typ="safe").load(Path(path).read_text()), indent=1)
+
+
 @pytest.fixture(scope="module")
-def fleet(pulumi_env, client, standins, docker_host):
+def fleet(pulumi_env, client, standins, docker_host, kube_cluster, kube_refs):
     work = Path(tempfile.mkdtemp(prefix="o3-e2e-workflows-"))
     hosts: list[RemoteHost] = []
     ca = TestCA("O3 workflow tests registry CA")
@@ -208,12 +224,16 @@ def fleet(pulumi_env, client, standins, docker_host):
                 refs[(comp, v)] = f"{registry.host}/{REPOS[comp]}:{v}"
         _registry_tags(client, registry, {k: v for k, v in refs.items() if k != ("pacs", PACS_SILENT)})
 
-        deploy_key = work / "deploy_key"
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "o3-deploy", "-f", str(deploy_key)], check=True)
+        deploy_key, preview_key = work / "deploy_key", work / "preview_key"
+        for key in (deploy_key, preview_key):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", key.name, "-f", str(key)], check=True)
         sites = {}
         for i, ring in enumerate(RINGS, 1):
             host = RemoteHost(name=f"o3w{i}", net=NETS[ring], data_root=f"/var/lib/o3-fleet-docker-{i}", client_key=deploy_key)
             hosts.append(host.up())
+            # the preview user's key (a real host narrows it: README, Rollouts); here it is let in as the deploy key is
+            with (host.work / "authorized_keys").open("a") as fh:
+                fh.write(Path(f"{preview_key}.pub").read_text())
             missing = [img for img in standins.values()
                        if host.ssh(f"docker image inspect {img}", check=False).returncode != 0]
             if missing:
@@ -226,13 +246,21 @@ def fleet(pulumi_env, client, standins, docker_host):
             sites[ring] = RingSite(ring, SITES[ring], host)
         print(f"\n[figures] fleet hosts ready in {time.monotonic() - start:.0f} s")
 
+        kubectl("delete", "namespace", KUBE, "--ignore-not-found", "--wait=true", timeout=600)
         secrets = {"PULUMI_BACKEND_URL": f"file://{work / 'state'}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
                    "SITE_SSH_KEY": deploy_key.read_text(),
                    "SITE_KNOWN_HOSTS": "".join(h.known_hosts_line + "\n" for h in hosts),
+                   f"KUBECONFIG_{KUBE.upper().replace('-', '_')}": Path(kube_cluster).read_text(),
+                   # the preview's own credentials: the same state read by another path, another key,
+                   # the cluster's credential in another text
+                   "PREVIEW_BACKEND_URL": f"file://{work / 'read-state'}", "PREVIEW_SSH_KEY": preview_key.read_text(),
+                   f"PREVIEW_KUBECONFIG_{KUBE.upper().replace('-', '_')}": _kubeconfig_as_json(kube_cluster),
                    "GITHUB_TOKEN": "ghs_workflowtests0000000000000000000"}
         (work / "state").mkdir()
+        (work / "read-state").symlink_to(work / "state")
         act = Act(work, secrets, api)
         f = Fleet(work, sites, act, api, registry, refs, pulumi_env)
+        f.secrets, f.kube_refs = secrets, kube_refs
         f.repo.mkdir()
         copy_project(f.repo)
         # README, "Add a site": a canary site's file joins Renovate's list.
@@ -245,12 +273,20 @@ def fleet(pulumi_env, client, standins, docker_host):
                 yaml.dump({"config": _stack_config(ring, sites[ring].host, refs)}, fh)
             f.pulumi("stack", "init", SITES[ring], "--secrets-provider", "passphrase")
             f.pulumi("config", "set", "--secret", "o3:dbPassword", "--stack", SITES[ring], input=DB_PASSWORD)
+        # the Kubernetes site: its file names no kubeconfig (CI hands it over: KUBECONFIG_SITE_KUBE)
+        kube = {k: v for k, v in kube_stack_config(KUBE, kube_cluster, kube_refs, ring="early").items()
+                if k != "kubernetes:kubeconfig"}
+        with (f.repo / f"Pulumi.{KUBE}.yaml").open("w") as fh:
+            yaml.dump({"config": kube}, fh)
+        f.pulumi("stack", "init", KUBE, "--secrets-provider", "passphrase")
+        f.pulumi("config", "set", "--secret", "o3:dbPassword", "--stack", KUBE, input=DB_PASSWORD)
         f.git("init", "-q", "-b", "main")
-        f.commit("The fleet: three sites, one per ring")
+        f.commit("The fleet: three Docker sites, one per ring, and a Kubernetes site in ring early")
         yield f
     finally:
         api.stop()
         registry.stop()
+        kubectl("delete", "namespace", KUBE, "--ignore-not-found", "--wait=true", check=False, timeout=600)
         for h in hosts:
             h.down()
         if os.environ.get("O3_KEEP_WORK") != "1":  # keep the repository, logs and state to look at
@@ -300,11 +336,16 @@ def test_the_first_merge_deploys_every_site_ring_by_ring(fleet):
     run = fleet.push("0" * 40, fleet.head())
     assert run.returncode == 0, run.report()
     picked = run.outputs("stacks")
-    assert json.loads(picked["stacks"]) == sorted(SITES.values())
-    assert {r: json.loads(picked[r]) for r in RINGS} == {r: [SITES[r]] for r in RINGS}
-    for ring in RINGS:
+    assert json.loads(picked["stacks"]) == sorted([*SITES.values(), KUBE])
+    assert {r: json.loads(picked[r]) for r in RINGS} == {"canary": [SITES["canary"]], "early": sorted([SITES["early"], KUBE]),
+                                                         "broad": [SITES["broad"]]}
+    for ring in ("canary", "broad"):
         assert_job_ok(run, run.one(ring))
+    assert set(run.by_stack("early")) == {SITES["early"], KUBE}
+    for job in run.of("early"):
+        assert_job_ok(run, job)
     assert _versions(fleet) == {r: PACS_OLD for r in RINGS}
+    assert _kube_images(fleet)["pacs"] == {fleet.kube_refs[("pacs", PACS_OLD)]}
 
 
 # --- pull requests: previews, and nothing on the hosts changes ---------------------------------------
@@ -329,20 +370,64 @@ def test_a_pr_that_bumps_the_canarys_pacs_previews_the_canary_only(fleet):
     assert _ids(fleet) == before, "a preview changed a host"
 
 
-def test_a_pr_that_changes_the_components_previews_every_site(fleet):
+def test_a_pr_that_bumps_the_kubernetes_sites_pacs_previews_that_site_only(fleet):
+    before, images = _ids(fleet), _kube_images(fleet)
+    comments = len(fleet.api.comments)
+    run = fleet.pull_request("Bump pacs on the Kubernetes site", lambda: fleet.bump("pacs", PACS_NEW, kube=True))
+    assert run.returncode == 0, run.report()
+    assert json.loads(run.outputs("stacks")["stacks"]) == [KUBE]
+    assert set(run.by_stack("preview")) == {KUBE}
+    job = run.by_stack("preview")[KUBE]
+    assert_job_ok(run, job)
+    assert "Policy Packs run:" in job.log, "the preview ran without the pack"
+    steps = _steps(job.log)
+    print(f"\n[figures] the Kubernetes site's preview of the pacs bump: {steps}")
+    # the pacs Deployments roll, and the dump step that goes with an image change; nothing of the database
+    assert steps == {"update": {f"{KUBE}-apps-pacs", f"{KUBE}-apps-pacs-singleton"},
+                     "replace": {f"{KUBE}-backup-pre-upgrade"}}, job.log[-5000:]
+    posted = fleet.api.comments[comments:]
+    assert len(posted) == 1 and f"on o3/{KUBE}" in posted[0][1]
+    assert _ids(fleet) == before and _kube_images(fleet) == images, "a preview changed a site"
+
+
+def test_a_pr_that_changes_the_program_previews_every_site_and_its_code_gets_no_deploy_secret(fleet):
+    """The pull request's own program (run by the preview) writes down every variable it sees and
+    every file in the job's temporary folder: none holds a deploy secret, act's secret file has all."""
     before = _ids(fleet)
+    dump = fleet.work / "pr-program-saw"
+    dump.mkdir(exist_ok=True)
 
     def change():
-        path = fleet.repo / "components" / "docker" / "apps.py"
-        path.write_text(path.read_text() + "\n# reviewed: no change to what runs\n")
+        path = fleet.repo / "__main__.py"
+        path.write_text(path.read_text() + f"""
+# what a pull request's code could read in the preview job
+import json as _j, os as _o, pathlib as _p
+_seen = dict(_o.environ)
+for _f in _p.Path(_o.environ.get("RUNNER_TEMP", "/nonexistent")).rglob("*"):
+    if _f.is_file() and _f.stat().st_size < 100000:
+        _seen[str(_f)] = _f.read_text(errors="replace")
+_p.Path({str(dump)!r}, str(_o.getpid())).write_text(_j.dumps(_seen))
+""")
 
-    run = fleet.pull_request("Touch the components", change)
+    run = fleet.pull_request("Change the program", change)
     assert run.returncode == 0, run.report()
-    assert set(run.by_stack("preview")) == set(SITES.values())
+    assert set(run.by_stack("preview")) == {*SITES.values(), KUBE}
     for job in run.of("preview"):
         assert_job_ok(run, job)
         assert _steps(job.log) == {}, job.log[-3000:]
     assert _ids(fleet) == before
+    seen = [path.read_text() for path in dump.iterdir()]
+    assert seen, "the pull request's program never ran"
+    deploy = {k: v for k, v in fleet.secrets.items() if k.startswith(("PULUMI_BACKEND_URL", "SITE_SSH_KEY", "KUBECONFIG_"))}
+    kube_id = KUBE.upper().replace("-", "_")
+    for text in seen:
+        got = [k for k, v in deploy.items() if json.dumps(v)[1:-1] in text or v.strip() in text]
+        assert not got, f"the pull request's program read the deploy secret(s) {got}"
+    both = "".join(seen)
+    print(f"\n[figures] the pull request's program ran {len(seen)} times; deploy secrets seen: 0 of {len(deploy)}")
+    # what it could read is the preview's own: its key and (in the Kubernetes site's job) its kubeconfig
+    assert json.dumps(fleet.secrets["PREVIEW_SSH_KEY"])[1:-1] in both
+    assert json.dumps(fleet.secrets[f"PREVIEW_KUBECONFIG_{kube_id}"])[1:-1] in both
 
 
 def _why(job) -> str:
@@ -384,23 +469,36 @@ def _created(fleet: Fleet, ring: str, name: str) -> str:
     return fleet.sites[ring].containers()[name]["created"]
 
 
+PULUMI_STEP = "Main pulumi/actions@8e5e406f4007fca908480587cb9893c07090f58d"
+
+
+def _kube_pacs_created() -> str:
+    """When the Kubernetes site's newest pacs pod was created (RFC 3339, seconds)."""
+    return max(p["metadata"]["creationTimestamp"] for p in pods(KUBE, "pacs"))
+
+
 def test_the_merge_rolls_out_canary_then_early_then_broad_each_verified(fleet):
     before = _ids(fleet)
-    run = fleet.merge("pacs 2.8.2 on every site", lambda: fleet.bump("pacs", PACS_NEW, *RINGS))
+    run = fleet.merge("pacs 2.8.2 on every site", lambda: fleet.bump("pacs", PACS_NEW, *RINGS, kube=True))
     assert run.returncode == 0, run.report()
-    for ring in RINGS:
-        job = run.one(ring)
+    assert set(run.by_stack("early")) == {SITES["early"], KUBE}, "the ring holds its Docker and its Kubernetes site"
+    for job in run.of("canary") + run.of("early") + run.of("broad"):
         assert_job_ok(run, job)
-        ups = [i for i, line in enumerate(job.lines) if "Success - Main pulumi/actions@v7" in line]
+        ups = [i for i, line in enumerate(job.lines) if f"Success - {PULUMI_STEP}" in line]
         verify = [i for i, line in enumerate(job.lines) if "Success - Main Verify the site" in line]
-        assert len(ups) == 2 and verify and verify[0] > ups[-1], f"{ring}: verify must follow the up"
+        assert len(ups) == 2 and verify and verify[0] > ups[-1], f"{job.name}: verify must follow the up"
     assert _versions(fleet) == {r: PACS_NEW for r in RINGS}
+    assert _kube_images(fleet)["pacs"] == {fleet.kube_refs[("pacs", PACS_NEW)]}
+    assert _kube_images(fleet)["db"] == {fleet.kube_refs[("db", DB)]}
     after = _ids(fleet)
     for ring in RINGS:
         assert after[ring]["pacs"] != before[ring]["pacs"] and after[ring]["db"] == before[ring]["db"]
-    # the hosts show the order: each ring's new pacs was created after the ring before it was done
+    # the hosts show the order: each ring's new pacs was created after the ring before it was done,
+    # the Kubernetes site's (seconds) between the canary's and broad's
     times = [_created(fleet, ring, "pacs") for ring in RINGS]
     assert times == sorted(times), dict(zip(RINGS, times))
+    kube = _kube_pacs_created()
+    assert times[0][:19] <= kube[:19] <= times[2][:19], (times, kube)
 
 
 def test_a_release_that_never_answers_stops_at_the_canary_and_a_revert_brings_it_back(fleet):
@@ -409,7 +507,7 @@ def test_a_release_that_never_answers_stops_at_the_canary_and_a_revert_brings_it
     assert run.returncode != 0, run.report()
     canary = run.one("canary")
     assert canary.result == "failure"
-    assert any("Success - Main pulumi/actions@v7" in line for line in canary.lines), "the up itself succeeds"
+    assert any(f"Success - {PULUMI_STEP}" in line for line in canary.lines), "the up itself succeeds"
     assert any("Failure - Main Verify the site" in line for line in canary.lines), canary.log[-3000:]
     for ring in ("early", "broad"):
         assert not any("pulumi/actions" in line for job in run.of(ring) for line in job.lines), f"{ring} was started"
@@ -425,6 +523,36 @@ def test_a_release_that_never_answers_stops_at_the_canary_and_a_revert_brings_it
     assert run.returncode == 0, run.report()
     assert _versions(fleet) == {r: PACS_NEW for r in RINGS}
     assert _ids(fleet)["broad"] == before["broad"], "the revert changed nothing on broad"
+    # what was picked: the canary only, whose last up was never verified (the revert's diff is empty)
+    assert json.loads(run.outputs("stacks")["stacks"]) == [SITES["canary"]]
+
+
+# --- no pushed change is skipped ------------------------------------------------------------------
+
+def test_three_pushes_with_the_middle_run_cancelled_leave_no_touched_site_behind(fleet):
+    """GitHub cancels a pending run when a third push comes: the rollout compares each stack with
+    what it last deployed and verified, not with the push's `before`, so the middle push's site is
+    rolled out by the last run."""
+    fleet.merge("A note on the canary", lambda: fleet.stack_file("canary").write_text(
+        "# St Elsewhere canary: reviewed 2027-01\n" + fleet.stack_file("canary").read_text()))  # run 1: runs
+    middle_from = fleet.head()
+    fleet.edit("broad", lambda c: c.setdefault("o3:extraEnv", {}).update({"view": {"O3_TEST_PUSH": "middle"}}))
+    fleet.commit("The broad site's view gets a variable")  # run 2: cancelled, never runs
+    kube = fleet.repo / f"Pulumi.{KUBE}.yaml"
+    kube.write_text("# Harbour: reviewed 2027-01\n" + kube.read_text())
+    run = fleet.push(fleet.git("rev-parse", "HEAD"), fleet.commit("A note on the Kubernetes site"))  # run 3
+    assert run.returncode == 0, run.report()
+    picked = run.outputs("stacks")
+    assert json.loads(picked["stacks"]) == sorted([SITES["broad"], KUBE]), picked
+    assert set(run.by_stack("early")) == {KUBE} and set(run.by_stack("broad")) == {SITES["broad"]}
+    for job in run.of("early") + run.of("broad"):
+        assert_job_ok(run, job)
+    env = fleet.sites["broad"].host.ssh("docker inspect -f '{{json .Config.Env}}' view").stdout
+    assert "O3_TEST_PUSH=middle" in env, "the cancelled push's change never reached the broad site"
+    behind = subprocess.run([sys.executable, "-m", "ops.stacks", "--since-deployed", "--dir", str(fleet.repo)],
+                            cwd=fleet.repo, env=fleet.cli_env, capture_output=True, text=True)
+    assert behind.returncode == 0 and json.loads(behind.stdout) == [], behind.stdout + behind.stderr
+    print(f"\n[figures] three pushes, the middle run cancelled: {middle_from[:7]}.. rolled out by the last run")
 
 
 # --- the nightly drift check ------------------------------------------------------------------------
@@ -432,14 +560,15 @@ def test_a_release_that_never_answers_stops_at_the_canary_and_a_revert_brings_it
 def test_drift_is_green_on_untouched_sites_and_names_the_one_that_drifted(fleet):
     run = fleet.nightly()
     assert run.returncode == 0, run.report()
-    assert set(run.by_stack("drift")) == set(SITES.values())
+    assert set(run.by_stack("drift")) == {*SITES.values(), KUBE}
+    assert_job_ok(run, run.by_stack("drift")[KUBE])
 
     fleet.sites["broad"].host.ssh("docker rm -f view")
     run = fleet.nightly()
     assert run.returncode != 0, run.report()
     jobs = run.by_stack("drift")
-    for ring in ("canary", "early"):
-        assert_job_ok(run, jobs[SITES[ring]])
+    for stack in (SITES["canary"], SITES["early"], KUBE):
+        assert_job_ok(run, jobs[stack])
     broad = jobs[SITES["broad"]]
     assert broad.result == "failure" and "site-broad" in broad.name
     assert _steps(broad.log) == {"create": {f"{SITES['broad']}-apps-view"}}, broad.log[-3000:]
@@ -458,7 +587,7 @@ def test_renovate_proposes_the_newer_pacs_for_the_canary_only(fleet):
                          capture_output=True, text=True, timeout=600)
     (fleet.work / "renovate.log").write_text(out.stdout + out.stderr)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    updates = []
+    updates, pins = [], set()
     for line in out.stdout.splitlines():
         try:
             entry = json.loads(line)
@@ -468,8 +597,14 @@ def test_renovate_proposes_the_newer_pacs_for_the_canary_only(fleet):
             for manager, files in (entry.get("config") or {}).items():
                 for pf in files:
                     for dep in pf.get("deps", []):
+                        if manager == "github-actions" and dep.get("currentDigest"):
+                            pins.add((dep["depName"], dep.get("currentValue"), dep["currentDigest"]))
                         for u in dep.get("updates", []):
                             updates.append((pf["packageFile"], dep["depName"], dep.get("currentValue"), u.get("newValue")))
+    # the action pins, each read as its commit and its tag (offline, their lookups have no GitHub to ask)
+    assert pins == {("actions/checkout", "v5.1.0", "fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09"),
+                    ("actions/setup-python", "v6.3.0", "ece7cb06caefa5fff74198d8649806c4678c61a1"),
+                    ("pulumi/actions", "v7.0.0", "8e5e406f4007fca908480587cb9893c07090f58d")}, pins
     pacs = fleet.refs[("pacs", PACS_OLD)].rpartition(":")[0]
     current = YAML(typ="safe").load(fleet.stack_file("canary").read_text())["config"]["o3:images"]["pacs"].rpartition(":")[2]
     assert updates == [(f"Pulumi.{SITES['canary']}.yaml", pacs, current, PACS_NEWEST)], updates
