@@ -6,6 +6,7 @@
 #   offsite-backup.sh run KIND         one run now (KIND nightly | pre-upgrade): the dump o3-maintenance
 #                                      (or the Job's dump container) hands over through the exchange
 #                                      FIFO, then, for nightly, the storage folders and their manifest
+#   offsite-backup.sh job KIND         Kubernetes: make the exchange FIFO on the pod's emptyDir, then `run`
 #   offsite-backup.sh file FILE KIND   a dump file of the backups folder (the pre-upgrade dump), sent
 #                                      decompressed as a dump snapshot
 #   offsite-backup.sh read-dump        (restic's --stdin-from-command) the dump from the FIFO; exits
@@ -146,6 +147,9 @@ case "${1:-}" in
       sleep "${O3_TICK_SECONDS:-2}" & wait $!
     done ;;
   run) run "${2:-nightly}" ;;
+  job)  # Kubernetes: the FIFO on the pod's emptyDir, then one run (the dump container writes into it)
+    mkdir -p "$X"; rm -f "$X/dump.fifo" "$X/dump.rc" "$X/result" "$X/reading"; mkfifo "$X/dump.fifo"
+    run "${2:-nightly}" ;;
   file)
     case "${2:-}" in */*|.*|"") echo "'${2:-}' is not a file name in the backups folder" >&2; exit 2 ;; esac
     [ -f "$O3_BACKUPS/$2" ] || { echo "no file $2 in the backups folder" >&2; exit 2; }
@@ -166,5 +170,5 @@ case "${1:-}" in
     rc=$(cat "$X/dump.rc" 2>/dev/null || echo 1)
     [ "$rc" = 0 ] || echo "the dump failed (exit status $rc): see o3-maintenance's log" >&2
     exit "$rc" ;;
-  *) echo "usage: $0 serve | run KIND | file FILE KIND | read-dump" >&2; exit 2 ;;
+  *) echo "usage: $0 serve | run KIND | job KIND | file FILE KIND | read-dump" >&2; exit 2 ;;
 esac
