@@ -34,7 +34,9 @@ def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 class BackupHost:
     def __init__(self, name: str = "o3bk", net: str = "10.231.9", site_password: str = "site-http-pass-0001",
-                 operator_password: str = "operator-http-pass-01"):
+                 operator_password: str = "operator-http-pass-01", path: Optional[str] = None):
+        """path: where rest-server and restic are (the Pulumi toolchain's PATH)."""
+        self.path = path or os.environ["PATH"]
         self.ns = name
         self.host_if, self.ns_if = f"{name}0", f"{name}1"
         self.gateway, self.address = f"{net}.1", f"{net}.2"
@@ -62,7 +64,7 @@ class BackupHost:
 
     # --- life cycle --------------------------------------------------------------------------------
     def up(self) -> "BackupHost":
-        rest_server = shutil.which("rest-server")
+        rest_server = shutil.which("rest-server", path=self.path)
         assert rest_server, "rest-server is not on PATH (scripts/pulumi-toolchain builds it)"
         self.down(quiet=True)
         _run("ip", "netns", "add", self.ns)
@@ -128,8 +130,34 @@ class BackupHost:
     def restic(self, path: str, *args: str, operator: bool = False, password: str, check: bool = True,
                timeout: int = 600, extra_env: Optional[dict] = None) -> subprocess.CompletedProcess:
         """The toolchain's restic against this host, as the site (append-only) or the operator."""
-        env = {**os.environ, **self.env(path, password, operator), **(extra_env or {})}
+        env = {**os.environ, "PATH": self.path, **self.env(path, password, operator), **(extra_env or {})}
         out = subprocess.run(["restic", *args], env=env, capture_output=True, text=True, timeout=timeout)
         if check and out.returncode != 0:
             raise AssertionError(f"restic {' '.join(args)} exited {out.returncode}: {out.stderr[-2000:]}")
         return out
+
+
+def restic_standin(client, base: str, restic_binary: str) -> str:
+    """The restic stand-in image: the stand-ins' Debian base (sh, gzip, sha256sum, find) with the
+    toolchain's restic as /usr/bin/restic and its entrypoint, as the official image has it. Tagged
+    by the binary's hash; built once per daemon."""
+    import hashlib
+    import io
+    import tarfile
+
+    data = Path(restic_binary).read_bytes()
+    tag = f"o3-standin-restic:{hashlib.sha256(data + base.encode()).hexdigest()[:12]}"
+    try:
+        client.images.get(tag)
+        return tag
+    except Exception:  # docker.errors.ImageNotFound
+        pass
+    dockerfile = f'FROM {base}\nCOPY restic /usr/bin/restic\nENTRYPOINT ["/usr/bin/restic"]\nCMD ["version"]\n'.encode()
+    ctx = io.BytesIO()
+    with tarfile.open(fileobj=ctx, mode="w") as tar:
+        for name, blob, mode in (("Dockerfile", dockerfile, 0o644), ("restic", data, 0o755)):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(blob), mode
+            tar.addfile(info, io.BytesIO(blob))
+    client.images.build(fileobj=io.BytesIO(ctx.getvalue()), custom_context=True, tag=tag, rm=True, network_mode="none")
+    return tag
