@@ -21,7 +21,9 @@ from .config import SiteConfig
 from .guide import BACKUPS_MOUNT
 
 CONTAINER = "o3-offsite"  # Docker: the long-running container of o3:images.restic
-SCRIPT = "/o3/offsite-backup.sh"  # in that container (and the Kubernetes CronJob's)
+SCRIPT = "/o3/offsite-backup.sh"  # in that container
+DUMP_SCRIPT = "/o3/offsite-dump.sh"  # in o3-maintenance (the db image), with o3:offsite only: its entrypoint
+KUBE_SCRIPTS = "/o3/offsite"  # Kubernetes: both scripts, from the ConfigMap o3-offsite-scripts
 
 TAG = "o3"
 DUMP_TAG = "dump"

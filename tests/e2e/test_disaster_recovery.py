@@ -29,7 +29,7 @@ from daemon import clean, mysql, site_disk
 from e2e_harness import SITE, Project, publish, stack_config
 from site_fixtures import PASSWORD
 from sitespec import offsite
-from sitespec.guide import FOLDERS, MAINTENANCE_CONTAINER, MAINTENANCE_SCRIPT
+from sitespec.guide import FOLDERS, MAINTENANCE_CONTAINER
 
 pytestmark = pytest.mark.e2e
 
@@ -90,7 +90,7 @@ def offsite_site(pulumi_env, docker_host, client, images, nofile_cap, backup_hos
 def night(client) -> tuple[int, str, float]:
     """One off-host run now, as o3-maintenance's schedule starts it: (exit code, its line, seconds)."""
     start = time.monotonic()
-    code, out = client.containers.get(MAINTENANCE_CONTAINER).exec_run(["/bin/sh", MAINTENANCE_SCRIPT, "offsite", "nightly"])
+    code, out = client.containers.get(MAINTENANCE_CONTAINER).exec_run(["/bin/sh", offsite.DUMP_SCRIPT, "offsite", "nightly"])
     lines = [line for line in out.decode().splitlines() if offsite.STATUS_PREFIX in line]
     assert lines, f"no outcome line: {out.decode()[-2000:]}"
     return code, lines[-1], time.monotonic() - start
