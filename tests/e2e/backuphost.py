@@ -23,13 +23,10 @@ from typing import Optional
 
 import bcrypt
 
+from sshhost import add_namespace, remove_namespace
 from tlsfixtures import TestCA
 
 SITE_USER, OPERATOR_USER = "site", "operator"
-
-
-def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), check=check, capture_output=True, text=True)
 
 
 class BackupHost:
@@ -67,16 +64,7 @@ class BackupHost:
         rest_server = shutil.which("rest-server", path=self.path)
         assert rest_server, "rest-server is not on PATH (scripts/pulumi-toolchain builds it)"
         self.down(quiet=True)
-        _run("ip", "netns", "add", self.ns)
-        _run("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if)
-        _run("ip", "link", "set", self.ns_if, "netns", self.ns)
-        _run("ip", "addr", "add", f"{self.gateway}/24", "dev", self.host_if)
-        _run("ip", "link", "set", self.host_if, "up")
-        for cmd in (["ip", "addr", "add", f"{self.address}/24", "dev", self.ns_if], ["ip", "link", "set", self.ns_if, "up"],
-                    ["ip", "link", "set", "lo", "up"], ["ip", "route", "add", "default", "via", self.gateway]):
-            _run("ip", "netns", "exec", self.ns, *cmd)
-        route = _run("ip", "route", "get", self.address).stdout
-        assert f"dev {self.host_if}" in route, f"{self.address} would not stay on the test's veth: {route}"
+        add_namespace(self.ns, self.host_if, self.ns_if, self.gateway, self.address)
         self.data.mkdir(parents=True, exist_ok=True)
         issued = self.ca.issue(self.address)
         (self.work / "server.crt").write_text(issued.cert_pem)
@@ -119,13 +107,7 @@ class BackupHost:
                 except subprocess.TimeoutExpired:
                     os.killpg(p.pid, signal.SIGKILL)
         self.procs = []
-        for pid in _run("ip", "netns", "pids", self.ns, check=False).stdout.split():
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        _run("ip", "link", "del", self.host_if, check=False)
-        _run("ip", "netns", "del", self.ns, check=False)
+        remove_namespace(self.ns, self.host_if)
 
     def restic(self, path: str, *args: str, operator: bool = False, password: str, check: bool = True,
                timeout: int = 600, extra_env: Optional[dict] = None) -> subprocess.CompletedProcess:
