@@ -6,7 +6,8 @@ off-site host (a network namespace, tests/e2e/backuphost.py), from the restic st
    manifest; the second night sends only what changed (bytes added printed).
 2. mysqldump fails (db stopped): no snapshot is saved, the maintenance log and the status file say so.
 3. The site's credential cannot forget a snapshot on the append-only server (restic exits 0 all the
-   same: the snapshots are listed afterwards); the operator's credential can.
+   same: the snapshots are listed afterwards); the operator's credential can. The same with an
+   sftp: repository behind a forced command (`internal-sftp -P remove,rmdir`).
 8. Nothing in the plain state, the CLI's output, the containers' specs or logs holds the repository
    password or the HTTP password.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
 import shutil
 import tempfile
 import time
@@ -214,3 +216,48 @@ def test_no_secret_in_state_output_specs_or_logs(offsite_site, client):
             assert value not in logs, f"the {what} is in {name}'s log"
     # Every CLI run of the module was checked by Project.pulumi (it fails on a secret in the output).
     assert project.log, "no CLI run was checked"
+
+
+def test_an_sftp_repository_behind_a_forced_command(offsite_site, client, backup_host):
+    """The same site switched to an sftp: repository on the off-site host's sshd, whose account may
+    not remove anything: the nights work, the site cannot forget; the operator (direct access to
+    the folder) must first remove the locks the site could not remove, then prunes."""
+    project, work, _ = offsite_site
+    project.secrets.append(backup_host.ssh_key.split("\n")[1])
+
+    def to_sftp(cfg):
+        o = cfg["o3:offsite"]
+        o.update(repository=backup_host.sftp_repository(SITE), knownHosts=backup_host.known_hosts)
+        del o["httpUser"], o["caCert"]
+
+    project.edit(to_sftp)
+    project.pulumi("config", "rm", "o3:offsiteHttpPassword", "--stack", project.stack)
+    project.pulumi("config", "set", "--secret", "o3:offsiteSshKey", "--stack", project.stack, input=backup_host.ssh_key)
+    start = time.monotonic()
+    project.up()
+    print(f"\n[figures] switched to sftp: up in {time.monotonic() - start:.1f} s")
+    for _ in range(2):
+        code, line, seconds = night(client)
+        assert code == 0 and ": ok snapshot=" in line, line
+    print(f"[figures] sftp night: {seconds:.1f} s, {status(work)['added'] / 1e6:.2f} MB added")
+    folder = backup_host.work / "sftp" / SITE
+    local = {**os.environ, "PATH": backup_host.path, "RESTIC_REPOSITORY": str(folder), "RESTIC_PASSWORD": REPO_PASSWORD,
+             "RESTIC_CACHE_DIR": str(backup_host.work / "cache")}
+
+    def restic(*args, check=True):
+        out = subprocess.run(["restic", *args], env=local, capture_output=True, text=True, timeout=600)
+        assert not check or out.returncode == 0, out.stderr[-2000:]
+        return out
+
+    snaps = json.loads(restic("snapshots", "--json").stdout)
+    assert len(snaps) == 4
+    # The site's own credential, from inside o3-offsite: forget is refused, nothing is gone.
+    code, out = client.containers.get(offsite.CONTAINER).exec_run(
+        ["/bin/sh", "-c", f'restic -o "sftp.args=$O3_SFTP_ARGS" forget {snaps[0]["id"]}'])
+    print(f"[figures] the site's sftp forget exited {code}: {out.decode().strip().splitlines()[-1][:160]}")
+    assert len(json.loads(restic("snapshots", "--json").stdout)) == 4
+    left = sorted((folder / "locks").iterdir())
+    print(f"[figures] locks the site could not remove: {len(left)}")
+    restic("unlock", "--remove-all")
+    restic("forget", "--host", SITE, "--tag", "o3", "--group-by", "host,tags", "--keep-last", "1", "--prune")
+    assert len(json.loads(restic("snapshots", "--json").stdout)) == 2
