@@ -46,6 +46,7 @@ MANIFEST = "/o3/manifest/files.sha256"
 # and the same as one line `o3-offsite: ok snapshot=<id> storage=<id> added=<bytes>` / `o3-offsite: FAILED <why>`.
 STATUS_FILE = ".o3-offsite-status"
 STATUS_PREFIX = "o3-offsite:"
+DAY_FILE = ".o3-offsite-day"  # in the backups folder: the last day (site time) o3-maintenance started a copy
 # Where o3-maintenance (the db image: mysqldump) hands the dump to the restic container through a FIFO:
 # on Docker a folder of the backups folder both mount; on Kubernetes an emptyDir of the Job's pod.
 EXCHANGE = f"{BACKUPS_MOUNT}/.o3-offsite"

@@ -87,7 +87,7 @@ class Maintenance(pulumi.ComponentResource):
         if args.offsite_schedule:  # o3:offsite: its own script runs maintenance.sh's loop and the copies
             entrypoint = offsite.DUMP_SCRIPT
             env.update(O3_OFFSITE_SCHEDULE=args.offsite_schedule, O3_MAINTENANCE_SCRIPT=MAINTENANCE_SCRIPT,
-                       O3_OFFSITE_EXCHANGE=offsite.EXCHANGE)
+                       O3_OFFSITE_EXCHANGE=offsite.EXCHANGE, O3_OFFSITE_DAY_FILE=offsite.DAY_FILE)
             uploads.append(docker.ContainerUploadArgs(file=offsite.DUMP_SCRIPT, content=OFFSITE_DUMP_SH, permissions="0555"))
         self.container = docker.Container(
             f"{name}-container",

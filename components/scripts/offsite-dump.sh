@@ -9,7 +9,7 @@
 #                                    line (and log it); exit 1 when it failed
 #   offsite-dump.sh dump             the dump half alone (the Kubernetes Job's dump container)
 # Environment: maintenance.sh's (sitespec/guide.py script_env), O3_MAINTENANCE_SCRIPT (its path),
-# O3_OFFSITE_EXCHANGE, O3_OFFSITE_SCHEDULE (loop). The root password as maintenance.sh reads it.
+# O3_OFFSITE_EXCHANGE, O3_OFFSITE_SCHEDULE and O3_OFFSITE_DAY_FILE (loop). The root password as maintenance.sh reads it.
 set -eu
 B=$O3_BACKUPS
 X=${O3_OFFSITE_EXCHANGE:-$B/.o3-offsite}
@@ -65,10 +65,9 @@ offsite() {  # offsite KIND: one off-host copy through o3-offsite; prints and lo
   done
   [ -f "$X/result" ] && line=$(cat "$X/result")
   rm -f "$X/dump.fifo" "$X/dump.rc" "$X/reading" "$X/request"
-  case "$line" in
-    *": ok "*) log "$line"; echo "$line" ;;
-    *) log "$line" >&2; echo "$line"; return 1 ;;
-  esac
+  log "$line" >&2  # the container's log (stdout is the caller's: the loop discards it)
+  echo "$line"
+  case "$line" in *": ok "*) ;; *) return 1 ;; esac
 }
 
 case "${1:-}" in
@@ -77,7 +76,7 @@ case "${1:-}" in
     sh "$O3_MAINTENANCE_SCRIPT" loop &
     child=$!
     trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM INT
-    DAY="$B/.o3-offsite-day"  # the last day an off-host copy was started (site time)
+    DAY="$B/$O3_OFFSITE_DAY_FILE"  # the last day an off-host copy was started (site time)
     due() { [ "$(date +%H:%M)" = "$O3_OFFSITE_SCHEDULE" ] || [ "$(date +%H:%M)" \> "$O3_OFFSITE_SCHEDULE" ]; }
     log "off-host copies at $O3_OFFSITE_SCHEDULE site time"
     if [ ! -f "$DAY" ] && due; then date +%F > "$DAY"; fi  # installed after today's time: from tomorrow

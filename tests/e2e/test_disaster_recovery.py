@@ -66,7 +66,8 @@ def offsite_site(pulumi_env, docker_host, client, images, nofile_cap, backup_hos
     disk.enter_context(site_disk(str(work / "storage")))
     cfg = stack_config(str(work / "storage"), images, docker_host, nofile_cap)
     cfg["o3:images"]["restic"] = restic_image
-    cfg["o3:offsite"] = {"repository": backup_host.repository(SITE), "httpUser": SITE_USER, "caCert": backup_host.ca_pem}
+    cfg["o3:offsite"] = {"repository": backup_host.repository(SITE), "httpUser": SITE_USER, "caCert": backup_host.ca_pem,
+                         "schedule": "00:00"}  # always due: a test starts a night by setting the day file back
     secrets = [PASSWORD, REPO_PASSWORD, backup_host.site_password, backup_host.operator_password]
     project = Project(work, "dr", pulumi_env, secrets=secrets)
     project.init(cfg, {"o3:dbPassword": PASSWORD, "o3:offsitePassword": REPO_PASSWORD,
@@ -89,13 +90,23 @@ def offsite_site(pulumi_env, docker_host, client, images, nofile_cap, backup_hos
     shutil.rmtree(work, ignore_errors=True)
 
 
-def night(client) -> tuple[int, str, float]:
-    """One off-host run now, as o3-maintenance's schedule starts it: (exit code, its line, seconds)."""
+def night(client, work: Path) -> tuple[int, str, float]:
+    """One off-host run as o3-maintenance's schedule starts it (o3:offsite.schedule 00:00 is always
+    due): its day file set back a day, the loop (a 15 s tick) starts the run. (0 when its line says
+    ok else 1, the line in o3-maintenance's log, seconds.)"""
+    maintenance = client.containers.get(MAINTENANCE_CONTAINER)
+
+    def lines():
+        return [x for x in maintenance.logs().decode().splitlines() if offsite.STATUS_PREFIX in x]
+
+    seen = len(lines())
+    (work / "storage" / FOLDERS["backups"] / offsite.DAY_FILE).write_text("2000-01-01\n")
     start = time.monotonic()
-    code, out = client.containers.get(MAINTENANCE_CONTAINER).exec_run(["/bin/sh", offsite.DUMP_SCRIPT, "offsite", "nightly"])
-    lines = [line for line in out.decode().splitlines() if offsite.STATUS_PREFIX in line]
-    assert lines, f"no outcome line: {out.decode()[-2000:]}"
-    return code, lines[-1], time.monotonic() - start
+    while len(lines()) == seen:
+        assert time.monotonic() - start < 900, f"o3-maintenance started no off-host copy: {maintenance.logs().decode()[-2000:]}"
+        time.sleep(0.5)
+    line = lines()[-1]
+    return (0 if ": ok snapshot=" in line else 1), line, time.monotonic() - start
 
 
 def snapshots(host: BackupHost, *tags: str) -> list[dict]:
@@ -109,7 +120,7 @@ def status(work: Path) -> dict:
 
 def test_a_night_copies_dump_and_storage_and_the_next_only_what_changed(offsite_site, client, backup_host):
     project, work, storage = offsite_site
-    code, line, seconds = night(client)
+    code, line, seconds = night(client, work)
     assert code == 0 and ": ok snapshot=" in line, line
     st = status(work)
     assert st["ok"] is True and st["snapshot"] and st["storage"]
@@ -141,15 +152,14 @@ def test_a_night_copies_dump_and_storage_and_the_next_only_what_changed(offsite_
     # Night 2: 1 % of the files rewritten and as many added.
     changed, added = dicomset.change(storage, 0.01)
     delta = sum(p.stat().st_size for p in changed + added)
-    code, line, seconds = night(client)
+    code, line, seconds = night(client, work)
     assert code == 0 and ": ok snapshot=" in line, line
     st2 = status(work)
     print(f"[figures] night 2: {len(changed)} files changed and {len(added)} added ({delta / 1e6:.2f} MB): "
           f"{st2['added'] / 1e6:.2f} MB added, {seconds:.1f} s")
     assert 0 < st2["added"] < delta * 1.5 + 2e6, "the second night sent more than what changed"
     assert len(snapshots(backup_host, "o3,storage")) == 2 and len(snapshots(backup_host, "o3,dump,nightly")) == 2
-    logs = client.containers.get(MAINTENANCE_CONTAINER).logs().decode()
-    assert f"o3-offsite: ok snapshot={st2['snapshot']}" in logs
+    assert f"o3-offsite: ok snapshot={st2['snapshot']}" in line
 
 
 def test_a_failed_dump_saves_no_snapshot_and_says_so(offsite_site, client, backup_host):
@@ -158,7 +168,7 @@ def test_a_failed_dump_saves_no_snapshot_and_says_so(offsite_site, client, backu
     db = client.containers.get("db")
     db.stop(timeout=30)
     try:
-        code, line, _ = night(client)
+        code, line, _ = night(client, work)
     finally:
         db.start()
     assert code != 0 and "o3-offsite: FAILED" in line, line
@@ -178,7 +188,7 @@ def test_a_failed_dump_saves_no_snapshot_and_says_so(offsite_site, client, backu
 def test_the_sites_credential_cannot_delete_and_the_operators_can(offsite_site, client, backup_host):
     project, work, _ = offsite_site
     while len(snapshots(backup_host, "o3,storage")) < 2:  # two nights, so a prune has something to remove
-        assert night(client)[0] == 0
+        assert night(client, work)[0] == 0
     victims = snapshots(backup_host)  # oldest first
     target = victims[0]["id"]
     # As the site: forget one, and a prune of everything but the last. The server refuses (403)...
@@ -237,7 +247,7 @@ def test_an_sftp_repository_behind_a_forced_command(offsite_site, client, backup
     project.up()
     print(f"\n[figures] switched to sftp: up in {time.monotonic() - start:.1f} s")
     for _ in range(2):
-        code, line, seconds = night(client)
+        code, line, seconds = night(client, work)
         assert code == 0 and ": ok snapshot=" in line, line
     print(f"[figures] sftp night: {seconds:.1f} s, {status(work)['added'] / 1e6:.2f} MB added")
     folder = backup_host.work / "sftp" / SITE
