@@ -142,7 +142,7 @@ def test_a_night_copies_dump_and_storage_and_the_next_only_what_changed(offsite_
     listed = {path: digest for digest, path in (x.split("  ", 1) for x in manifest.splitlines())}
     expected = {f"dicom/{p}": d for p, d in dicomset.checksums(storage).items()}
     assert {p: d for p, d in listed.items() if p.startswith("dicom/")} == expected
-    files = backup_host.restic(SITE, "ls", "--json", st["storage"], offsite.STORAGE_PATHS["storage"], operator=True,
+    files = backup_host.restic(SITE, "ls", "--json", "--recursive", st["storage"], offsite.STORAGE_PATHS["storage"], operator=True,
                                password=REPO_PASSWORD).stdout
     in_snapshot = {json.loads(x)["path"] for x in files.splitlines() if '"node"' in x and '"type":"file"' in x}
     assert {f"{offsite.STORAGE_PATHS['storage']}/{p}" for p in dicomset.checksums(storage)} <= in_snapshot
