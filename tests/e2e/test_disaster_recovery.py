@@ -8,6 +8,7 @@ off-site host (a network namespace, tests/e2e/backuphost.py), from the restic st
 3. The site's credential cannot forget a snapshot on the append-only server (restic exits 0 all the
    same: the snapshots are listed afterwards); the operator's credential can. The same with an
    sftp: repository behind a forced command (`internal-sftp -P remove,rmdir`).
+7'. The pre-upgrade dump goes off-host before any container is replaced (tag pre-upgrade).
 8. Nothing in the plain state, the CLI's output, the containers' specs or logs holds the repository
    password or the HTTP password.
 """
@@ -15,8 +16,10 @@ off-site host (a network namespace, tests/e2e/backuphost.py), from the restic st
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
+import re
 import subprocess
 import shutil
 import tempfile
@@ -107,6 +110,11 @@ def night(client, work: Path) -> tuple[int, str, float]:
         time.sleep(0.5)
     line = lines()[-1]
     return (0 if ": ok snapshot=" in line else 1), line, time.monotonic() - start
+
+
+def when(text: str) -> dt.datetime:
+    """An RFC 3339 time from restic or Docker (nanoseconds, Z or an offset)."""
+    return dt.datetime.fromisoformat(re.sub(r"\.\d+", "", text).replace("Z", "+00:00"))
 
 
 def snapshots(host: BackupHost, *tags: str) -> list[dict]:
@@ -207,6 +215,23 @@ def test_the_sites_credential_cannot_delete_and_the_operators_can(offsite_site, 
     groups = {tuple(sorted(s.get("tags") or [])) for s in victims}
     assert len(after) == len(groups) < len(victims) and target not in {s["id"] for s in after}
     print(f"[figures] the operator's prune: {len(victims)} snapshots -> {len(after)} (one per kind)")
+
+
+def test_the_pre_upgrade_dump_goes_off_host_before_anything_is_replaced(offsite_site, client, backup_host, images):
+    project, work, _ = offsite_site
+    assert not snapshots(backup_host, "o3,dump,pre-upgrade")
+    old_pacs = client.containers.get("pacs").id
+    project.edit(lambda cfg: cfg["o3:images"].update(pacs=images.ref("pacs", 1)))
+    project.up()
+    pre = snapshots(backup_host, "o3,dump,pre-upgrade")
+    assert len(pre) == 1
+    pacs = client.containers.get("pacs")
+    assert pacs.id != old_pacs
+    assert when(pre[0]["time"]) < when(pacs.attrs["Created"]), "the pre-upgrade copy was not off-host before pacs was replaced"
+    dump = backup_host.restic(SITE, "dump", pre[0]["id"], "/" + offsite.DUMP_FILENAME, operator=True,
+                              password=REPO_PASSWORD).stdout
+    assert dump.startswith(f"-- o3-site: {SITE}\n") and "-- Dump completed" in dump[-300:]
+    print(f"\n[figures] pre-upgrade dump off-host: {len(dump) / 1e3:.0f} kB, snapshot {pre[0]['short_id']}")
 
 
 def test_no_secret_in_state_output_specs_or_logs(offsite_site, client):
