@@ -62,6 +62,14 @@ KNOWN_HOSTS_FILE = "known_hosts"
 CA_FILE = "ca.pem"
 
 
+def file_content(key: str, value: str) -> str:
+    """A secret as its file must hold it: an SSH key ends with a newline. `pulumi config set` from
+    stdin drops the key file's last newline, and ssh then refuses the key ("error in libcrypto")."""
+    if key.endswith(("SshKey", "ssh-key")) and not value.endswith("\n"):
+        return value + "\n"
+    return value
+
+
 def site_id(cfg: SiteConfig, stack: Optional[str] = None) -> str:
     """The repository's `--host` of a site: o3:site.name (the stack name only when a config has none)."""
     name = cfg.site.name if cfg is not None else None

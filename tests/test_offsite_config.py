@@ -165,3 +165,10 @@ def test_kubernetes_cronjob_same_image_and_script_bounded_and_secrets_in_a_secre
     assert not any(m.get("subPath") == "compose/db" for c in containers.values() for m in c["volumeMounts"])
     secret = next(r for r in ev.of_type("kubernetes:core/v1:Secret") if r.plain("metadata")["name"] == "o3-offsite")
     assert set(secret.plain("stringData")) == {"password", "http-password"}
+
+
+def test_an_ssh_key_file_ends_with_a_newline():
+    """`pulumi config set --secret o3:offsiteSshKey` from stdin drops the last newline; ssh refuses such a key."""
+    assert offsite.file_content("offsiteSshKey", SSH_KEY.rstrip("\n")) == SSH_KEY
+    assert offsite.file_content("offsiteSshKey", SSH_KEY) == SSH_KEY
+    assert offsite.file_content("offsitePassword", "pw") == "pw"

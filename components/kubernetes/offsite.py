@@ -57,7 +57,8 @@ class KubeOffsite(pulumi.ComponentResource):
         assert o is not None
         super().__init__(f"{TYPE_PREFIX}KubeOffsite", name, {"repository": o.repository}, opts)
         child = pulumi.ResourceOptions(parent=self)
-        files: dict[str, pulumi.Input[str]] = {offsite.SECRET_FILES[k]: v for k, v in sorted(args.secrets.items())}
+        files: dict[str, pulumi.Input[str]] = {
+            offsite.SECRET_FILES[k]: v.apply(lambda x, k=k: offsite.file_content(k, x)) for k, v in sorted(args.secrets.items())}
         if o.known_hosts:
             files[offsite.KNOWN_HOSTS_FILE] = o.known_hosts.rstrip("\n") + "\n"
         if o.ca_cert:
