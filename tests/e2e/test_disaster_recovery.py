@@ -296,3 +296,8 @@ def test_an_sftp_repository_behind_a_forced_command(offsite_site, client, backup
     restic("unlock", "--remove-all")
     restic("forget", "--host", SITE, "--tag", "o3", "--group-by", "host,tags", "--keep-last", "1", "--prune")
     assert len(json.loads(restic("snapshots", "--json").stdout)) == 2
+    # The SSH key, like the passwords, is in no plain state, container spec or log.
+    key_line = backup_host.ssh_key.split("\n")[1]
+    assert key_line not in json.dumps(project.state_json()) + project.state_files_text()
+    c = client.containers.get(offsite.CONTAINER)
+    assert key_line not in json.dumps(c.attrs["Config"]) + c.logs().decode()
