@@ -17,6 +17,7 @@ from .models import (
     DEFAULT_DB_IMAGE,
     DEFAULT_PROXY_IMAGE,
     DEFAULT_REGISTRY,
+    DEFAULT_RESTIC_IMAGE,
     GUIDE_MYSQLD_FLAGS,
     MANAGED_ENV,
     PLATFORMS,
@@ -31,6 +32,9 @@ from .models import (
     KubernetesSettings,
     LogSettings,
     NetworkSettings,
+    OffsiteOperator,
+    OffsiteRetention,
+    OffsiteSettings,
     Platform,
     PortSettings,
     RegistrySettings,
@@ -45,9 +49,9 @@ from .secret_keys import SECRET_KEYS, is_registry_key
 
 __all__ = [
     "PROJECT", "Kind", "OnlyOn", "ProviderKey", "model_of",
-    "DEFAULT_DB_IMAGE", "DEFAULT_PROXY_IMAGE", "DEFAULT_REGISTRY", "GUIDE_MYSQLD_FLAGS", "MANAGED_ENV",
+    "DEFAULT_DB_IMAGE", "DEFAULT_PROXY_IMAGE", "DEFAULT_REGISTRY", "DEFAULT_RESTIC_IMAGE", "GUIDE_MYSQLD_FLAGS", "MANAGED_ENV",
     "PLATFORMS", "RINGS", "BackupSettings", "DatabaseSettings", "ExtraEnv", "HostSize", "ImageRefs",
     "KubeDatabaseSettings", "KubeReplicas", "KubernetesSettings", "LogSettings", "NetworkSettings",
-    "Platform", "PortSettings", "RegistrySettings", "Ring", "SiteConfig", "SiteSettings", "TlsSettings", "Ulimits",
+    "OffsiteOperator", "OffsiteRetention", "OffsiteSettings", "Platform", "PortSettings", "RegistrySettings", "Ring", "SiteConfig", "SiteSettings", "TlsSettings", "Ulimits",
     "DOCKER_KEYS", "ConfigError", "parse", "SECRET_KEYS", "is_registry_key",
 ]

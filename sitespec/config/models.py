@@ -45,6 +45,8 @@ DEFAULT_DB_IMAGE = "mysql:8.0.34"
 # The official nginx image (stable branch), pinned like the others: the HTTPS front door.
 DEFAULT_PROXY_IMAGE = "nginx:1.28.0"
 DEFAULT_REGISTRY = "europe-west1-docker.pkg.dev"
+# The official restic image, pinned: the off-host backups (o3:offsite) run in it.
+DEFAULT_RESTIC_IMAGE = "restic/restic:0.18.1"
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _JSON_TEXT = TypeAdapter(Json[Any])
@@ -111,6 +113,8 @@ class ImageRefs(_Model):
     """The guide's VIEW_IMAGE."""
     proxy: ImageRef = DEFAULT_PROXY_IMAGE
     """The HTTPS front door (official nginx image), pulled only with `o3:tls.enabled`."""
+    restic: ImageRef = DEFAULT_RESTIC_IMAGE
+    """The off-host backups' image (official restic image), pulled only with `o3:offsite`."""
 
 
 class RegistrySettings(_Model):
@@ -289,6 +293,103 @@ class BackupSettings(_Model):
         return v
 
 
+_REPOSITORY = re.compile(r"^(sftp:[^\s@/]+@[^\s:/]+:\S+|rest:https://[^\s/@]+(/\S*)?|s3:\S+)$")
+_REPOSITORY_HELP = ("must be `sftp:USER@HOST:/PATH`, `rest:https://HOST:PORT/PATH` or `s3:...` "
+                    "(no password in it: it goes in o3:offsitePassword / o3:offsiteHttpPassword)")
+
+
+def repository(v: str) -> str:
+    """A restic repository this program can reach from a site: sftp, rest over HTTPS, s3."""
+    if "\n" in v or not _REPOSITORY.match(v):
+        raise ValueError(f"{_REPOSITORY_HELP} (got '{v[:80]}')")
+    if v.startswith("rest:") and urlparse(v[len("rest:"):]).password is not None:
+        raise ValueError("holds a password: put it in o3:offsiteHttpPassword (a secret) instead")
+    return v
+
+
+Repository = Annotated[str, AfterValidator(repository), Kind("restic repository")]
+
+
+class OffsiteRetention(_Model):
+    """How many snapshots the operator's prune keeps (restic forget --keep-*), per kind of snapshot."""
+
+    keep_daily: StrictInt = Field(7, alias="keepDaily", ge=0)
+    """Daily snapshots kept."""
+    keep_weekly: StrictInt = Field(5, alias="keepWeekly", ge=0)
+    """Weekly snapshots kept."""
+    keep_monthly: StrictInt = Field(12, alias="keepMonthly", ge=0)
+    """Monthly snapshots kept."""
+    keep_yearly: StrictInt = Field(7, alias="keepYearly", ge=0)
+    """Yearly snapshots kept."""
+
+    @model_validator(mode="after")
+    def _keeps_something(self) -> "OffsiteRetention":
+        if not (self.keep_daily or self.keep_weekly or self.keep_monthly or self.keep_yearly):
+            raise ValueError("keeps no snapshot at all: set at least one of keepDaily, keepWeekly, keepMonthly, keepYearly above 0")
+        return self
+
+
+class OffsiteOperator(_Model):
+    """The operator's own access to the repository (prune, check, drill, recover); never sent to the site host."""
+
+    repository: Annotated[Optional[str], AfterValidator(lambda v: v if v is None else repository(v)),
+                          Kind("restic repository", "o3:offsite.repository")] = None
+    """The repository as the operator reaches it, e.g. a rest-server instance that is not append-only."""
+    http_user: Optional[str] = Field(None, alias="httpUser")
+    """The operator's rest-server user (its password: o3:offsiteOperatorHttpPassword)."""
+
+
+class OffsiteSettings(_Model):
+    """Encrypted, deduplicated copies off the site's host with restic (README: Backups and disaster recovery)."""
+
+    repository: Repository
+    """The restic repository: `sftp:USER@HOST:/PATH`, `rest:https://HOST:PORT/PATH` (append-only) or `s3:...`; its password is o3:offsitePassword."""
+    http_user: Optional[str] = Field(None, alias="httpUser")
+    """rest: the site's rest-server user (its password: o3:offsiteHttpPassword)."""
+    known_hosts: Annotated[Optional[str], Kind("known_hosts lines")] = Field(None, alias="knownHosts")
+    """sftp: the repository host's `known_hosts` line(s) (its key: o3:offsiteSshKey)."""
+    ca_cert: Annotated[Optional[str], Kind("PEM")] = Field(None, alias="caCert")
+    """rest: the CA that signed the repository server's certificate, when it is a private one."""
+    schedule: Annotated[Optional[str], Kind("`HH:MM`", "30 minutes after o3:backup.schedule")] = None
+    """Daily time of the off-host backup, HH:MM in o3:site.timezone."""
+    retention: OffsiteRetention = OffsiteRetention()
+    """What the operator's prune keeps."""
+    rpo_hours: StrictInt = Field(26, alias="rpoHours", ge=1)
+    """The largest age, in hours, the newest off-host snapshot may reach (ops.verify, rollouts)."""
+    operator: OffsiteOperator = OffsiteOperator()
+    """The operator's access (prune, check, drill, recover)."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _hhmm(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not _HHMM.match(v):
+            raise ValueError(f"must be a time of day HH:MM (24 h, site time zone), e.g. '03:00' (got '{v}')")
+        return v
+
+    @field_validator("ca_cert")
+    @classmethod
+    def _pem(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None:
+            try:
+                tls.parse_certificate(v)
+            except tls.TlsProblem as e:
+                raise ValueError(str(e)) from None
+        return v
+
+    @property
+    def scheme(self) -> str:
+        """sftp, rest or s3."""
+        return self.repository.split(":", 1)[0]
+
+    def schedule_after(self, backup_schedule: str) -> str:
+        """o3:offsite.schedule, by default 30 minutes after the nightly dump."""
+        if self.schedule:
+            return self.schedule
+        h, m = map(int, backup_schedule.split(":"))
+        t = (h * 60 + m + 30) % (24 * 60)
+        return f"{t // 60:02d}:{t % 60:02d}"
+
+
 class LogSettings(_Model):
     """Bounds on what logs may take of the disk."""
 
@@ -412,6 +513,21 @@ class SiteConfig(_Model):
     """The HTTPS front door."""
     tls_key: Annotated[Optional[str], Kind("secret")] = Field(default=None, alias="tlsKey", repr=False)
     """The certificate's private key (PEM, unencrypted); needed when `o3:tls.enabled`."""
+    offsite: Optional[OffsiteSettings] = None
+    """Off-host backups with restic (absent: none)."""
+    offsite_password: Annotated[Optional[str], Kind("secret")] = Field(default=None, alias="offsitePassword", repr=False)
+    """The restic repository's password; needed with `o3:offsite`. Lost password, lost backups: keep a copy away from the site."""
+    offsite_http_password: Annotated[Optional[str], Kind("secret")] = Field(
+        default=None, alias="offsiteHttpPassword", repr=False)
+    """The site's rest-server password (o3:offsite.httpUser); needed with a `rest:` repository."""
+    offsite_ssh_key: Annotated[Optional[str], Kind("secret")] = Field(default=None, alias="offsiteSshKey", repr=False)
+    """The site's SSH private key for an `sftp:` repository (OpenSSH PEM)."""
+    offsite_operator_http_password: Annotated[Optional[str], Kind("secret")] = Field(
+        default=None, alias="offsiteOperatorHttpPassword", repr=False)
+    """The operator's rest-server password (o3:offsite.operator.httpUser); read by ops commands only."""
+    offsite_operator_ssh_key: Annotated[Optional[str], Kind("secret")] = Field(
+        default=None, alias="offsiteOperatorSshKey", repr=False)
+    """The operator's SSH private key for an `sftp:` repository; read by ops commands only."""
     kubernetes: Annotated[Optional[KubernetesSettings], OnlyOn("kubernetes", required=True)] = None
     """The Kubernetes site."""
     docker_host: Annotated[Optional[str], Kind("URL", "`DOCKER_HOST` / local socket"), OnlyOn("docker"),
@@ -496,6 +612,36 @@ class SiteConfig(_Model):
         except tls.TlsProblem as e:
             return [f"o3:tlsKey: {e}"], []
         return tls.problems(cert, key, self.public_host_name)
+
+    def offsite_checks(self, is_set: set[str]) -> list[str]:
+        """What o3:offsite needs besides itself, each line naming the key; `is_set` holds the secret keys
+        the stack sets (a command that cannot decrypt them still knows they are there)."""
+        o = self.offsite
+        if o is None:
+            stray = sorted(k for k in is_set if k.startswith("offsite"))
+            return [f"o3:{k}: is set but o3:offsite is not; set o3:offsite.repository or remove o3:{k}" for k in stray]
+        problems = []
+        if "offsitePassword" not in is_set:
+            problems.append(f"o3:offsitePassword: missing while o3:offsite is set; set it with `{SECRET_KEYS['offsitePassword']}`")
+        if o.scheme == "rest":
+            if not o.http_user:
+                problems.append("o3:offsite.httpUser: missing for a rest: repository (the site's rest-server user)")
+            if "offsiteHttpPassword" not in is_set:
+                problems.append("o3:offsiteHttpPassword: missing for a rest: repository; set it with "
+                                f"`{SECRET_KEYS['offsiteHttpPassword']}`")
+        elif "offsiteHttpPassword" in is_set or o.http_user:
+            problems.append(f"o3:offsite.httpUser / o3:offsiteHttpPassword: only for a rest: repository (this one is {o.scheme}:)")
+        if o.scheme == "sftp":
+            if "offsiteSshKey" not in is_set:
+                problems.append(f"o3:offsiteSshKey: missing for an sftp: repository; set it with `{SECRET_KEYS['offsiteSshKey']}`")
+            if not o.known_hosts:
+                problems.append("o3:offsite.knownHosts: missing for an sftp: repository (the repository host's "
+                                "known_hosts line, so the site never trusts an unknown host)")
+        elif "offsiteSshKey" in is_set or o.known_hosts:
+            problems.append(f"o3:offsiteSshKey / o3:offsite.knownHosts: only for an sftp: repository (this one is {o.scheme}:)")
+        if o.ca_cert and o.scheme != "rest":
+            problems.append(f"o3:offsite.caCert: only for a rest: repository (this one is {o.scheme}:)")
+        return problems
 
     @property
     def warnings(self) -> list[str]:

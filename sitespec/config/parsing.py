@@ -95,6 +95,7 @@ def parse(
         cfg = None
     if cfg is not None and not problems:
         problems += cfg.tls_checks(key_unreadable="tlsKey" in secret_keys and not raw.get("tlsKey"))[0]
+        problems += cfg.offsite_checks({k for k in SECRET_KEYS if k in secret_keys or raw.get(k)})
     if problems:
         raise ConfigError(problems)
     assert cfg is not None

@@ -16,6 +16,11 @@ SECRET_KEYS = {
     "dbPassword": "pulumi config set --secret o3:dbPassword <password>",
     "registryKey": "cat key.json | pulumi config set --secret o3:registryKey",
     "tlsKey": "cat site.key | pulumi config set --secret o3:tlsKey",
+    "offsitePassword": "pulumi config set --secret o3:offsitePassword <password>",
+    "offsiteHttpPassword": "pulumi config set --secret o3:offsiteHttpPassword <password>",
+    "offsiteSshKey": "cat offsite_key | pulumi config set --secret o3:offsiteSshKey",
+    "offsiteOperatorHttpPassword": "pulumi config set --secret o3:offsiteOperatorHttpPassword <password>",
+    "offsiteOperatorSshKey": "cat operator_key | pulumi config set --secret o3:offsiteOperatorSshKey",
 }
 # Safe inside the guide's `;`-separated JDBC strings, an env var and a shell variable.
 _PASSWORD = re.compile(r"^[A-Za-z0-9_.@%+:,~^!#*-]{12,128}$")
@@ -49,6 +54,10 @@ def check_secret(key: str, value: Any, is_secret: bool) -> list[str]:
             tls.public_key_of(value)
         except tls.TlsProblem as e:
             problems.append(f"{PROJECT}:tlsKey: {e}; set it with `{how}`")
+    if key == "offsitePassword" and len(value) < 16:
+        problems.append(f"{PROJECT}:offsitePassword: must be at least 16 characters (it encrypts every off-host copy)")
+    if key in ("offsiteSshKey", "offsiteOperatorSshKey") and "PRIVATE KEY-----" not in value:
+        problems.append(f"{PROJECT}:{key}: is not an SSH private key (PEM); set it with `{how}`")
     if key == "registryKey" and not is_registry_key(value):
         problems.append(f"{PROJECT}:registryKey: is not the JSON key file's content; set it with `{how}`")
     return problems

@@ -1,0 +1,96 @@
+"""o3:offsite (off-host copies with restic): bad config fails before any resource, naming the key;
+the secrets are secret keys whose values no message echoes; the site id and schedule are shared."""
+
+import copy
+
+import pulumi
+import pytest
+
+from engine import evaluate, last_run
+from site_fixtures import BASE
+from sitespec import offsite
+from sitespec.config import DEFAULT_RESTIC_IMAGE, parse
+
+REPO_PASSWORD = "correct-horse-battery-staple"
+HTTP_PASSWORD = "site-http-password-1"
+SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+REST = {"repository": "rest:https://backup.example.org:8000/st-marys", "httpUser": "st-marys"}
+SFTP = {"repository": "sftp:o3@backup.example.org:/srv/restic/st-marys", "knownHosts": "backup.example.org ssh-ed25519 AAAA"}
+
+
+def cfg_with(offsite_obj=None, **secrets):
+    cfg = copy.deepcopy(BASE)
+    if offsite_obj is not None:
+        cfg["o3:offsite"] = offsite_obj
+    for k, v in secrets.items():
+        cfg[f"o3:{k}"] = v
+    return cfg, tuple(f"o3:{k}" for k in secrets)
+
+
+BAD = [
+    (dict(REST, repository="rest:http://backup.example.org:8000/x"), {}, ["o3:offsite.repository", "rest:https://"]),
+    (dict(REST, repository="ftp://backup.example.org/x"), {}, ["o3:offsite.repository", "sftp:USER@HOST:/PATH"]),
+    (dict(REST, repository="rest:https://u:pw@backup.example.org:8000/x"), {}, ["o3:offsite.repository"]),
+    (REST, {"offsiteHttpPassword": HTTP_PASSWORD}, ["o3:offsitePassword: missing", "--secret"]),
+    (REST, {"offsitePassword": REPO_PASSWORD}, ["o3:offsiteHttpPassword: missing for a rest: repository"]),
+    ({k: v for k, v in REST.items() if k != "httpUser"}, {"offsitePassword": REPO_PASSWORD, "offsiteHttpPassword": HTTP_PASSWORD},
+     ["o3:offsite.httpUser: missing"]),
+    (SFTP, {"offsitePassword": REPO_PASSWORD}, ["o3:offsiteSshKey: missing for an sftp: repository"]),
+    ({k: v for k, v in SFTP.items() if k != "knownHosts"}, {"offsitePassword": REPO_PASSWORD, "offsiteSshKey": SSH_KEY},
+     ["o3:offsite.knownHosts: missing"]),
+    (SFTP, {"offsitePassword": REPO_PASSWORD, "offsiteSshKey": "not a key at all"}, ["o3:offsiteSshKey", "not an SSH private key"]),
+    (dict(REST, retention={"keepDaily": 0, "keepWeekly": 0, "keepMonthly": 0, "keepYearly": 0}),
+     {"offsitePassword": REPO_PASSWORD, "offsiteHttpPassword": HTTP_PASSWORD}, ["o3:offsite.retention", "keeps no snapshot"]),
+    (dict(REST, retention={"keepDaily": -1}), {"offsitePassword": REPO_PASSWORD, "offsiteHttpPassword": HTTP_PASSWORD},
+     ["o3:offsite.retention.keepDaily"]),
+    (dict(REST, retention={"keepDayly": 3}), {"offsitePassword": REPO_PASSWORD, "offsiteHttpPassword": HTTP_PASSWORD},
+     ["o3:offsite.retention.keepDayly: unknown key"]),
+    (dict(REST, schedule="3am"), {"offsitePassword": REPO_PASSWORD, "offsiteHttpPassword": HTTP_PASSWORD}, ["o3:offsite.schedule", "HH:MM"]),
+    (dict(REST, rpoHours=0), {"offsitePassword": REPO_PASSWORD, "offsiteHttpPassword": HTTP_PASSWORD}, ["o3:offsite.rpoHours"]),
+    (dict(REST, caCert="not a certificate"), {"offsitePassword": REPO_PASSWORD, "offsiteHttpPassword": HTTP_PASSWORD}, ["o3:offsite.caCert"]),
+    (None, {"offsitePassword": REPO_PASSWORD}, ["o3:offsitePassword: is set but o3:offsite is not"]),
+    (REST, {"offsitePassword": "short-pass", "offsiteHttpPassword": HTTP_PASSWORD}, ["o3:offsitePassword", "at least 16"]),
+]
+
+
+@pytest.mark.parametrize("obj, secrets, words", BAD, ids=[w[0] for _, _, w in BAD])
+def test_bad_offsite_config_fails_with_the_key_and_registers_nothing(obj, secrets, words):
+    cfg, secret_keys = cfg_with(obj, **secrets)
+    with pytest.raises(pulumi.RunError) as err:
+        evaluate(cfg, secret_keys)
+    msg = str(err.value)
+    for w in words:
+        assert w in msg, msg
+    for v in secrets.values():
+        assert v not in msg, "a secret's value was echoed"
+    assert last_run().resources == []
+
+
+def test_an_offsite_secret_in_plain_text_is_refused():
+    cfg, _ = cfg_with(REST, offsitePassword=REPO_PASSWORD, offsiteHttpPassword=HTTP_PASSWORD)
+    with pytest.raises(pulumi.RunError) as err:
+        evaluate(cfg, ("o3:offsiteHttpPassword",))
+    assert "o3:offsitePassword: is stored in plain text" in str(err.value)
+    assert REPO_PASSWORD not in str(err.value)
+
+
+def test_a_secure_key_a_command_cannot_decrypt_still_counts_as_set():
+    """ops commands read the stack file: `secure:` values are left out but named."""
+    raw = {k.removeprefix("o3:"): v for k, v in BASE.items() if k.startswith("o3:")}
+    raw["offsite"] = REST
+    cfg = parse(raw, {"offsitePassword", "offsiteHttpPassword"}, BASE.get("docker:host"))
+    assert cfg.offsite.scheme == "rest" and cfg.offsite_password is None
+
+
+def test_defaults_schedule_and_site_id():
+    raw = {k.removeprefix("o3:"): v for k, v in BASE.items() if k.startswith("o3:")}
+    raw.update(offsite=SFTP, offsitePassword=REPO_PASSWORD, offsiteSshKey=SSH_KEY, backup={"schedule": "23:45"})
+    cfg = parse(raw, {"offsitePassword", "offsiteSshKey"}, BASE.get("docker:host"))
+    o = cfg.offsite
+    assert (o.retention.keep_daily, o.retention.keep_weekly, o.retention.keep_monthly, o.retention.keep_yearly) == (7, 5, 12, 7)
+    assert o.rpo_hours == 26 and o.schedule_after(cfg.backup.schedule) == "00:15"
+    assert cfg.images.restic == DEFAULT_RESTIC_IMAGE
+    assert offsite.site_id(cfg) == cfg.site.name
+    env = offsite.script_env(cfg)
+    assert REPO_PASSWORD not in str(env) and SSH_KEY not in str(env)
+    assert env["RESTIC_PASSWORD_FILE"].startswith(offsite.SECRETS_DIR)
