@@ -14,23 +14,24 @@ import datetime as dt
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
+from urllib.parse import urlparse
 
+from sitespec.offsite import (CHECK_TAG, DRILL_TAG, DUMP_FILENAME, DUMP_TAG, ROW_COUNTS_PREFIX, STATUS_PREFIX, STORAGE_TAG,
+                              TAG)
+
+from ._checks import FAIL, PASS, WARN, Check
 from ._cli import OpsError
 
-DUMP_FILE = "/o3-dump.sql"
-"""The dump's path in a dump snapshot (`--stdin-filename o3-dump.sql`)."""
-MANIFEST = "/o3/manifest/files.sha256"
-"""The storage snapshot's manifest: sha256sum lines, paths relative to STORAGE_ROOT."""
-STORAGE_ROOT = "/o3/storage"
-ROW_COUNTS = "-- o3-row-counts "
-"""The dump's last line: `-- o3-row-counts {"schema.table": N, ...}`."""
-RECORD_KINDS = ("drill", "check")
+DUMP_FILE = f"/{DUMP_FILENAME}"
+"""The dump's path in a dump snapshot (`--stdin-filename`)."""
+RECORD_KINDS = (DRILL_TAG, CHECK_TAG)
 RESTIC_VERSION = "0.18.1"
 
 
@@ -127,17 +128,38 @@ def explain(stderr: str, cred: Credential) -> str:
     said = " ".join(text.split())[-300:]
     repo = cred.repository
     if "wrong password" in text or "no key found" in text:
-        return f"the repository password (o3:offsite.password) does not open {repo}"
+        return f"the repository password (o3:offsitePassword) does not open {repo}"
     if "Is there a repository at the following location" in text or "repository does not exist" in text \
             or "config file does not exist" in text:
         return f"there is no restic repository at {repo} (o3:offsite.repository): {said}"
     if "401" in text or "Unauthorized" in text:
-        return f"{repo} refused the operator's login (o3:offsite.operator.httpUser/httpPassword): {said}"
+        return f"{repo} refused the operator's login (o3:offsite.operator.httpUser / o3:offsiteOperatorHttpPassword): {said}"
     if any(s in text for s in ("connection refused", "no such host", "i/o timeout", "network is unreachable",
                                "no route to host", "dial tcp", "certificate", "ssh command exited",
                                "unable to start the sftp session", "Connection refused")):
         return f"cannot reach the repository {repo}: {said}"
     return f"restic failed on {repo}: {said}"
+
+
+PROBE_SECONDS = 10
+
+
+def probe(repository: str) -> None:
+    """A rest: or sftp: repository's server answers on its port: restic itself retries for minutes."""
+    scheme, _, rest = repository.partition(":")
+    if scheme == "rest":
+        u = urlparse(rest)
+        host, port = u.hostname, u.port or (443 if u.scheme == "https" else 80)
+    elif scheme == "sftp":
+        target = rest.split(":", 1)[0].rsplit("@", 1)[-1]
+        host, port = target, 22
+    else:
+        return
+    try:
+        socket.create_connection((host, port), timeout=PROBE_SECONDS).close()
+    except OSError as e:
+        raise OpsError(f"cannot reach the repository {repository} (o3:offsite.repository): {host}:{port}: "
+                       f"{getattr(e, 'strerror', None) or e}") from None
 
 
 @dataclass
@@ -221,10 +243,11 @@ class Restic:
     # --- what the commands read ---------------------------------------------------------------
     def open(self) -> None:
         """The repository is reachable and the password opens it (one clear line otherwise)."""
+        probe(self.cred.repository)
         self.run("cat", "config", timeout=120)
 
     def snapshots(self, *tags: str, host: Optional[str] = None) -> list[Snapshot]:
-        args = ["snapshots", "--tag", ",".join(("o3",) + tags)]
+        args = ["snapshots", "--tag", ",".join((TAG,) + tags)]
         if host or self.site_id:
             args += ["--host", host or self.site_id]
         found = [Snapshot.of(d) for d in self.json(*args) or []]
@@ -269,7 +292,7 @@ class Restic:
         """A drill's or a check's result, kept in the repository beside the site's snapshots."""
         assert kind in RECORD_KINDS
         body = json.dumps(result, sort_keys=True).encode()
-        self.run("backup", "--stdin", "--stdin-filename", f"{kind}.json", "--tag", "o3", "--tag", kind,
+        self.run("backup", "--stdin", "--stdin-filename", f"{kind}.json", "--tag", TAG, "--tag", kind,
                  "--host", self.site_id, stdin=body)
 
     def last_record(self, kind: str) -> Optional[dict]:
@@ -303,8 +326,8 @@ def row_counts(dump: Path) -> dict[str, int]:
         f.seek(max(0, dump.stat().st_size - 1024 * 1024))
         tail = f.read().decode(errors="replace").splitlines()
     for line in reversed(tail):
-        if line.startswith(ROW_COUNTS):
-            return {k: int(v) for k, v in json.loads(line[len(ROW_COUNTS):]).items()}
+        if line.startswith(ROW_COUNTS_PREFIX):
+            return {k: int(v) for k, v in json.loads(line[len(ROW_COUNTS_PREFIX):]).items()}
     raise OpsError("the dump has no `-- o3-row-counts` line: it is not one the site's backup wrote, or it is truncated")
 
 
@@ -368,3 +391,68 @@ def load(stack: str, root: Path, *, required: bool = True) -> tuple[Any, Optiona
     if off is not None and not off.operator.password:
         raise OpsError(f"o3:offsitePassword of stack {stack} is not set: without it no snapshot can be read")
     return cfg, off
+
+
+# --- the checks ops.verify and the rollout's gate make on the repository ------------------------
+
+def check_fresh(r: Restic, off: Offsite, now: Optional[float] = None) -> Check:
+    """The newest dump and storage snapshots are both within o3:offsite.rpoHours."""
+    now = now or time.time()
+    newest = {kind: r.newest(kind) for kind in (DUMP_TAG, STORAGE_TAG)}
+    missing = [k for k, s in newest.items() if s is None]
+    fix = (f"see the site's `{STATUS_PREFIX}` lines (docker logs o3-offsite, or the CronJob's jobs) and take one "
+           "now; ops.offsite snapshots lists what the repository holds")
+    if missing:
+        return Check("off-site", FAIL, f"no {' and no '.join(missing)} snapshot of site {off.site_id} in "
+                     f"{off.operator.repository}", fix)
+    ages = {k: s.age_hours(now) for k, s in newest.items() if s is not None}
+    oldest = max(ages, key=lambda k: ages[k])
+    shown = ", ".join(f"{k} {newest[k].short_id} {ages[k]:.1f} h old" for k in ages)  # type: ignore[union-attr]
+    if ages[oldest] > off.rpo_hours:
+        return Check("off-site", FAIL, f"the newest {oldest} snapshot is {ages[oldest]:.1f} h old, older than "
+                     f"o3:offsite.rpoHours {off.rpo_hours:g} ({shown})", fix)
+    return Check("off-site", PASS, f"newest snapshots within o3:offsite.rpoHours {off.rpo_hours:g}: {shown}")
+
+
+def check_record(r: Restic, kind: str) -> Check:
+    """The last drill or check the operator recorded passed."""
+    name = f"off-site {kind}"
+    how = "python -m ops.drill --stack S" if kind == DRILL_TAG else "python -m ops.offsite check --stack S"
+    rec = r.last_record(kind)
+    if rec is None:
+        return Check(name, WARN, f"no {kind} recorded yet", f"run `{how}`")
+    said = f"{rec.get('at', '?')}: {rec.get('detail', '')}"[:300]
+    if not rec.get("ok"):
+        return Check(name, FAIL, f"the last {kind} failed ({said})",
+                     f"the copies do not restore as they should: run `{how}` to see it again, then take a fresh "
+                     "backup (and, for a damaged repository, `restic check` and `restic repair` with the operator's credential)")
+    return Check(name, PASS, f"the last {kind} passed ({said})")
+
+
+def check_site_status(status: Optional[dict]) -> Optional[Check]:
+    """The site side's last off-site run (its status file), when the platform can read it."""
+    if status is None:
+        return None
+    if status == {}:
+        return Check("off-site run", WARN, "the site has not sent a copy off-site yet",
+                     "wait for o3:offsite.schedule, or look at the o3-offsite container's log")
+    if status.get("ok") is False:
+        return Check("off-site run", FAIL, f"the site's last off-site backup ({status.get('at', '?')}) failed: "
+                     f"{status.get('message', '')}"[:400], "see the o3-offsite container's log on the host")
+    return Check("off-site run", PASS, f"the site's last off-site backup ({status.get('at', '?')}) succeeded"
+                 + (f", snapshot {status['snapshot']}" if status.get("snapshot") else ""))
+
+
+def offsite_checks(off: Optional[Offsite], status: Optional[dict] = None) -> list[Check]:
+    if off is None:
+        return [Check("off-site", WARN, "not configured: the site's data has no copy off its own host",
+                      "set o3:offsite (README: Backups and disaster recovery)")]
+    checks = [c for c in (check_site_status(status),) if c is not None]
+    try:
+        with Restic(off.operator, off.site_id) as r:
+            r.open()
+            checks.append(check_fresh(r, off))
+            checks += [check_record(r, DRILL_TAG), check_record(r, CHECK_TAG)]
+    except OpsError as e:
+        checks.append(Check("off-site", FAIL, str(e), "the repository must be reachable from the operator's machine"))
+    return checks

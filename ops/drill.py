@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
 from sitespec.guide import SCHEMAS
+from sitespec.offsite import MANIFEST, STORAGE_ROOT
 
 from ._cli import OpsError, add_dir_argument, run
-from ._offsite import (DUMP_FILE, MANIFEST, STORAGE_ROOT, Restic, Snapshot, human_bytes, load, now_iso,
-                       read_manifest, row_counts)
+from ._offsite import DUMP_FILE, Restic, Snapshot, human_bytes, load, now_iso, read_manifest, row_counts
 
 MYSQL_READY_SECONDS = 240
 SCRATCH_PASSWORD_FILE = "/run/o3-drill/password"
