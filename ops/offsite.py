@@ -3,6 +3,7 @@
     python -m ops.offsite check --stack S [--subset 5%] [--dir D]
     python -m ops.offsite prune --stack S [--dir D]
     python -m ops.offsite snapshots --stack S [--dir D]
+    python -m ops.offsite gate --stack S [--dir D]
 
 `check` runs `restic check --read-data-subset` (it reads that share of the pack files back and
 verifies them) and records the result in the repository, where ops.verify reads it. `prune`
@@ -10,6 +11,10 @@ forgets the site's snapshots beyond o3:offsite.retention (each kind, dump or sto
 its own) and removes the data only they used; it needs the operator's credential
 (o3:offsite.operator): the site's own cannot delete on the append-only server. Exit 1 when the
 check finds damage or the prune could not remove what it forgot.
+
+`gate` is the rollout's: an upgrade needs a fresh copy. It exits 1, naming the site, when the
+site's newest off-site snapshot is older than o3:offsite.rpoHours (a site without o3:offsite
+passes, and is said to have no off-site copy).
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import time
 from typing import Optional, Sequence
 
 from ._cli import OpsError, add_dir_argument, run
-from ._offsite import Restic, human_bytes, load, now_iso
+from ._checks import PASS
+from ._offsite import Restic, check_fresh, human_bytes, load, now_iso
 
 SUBSET = re.compile(r"^(\d{1,3}(\.\d+)?%|\d+/\d+|\d+[KMGT]?)$")
 
@@ -97,19 +103,37 @@ def snapshots(off) -> int:
     return 0
 
 
+def gate(off, stack: str) -> int:
+    if off is None:
+        print(f"offsite gate: site {stack} has no o3:offsite: no off-site copy to require before its upgrade")
+        return 0
+    with Restic(off.operator, off.site_id) as r:
+        r.open()
+        c = check_fresh(r, off)
+    if c.status != PASS:
+        print(f"offsite gate: refused: site {off.site_id} (stack {stack}) is not upgraded: {c.measured}. "
+              f"Fix: {c.fix}", file=sys.stderr)
+        return 1
+    print(f"offsite gate: site {off.site_id}: {c.measured}")
+    return 0
+
+
 def _main(argv: Optional[Sequence[str]]) -> int:
     p = argparse.ArgumentParser(prog="python -m ops.offsite", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="action", required=True)
     for name, text in (("check", "read back a share of the data and record the result"),
                        ("prune", "forget snapshots beyond the retention, with the operator's credential"),
-                       ("snapshots", "list the site's snapshots")):
+                       ("snapshots", "list the site's snapshots"),
+                       ("gate", "refuse an upgrade while the newest snapshot is older than rpoHours")):
         s = sub.add_parser(name, help=text)
         s.add_argument("--stack", required=True, help="site stack (Pulumi.<stack>.yaml)")
         add_dir_argument(s)
         if name == "check":
             s.add_argument("--subset", type=subset, default="5%", help="share of the data to read back (default 5%%)")
     args = p.parse_args(argv)
-    _, off = load(args.stack, args.dir)
+    _, off = load(args.stack, args.dir, required=args.action != "gate")
+    if args.action == "gate":
+        return gate(off, args.stack)
     if args.action == "check":
         return check(off, args.subset)
     if args.action == "prune":
