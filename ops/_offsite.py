@@ -13,8 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import io
 import shutil
 import socket
+import tarfile
 import subprocess
 import tempfile
 import time
@@ -59,6 +61,8 @@ class Offsite:
     site_id: str
     """The `--host` of every snapshot of the site."""
     operator: Credential
+    site: Optional[Credential] = None
+    """The site's own credential (what its host uses: append-only, no deletes)."""
     rpo_hours: float = 26
     retention: dict[str, int] = field(default_factory=dict)
     """restic's flags without the dashes: {"keep-daily": 7, ...}."""
@@ -92,10 +96,13 @@ def from_config(cfg: Any, site_id: str) -> Optional[Offsite]:
                       http_password=cfg.offsite_operator_http_password or cfg.offsite_http_password or "",
                       ssh_key=cfg.offsite_operator_ssh_key or cfg.offsite_ssh_key or "",
                       known_hosts=o.known_hosts or "", ca_cert=o.ca_cert or "")
+    site = Credential(repository=o.repository, password=cfg.offsite_password or "", http_user=o.http_user or "",
+                      http_password=cfg.offsite_http_password or "", ssh_key=cfg.offsite_ssh_key or "",
+                      known_hosts=o.known_hosts or "", ca_cert=o.ca_cert or "")
     r = o.retention
     retention = {f"keep-{n}": getattr(r, f"keep_{n}") for n in ("daily", "weekly", "monthly", "yearly")
                  if getattr(r, f"keep_{n}")}
-    return Offsite(site_id=site_id, operator=cred, rpo_hours=float(o.rpo_hours), retention=retention)
+    return Offsite(site_id=site_id, operator=cred, site=site, rpo_hours=float(o.rpo_hours), retention=retention)
 
 
 def restic_binary() -> str:
@@ -331,6 +338,35 @@ def row_counts(dump: Path) -> dict[str, int]:
     raise OpsError("the dump has no `-- o3-row-counts` line: it is not one the site's backup wrote, or it is truncated")
 
 
+def tables_query(schemas: Sequence[str]) -> str:
+    listed = ",".join(f"'{s}'" for s in schemas)
+    return ("SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables "
+            f"WHERE table_schema IN ({listed}) AND table_type = 'BASE TABLE'")
+
+
+def counts_query(tables: Sequence[str]) -> str:
+    """One query: a `name<TAB>rows` line per `schema.table`."""
+    return " UNION ALL ".join(f"SELECT '{t}', COUNT(*) FROM `{t.split('.', 1)[0]}`.`{t.split('.', 1)[1]}`"
+                              for t in tables)
+
+
+def parse_counts(out: str) -> dict[str, int]:
+    return {line.split("\t")[0]: int(line.split("\t")[1]) for line in out.splitlines() if "\t" in line}
+
+
+def compare_counts(expected: dict[str, int], found: dict[str, int]) -> list[str]:
+    """What differs between the rows the dump recorded and the rows a database holds."""
+    problems = []
+    for t in sorted(set(expected) | set(found)):
+        if t not in found:
+            problems.append(f"table missing: {t}")
+        elif t not in expected:
+            problems.append(f"table not in the dump's record: {t}")
+        elif found[t] != expected[t]:
+            problems.append(f"{t}: {found[t]} rows, the dump recorded {expected[t]}")
+    return problems
+
+
 def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
@@ -456,3 +492,21 @@ def offsite_checks(off: Optional[Offsite], status: Optional[dict] = None) -> lis
     except OpsError as e:
         checks.append(Check("off-site", FAIL, str(e), "the repository must be reachable from the operator's machine"))
     return checks
+
+
+def tar(files: dict[str, "bytes | Path"], mode: int = 0o400) -> Any:
+    """A tar stream (a temporary file) of `files` (name in the archive -> content or a local file), for put_archive."""
+    buf = tempfile.TemporaryFile()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, content in files.items():
+            if isinstance(content, Path):
+                info = t.gettarinfo(str(content), arcname=name)
+                info.mode = mode
+                with open(content, "rb") as f:
+                    t.addfile(info, f)
+            else:
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = len(content), mode
+                t.addfile(info, io.BytesIO(content))
+    buf.seek(0)
+    return buf

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import secrets
 import shutil
 import sys
-import tarfile
 import tempfile
 import time
 from contextlib import contextmanager
@@ -30,7 +28,8 @@ from sitespec.guide import SCHEMAS
 from sitespec.offsite import MANIFEST, STORAGE_ROOT
 
 from ._cli import OpsError, add_dir_argument, run
-from ._offsite import DUMP_FILE, Restic, Snapshot, human_bytes, load, now_iso, read_manifest, row_counts
+from ._offsite import (DUMP_FILE, Restic, Snapshot, compare_counts, counts_query, human_bytes, load, now_iso,
+                       parse_counts, read_manifest, row_counts, tables_query, tar)
 
 MYSQL_READY_SECONDS = 240
 SCRATCH_PASSWORD_FILE = "/run/o3-drill/password"
@@ -56,35 +55,6 @@ def check_files(root: Path, manifest: dict[str, str]) -> list[str]:
     return problems
 
 
-def compare_counts(expected: dict[str, int], found: dict[str, int]) -> list[str]:
-    problems = []
-    for t in sorted(set(expected) | set(found)):
-        if t not in found:
-            problems.append(f"table missing: {t}")
-        elif t not in expected:
-            problems.append(f"table not in the dump's record: {t}")
-        elif found[t] != expected[t]:
-            problems.append(f"{t}: {found[t]} rows, the dump recorded {expected[t]}")
-    return problems
-
-
-def _tar(files: dict[str, bytes | Path], mode: int = 0o400) -> io.BytesIO | Any:
-    buf = tempfile.TemporaryFile()
-    with tarfile.open(fileobj=buf, mode="w") as t:
-        for name, content in files.items():
-            if isinstance(content, Path):
-                info = t.gettarinfo(str(content), arcname=name)
-                info.mode = mode
-                with open(content, "rb") as f:
-                    t.addfile(info, f)
-            else:
-                info = tarfile.TarInfo(name)
-                info.size, info.mode = len(content), mode
-                t.addfile(info, io.BytesIO(content))
-    buf.seek(0)
-    return buf
-
-
 class ScratchMySQL:
     """A throwaway MySQL of the site's db image on the site's Docker daemon: no network, a random
     password given as a file, removed with its volume afterwards."""
@@ -105,7 +75,7 @@ class ScratchMySQL:
         self.container = self.client.containers.create(
             self.image, name=self.name, network_mode="none", labels={"o3.drill": "scratch"},
             environment={"MYSQL_ROOT_PASSWORD_FILE": SCRATCH_PASSWORD_FILE})
-        self.container.put_archive("/", _tar({SCRATCH_PASSWORD_FILE.lstrip("/"): self.password.encode()}, 0o444))
+        self.container.put_archive("/", tar({SCRATCH_PASSWORD_FILE.lstrip("/"): self.password.encode()}, 0o444))
         self.container.start()
         deadline = time.monotonic() + MYSQL_READY_SECONDS
         while True:
@@ -134,7 +104,7 @@ class ScratchMySQL:
         return code, text
 
     def load(self, dump: Path) -> None:
-        self.container.put_archive("/tmp", _tar({"o3-dump.sql": dump}, 0o444))
+        self.container.put_archive("/tmp", tar({"o3-dump.sql": dump}, 0o444))
         code, (out, err) = self.container.exec_run(
             ["sh", "-c", "mysql -h127.0.0.1 -uroot < /tmp/o3-dump.sql"],
             environment={"MYSQL_PWD": self.password}, demux=True)
@@ -142,16 +112,8 @@ class ScratchMySQL:
             raise DrillFailure(f"the dump does not load: {(err or b'').decode(errors='replace').strip()[:300]}")
 
     def counts(self, schemas: Sequence[str]) -> dict[str, int]:
-        listed = ",".join(f"'{s}'" for s in schemas)
-        _, out = self.sql("SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables "
-                          f"WHERE table_schema IN ({listed}) AND table_type = 'BASE TABLE'")
-        tables = [t for t in out.split() if t]
-        if not tables:
-            return {}
-        union = " UNION ALL ".join(
-            f"SELECT '{t}', COUNT(*) FROM `{t.split('.', 1)[0]}`.`{t.split('.', 1)[1]}`" for t in tables)
-        _, out = self.sql(union)
-        return {line.split("\t")[0]: int(line.split("\t")[1]) for line in out.splitlines() if "\t" in line}
+        tables = [t for t in self.sql(tables_query(schemas))[1].split() if t]
+        return parse_counts(self.sql(counts_query(tables))[1]) if tables else {}
 
 
 class DrillFailure(Exception):
