@@ -34,14 +34,20 @@ def secret(value: Optional[str]) -> Optional[pulumi.Output[str]]:
 
 
 cfg = read_config()  # raises before any resource exists when the stack config is invalid
+# The site's own off-host credentials (the operator's stay with the operator's commands).
+offsite_secrets = {key: secret(getattr(cfg, attr)) for key, attr in (
+    ("offsitePassword", "offsite_password"), ("offsiteHttpPassword", "offsite_http_password"),
+    ("offsiteSshKey", "offsite_ssh_key")) if getattr(cfg, attr)}
 if cfg.platform == "kubernetes":
     kube = KubeSite(cfg.site.name, KubeSiteArgs(config=cfg, db_password=secret(cfg.db_password),
-                                                registry_key=secret(cfg.registry_key), tls_key=secret(cfg.tls_key)))
+                                                registry_key=secret(cfg.registry_key), tls_key=secret(cfg.tls_key),
+                                        offsite_secrets=offsite_secrets))
     pulumi.export("namespace", kube.namespace)
     site = kube
 else:
     site = Site(cfg.site.name, SiteArgs(config=cfg, db_password=secret(cfg.db_password),
-                                        registry_key=secret(cfg.registry_key), tls_key=secret(cfg.tls_key)))
+                                        registry_key=secret(cfg.registry_key), tls_key=secret(cfg.tls_key),
+                                        offsite_secrets=offsite_secrets))
     pulumi.export("storagePath", site.storage_path)
 
 pulumi.export("pacsUrl", site.pacs_url)

@@ -7,9 +7,9 @@ Only components (and the shell scripts both platforms run, in `scripts/`) live h
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_random as random
@@ -64,6 +64,8 @@ class CommonSiteArgs:
     """The registry's JSON key (o3:registryKey) as a secret Output; None: no login (no pull Secret)."""
     tls_key: Optional[pulumi.Output[str]] = None
     """The certificate's private key (o3:tlsKey) as a secret Output; required when o3:tls.enabled."""
+    offsite_secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    """The site's own o3:offsite secrets by key (offsitePassword, offsiteHttpPassword, offsiteSshKey), secret Outputs; never the operator's."""
 
 
 def db_password(name: str, given: Optional[pulumi.Output[str]], site: pulumi.Resource) -> pulumi.Output[str]:

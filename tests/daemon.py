@@ -24,7 +24,7 @@ from site_fixtures import BASE, PASSWORD
 STANDINS = Path(__file__).resolve().parent / "contract" / "build-standins.sh"
 REQUIRED = os.environ.get("O3_TESTS_REQUIRED") == "1"
 # Everything a site run can leave on the daemon: the site's containers and the contract tests' probe.
-LEFTOVERS = ("db", "pacs", "pacs-singleton", "view", "o3-maintenance", "o3-proxy", "db-ulimit-probe")
+LEFTOVERS = ("db", "pacs", "pacs-singleton", "view", "o3-maintenance", "o3-proxy", "o3-offsite", "db-ulimit-probe")
 
 
 def missing(reason: str):

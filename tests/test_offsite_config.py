@@ -94,3 +94,63 @@ def test_defaults_schedule_and_site_id():
     env = offsite.script_env(cfg)
     assert REPO_PASSWORD not in str(env) and SSH_KEY not in str(env)
     assert env["RESTIC_PASSWORD_FILE"].startswith(offsite.SECRETS_DIR)
+
+
+# ---- what the program builds from it ------------------------------------------------------
+
+SECRET_VALUES = {"offsitePassword": REPO_PASSWORD, "offsiteHttpPassword": HTTP_PASSWORD}
+
+
+def _with_offsite(base):
+    cfg = copy.deepcopy(base)
+    cfg["o3:offsite"] = REST
+    for k, v in SECRET_VALUES.items():
+        cfg[f"o3:{k}"] = v
+    return cfg, tuple(f"o3:{k}" for k in SECRET_VALUES)
+
+
+def _no_plain_secret(value, where):
+    text = str(value)
+    for v in SECRET_VALUES.values():
+        assert v not in text, f"a secret is in plain text in {where}"
+
+
+def test_docker_offsite_container_gets_secrets_as_files_and_never_the_db_folder():
+    ev = evaluate(*_with_offsite(BASE))
+    c = ev.container(offsite.CONTAINER)
+    for key in ("envs", "entrypoints", "command", "labels"):
+        _no_plain_secret(c.plain(key), f"o3-offsite's {key}")
+    uploads = {u["file"]: u for u in c.plain("uploads")}
+    assert uploads[f"{offsite.SECRETS_DIR}/password"]["permissions"] == "0400"
+    assert "uploads" in c.additional_secret_outputs
+    mounts = {v["containerPath"]: v for v in c.plain("volumes")}
+    assert all(mounts[p]["readOnly"] for p in offsite.STORAGE_PATHS.values())
+    assert not any(v["hostPath"].endswith("compose/db") for v in mounts.values()), "the live MySQL folder is mounted"
+    maint = ev.container("o3-maintenance")
+    assert any(e.startswith("O3_OFFSITE_SCHEDULE=03:00") for e in maint.plain("envs"))
+    assert "O3_OFFSITE_CONTAINER" in ev.command("-dump").plain("environment")
+
+
+def test_no_offsite_no_restic_container_and_nothing_else_changes():
+    ev = evaluate(BASE)
+    assert not [r for r in ev.of_type("docker:index/container:Container") if r.plain("name") == offsite.CONTAINER]
+    assert not any(e.startswith("O3_OFFSITE") for e in ev.container("o3-maintenance").plain("envs"))
+
+
+def test_kubernetes_cronjob_same_image_and_script_bounded_and_secrets_in_a_secret():
+    from test_kube_site import kube
+    cfg, secrets = _with_offsite(kube())
+    ev = evaluate(cfg, secrets + ("o3:dbPassword",))
+    cron = next(r for r in ev.of_type("kubernetes:batch/v1:CronJob") if r.plain("metadata")["name"] == offsite.CONTAINER)
+    spec = cron.plain("spec")
+    job = spec["jobTemplate"]["spec"]
+    assert job["activeDeadlineSeconds"] > 0
+    containers = {c["name"]: c for c in job["template"]["spec"]["containers"]}
+    assert containers["restic"]["image"] == DEFAULT_RESTIC_IMAGE
+    assert containers["restic"]["command"][-2:] == ["job", "nightly"]
+    for c in containers.values():
+        assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
+        _no_plain_secret(c, f"the CronJob's {c['name']} container")
+    assert not any(m.get("subPath") == "compose/db" for c in containers.values() for m in c["volumeMounts"])
+    secret = next(r for r in ev.of_type("kubernetes:core/v1:Secret") if r.plain("metadata")["name"] == "o3-offsite")
+    assert set(secret.plain("stringData")) == {"password", "http-password"}

@@ -4,7 +4,7 @@ A logical dump of the running `db` (mysqldump --single-transaction), by the site
 script (`components/scripts/maintenance.sh`) in a short-lived container on the db image and the
 site's network, so ssh:// hosts work too; written gzip-compressed to `<storagePath>/backups`,
 named with the old and new versions and a UTC timestamp; the oldest beyond `o3:backup.retain`
-are removed. The command is replaced, and so runs, whenever an image reference changes; every
+are removed; with o3:offsite the dump is then sent off-host by o3-offsite. The command is replaced, and so runs, whenever an image reference changes; every
 container depends on it, so when the dump fails nothing is replaced. It never deletes anything on `destroy`.
 """
 
@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_command as command
 
+from sitespec import offsite
 from sitespec.config import ImageRefs
 from sitespec.guide import BACKUP_FOLDER, DB_CONTAINER, script_env
 from sitespec.imageref import version_of
@@ -44,6 +45,8 @@ class PreUpgradeBackupArgs:
     """The MySQL root password (a secret)."""
     retain: int
     """o3:backup.retain: how many pre-upgrade dumps to keep (count, not days)."""
+    offsite: bool
+    """o3:offsite is set: the dump also goes off-host (through o3-offsite) before anything is replaced."""
     docker_host: Optional[str]
     """docker:host: the daemon the `db` container runs on (local socket when None, or ssh://)."""
     ssh_opts: Sequence[str]
@@ -80,6 +83,7 @@ class PreUpgradeBackup(pulumi.ComponentResource):
                 "O3_RETAIN": str(args.retain),
                 "O3_NEW_VERSIONS": " ".join(f"{k}={version_of(v)}" for k, v in refs.items()),
                 "MYSQL_PWD": args.password,
+                **({"O3_OFFSITE_CONTAINER": offsite.CONTAINER, "O3_OFFSITE_SCRIPT": offsite.SCRIPT} if args.offsite else {}),
             },
             logging=command.local.Logging.NONE,
             # Any image change replaces the command, which runs the dump before the containers change.

@@ -43,6 +43,8 @@ class MaintenanceArgs:
     """o3:site.timezone, an IANA zone (e.g. Europe/Rome): the schedule is in site time."""
     backup: BackupSettings
     """o3:backup: the nightly schedule (HH:MM, site time) and how long to keep nightly dumps (days)."""
+    offsite_schedule: Optional[str]
+    """o3:offsite's time (HH:MM, site time) to hand a dump to o3-offsite; None without o3:offsite."""
     logs: LogSettings
     """o3:logs: how long to keep the apps' log files (days), and the bounds of Docker's own log."""
     image_id: pulumi.Input[str]
@@ -75,6 +77,8 @@ class Maintenance(pulumi.ComponentResource):
             "O3_RETAIN_DAYS": str(b.retain_days),
             "O3_LOG_RETAIN_DAYS": str(args.logs.retain_days),
         }
+        if args.offsite_schedule:
+            env["O3_OFFSITE_SCHEDULE"] = args.offsite_schedule
         self.container = docker.Container(
             f"{name}-container",
             name=MAINTENANCE_CONTAINER,

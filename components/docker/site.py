@@ -20,6 +20,7 @@ from .backup import PreUpgradeBackup, PreUpgradeBackupArgs
 from .database import Database, DatabaseArgs
 from .maintenance import Maintenance, MaintenanceArgs
 from .network import Network, NetworkArgs
+from .offsite import Offsite, OffsiteArgs
 from .proxy import TlsProxy, TlsProxyArgs
 from .registry import RegistryLogin, RegistryLoginArgs
 from .schemas import Schemas, SchemasArgs
@@ -64,6 +65,8 @@ class Site(pulumi.ComponentResource):
         refs = {"db": cfg.images.db, "pacs": cfg.images.pacs, "view": cfg.images.view}
         if cfg.tls.enabled:
             refs["proxy"] = cfg.images.proxy
+        if cfg.offsite:
+            refs["restic"] = cfg.images.restic
         images = {
             role: docker.RemoteImage(f"{name}-{role}-image", name=ref, keep_locally=True, opts=image_opts)
             for role, ref in refs.items()
@@ -88,6 +91,7 @@ class Site(pulumi.ComponentResource):
                 network_name=net.name,
                 password=password,
                 retain=cfg.backup.retain,
+                offsite=cfg.offsite is not None,
                 docker_host=cfg.docker_host,
                 ssh_opts=cfg.ssh_opts,
                 depends_on=[folders.ready],
@@ -142,12 +146,28 @@ class Site(pulumi.ComponentResource):
             opts=child,
         )
 
+        if cfg.offsite:
+            Offsite(
+                f"{name}-offsite",
+                OffsiteArgs(
+                    config=cfg,
+                    image_id=images["restic"].image_id,
+                    secrets=args.offsite_secrets,
+                    folders=folders.paths,
+                    network_name=net.name,
+                    labels={**labels, "o3.image": cfg.images.restic},
+                    provider=provider,
+                    depends_on=[folders.ready],
+                ),
+                opts=child,
+            )
         Maintenance(
             f"{name}-maintenance",
             MaintenanceArgs(
                 site=site.name,
                 timezone=site.timezone,
                 backup=cfg.backup,
+                offsite_schedule=cfg.offsite.schedule_after(cfg.backup.schedule) if cfg.offsite else None,
                 logs=cfg.logs,
                 image_id=images["db"].image_id,
                 password=password,

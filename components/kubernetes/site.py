@@ -18,6 +18,7 @@ from .apps import KubeApplications, KubeApplicationsArgs
 from .backup import KubePreUpgradeBackup, KubePreUpgradeBackupArgs
 from .database import KubeDatabase, KubeDatabaseArgs
 from .maintenance import KubeMaintenance, KubeMaintenanceArgs
+from .offsite import KubeOffsite, KubeOffsiteArgs
 from .network import KubeNamespace, KubeNamespaceArgs
 from .proxy import KubeTlsProxy, KubeTlsProxyArgs
 from .registry import KubeRegistryLogin, KubeRegistryLoginArgs
@@ -74,6 +75,10 @@ class KubeSite(pulumi.ComponentResource):
             site=site.name, namespace=ns.name, timezone=site.timezone, image=cfg.images.db, backup=cfg.backup,
             logs=cfg.logs, with_pull_secret=login, depends_on=needs,
             moved_from=pulumi.Alias(name=f"{dumps}-nightly", parent=dumps_urn)), opts=child)
+        if cfg.offsite:
+            KubeOffsite(f"{name}-offsite", KubeOffsiteArgs(
+                site=site.name, namespace=ns.name, config=cfg, secrets=args.offsite_secrets, with_pull_secret=login,
+                depends_on=needs), opts=child)
         db_settings = kube.database.model_copy(update={"storage_class": kube.database.storage_class or kube.storage_class})
         db = KubeDatabase(f"{name}-db", KubeDatabaseArgs(
             site=site.name, namespace=ns.name, settings=cfg.database, kube=db_settings, image=cfg.images.db,
