@@ -9,7 +9,6 @@ operator: tests/e2e/backuphost.py)."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import shutil
