@@ -1,7 +1,10 @@
 """Proof that the off-site copies restore, with the real CLI, restic and rest-server (issue 26, §4):
 4. a drill passes; after one pack file of the repository is corrupted, `ops.offsite check` and the
    drill fail, and ops.verify turns red;
-7. the rollout's gate refuses a site whose newest off-site snapshot is older than its RPO, by name.
+7. the rollout's gate refuses a site whose newest off-site snapshot is older than its RPO, by name;
+5. host lost: the site's containers and storage are deleted; ops.recover brings it back on a second
+   host (a network namespace with its own sshd and dockerd, tests/sshhost.py) from the repository:
+   every DICOM file with its checksum, every row, ops.verify green.
 The site runs on the test daemon with o3:offsite pointing at the off-site test host (a network
 namespace running rest-server append-only with TLS and a password, and a second instance for the
 operator: tests/e2e/backuphost.py)."""
@@ -9,6 +12,7 @@ operator: tests/e2e/backuphost.py)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -18,17 +22,22 @@ import tempfile
 import time
 from pathlib import Path
 
+import docker
 import pytest
 
 from backuphost import OPERATOR_USER, SITE_USER, BackupHost, restic_standin
 from daemon import clean, mysql, site_disk
 from e2e_harness import ROOT, SITE, Project, stack_config
+from e2e_harness import VERSIONS, publish
+from ops._site import use_ssh_opts
 from site_fixtures import PASSWORD
+from sshhost import RemoteHost
 
 pytestmark = pytest.mark.e2e
 
 REPO_PASSWORD = "e2e-offsite-repository-pw-01"
 FILES = 60
+STORAGE = "/srv/o3-e2e-drill"
 
 
 def offsite_config(bk: BackupHost, path: str, rpo: int = 26) -> dict:
@@ -54,7 +63,7 @@ def site(pulumi_env, docker_host, client, images, standins, nofile_cap, backup_h
     clean(client)
     work = Path(tempfile.mkdtemp(prefix="o3-e2e-drill-"))
     disk = contextlib.ExitStack()
-    storage = str(work / "storage")
+    storage = STORAGE  # under /srv: the recovery host's /srv is its own
     disk.enter_context(site_disk(storage))
     cfg = stack_config(storage, images, docker_host, nofile_cap)
     cfg["o3:images"]["restic"] = restic_standin(client, standins["db"], shutil.which("restic", path=pulumi_env["PATH"]))
@@ -165,3 +174,76 @@ def test_the_rollout_gate_refuses_a_stale_site_by_name(site, backup_host, pulumi
         print(f"\n[figures] gate: {refused.stderr.strip()[:240]}")
     finally:
         project.edit(lambda c: (c["o3:site"].update(name=SITE), c.update({"o3:offsite": offsite_config(backup_host, SITE)})))
+
+
+def checksums(storage: Path) -> dict[str, str]:
+    return {str(p.relative_to(storage)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for folder in ("compose/storage", "compose/pacs/shared-persist", "compose/view/shared-persist")
+            for p in sorted((storage / folder).rglob("*")) if p.is_file()}
+
+
+ROWS_SQL = ("SELECT CONCAT(table_schema, '.', table_name, '=', table_rows) FROM information_schema.tables "
+            "WHERE table_schema IN ('public_pacs', 'public_view')")
+
+
+def forward(a: str, b: str, add: bool) -> None:
+    """This machine forwards between two test namespaces' veths (the FORWARD policy is DROP here)."""
+    for i, o in ((a, b), (b, a)):
+        subprocess.run(["iptables", "-I" if add else "-D", "FORWARD", "-i", i, "-o", o, "-j", "ACCEPT"],
+                       check=add, capture_output=True)
+
+
+def test_host_lost_the_site_comes_back_on_a_new_host_from_the_repository(site, client, backup_host, docker_host,
+                                                                          standins, images, pulumi_env):
+    project, storage = site
+    # A repository of its own (scenario 4 damaged the first one), a night into it.
+    project.edit(lambda c: c.update({"o3:offsite": offsite_config(backup_host, SITE + "-dr")}))
+    project.up()
+    night(client, storage)
+    files = checksums(storage)
+    probe = "SELECT COUNT(*) FROM public_pacs.studies"
+    rows = int(mysql(client.containers.get("db"), probe).split()[0])
+    assert len(files) > FILES and rows == 137
+
+    # The host is lost: its containers and every file of the site.
+    clean(client)
+    for child in storage.iterdir():
+        shutil.rmtree(child)
+
+    nh = RemoteHost("o3nh", "10.231.10", data_root="/var/lib/o3-nh-docker")
+    path = os.environ["PATH"]
+    try:
+        nh.up()
+        forward(nh.host_if, backup_host.host_if, True)
+        refs = {c: images.ref(c) for c in ("db", "pacs", "view")}
+        restic_image = restic_standin(client, standins["db"], shutil.which("restic", path=pulumi_env["PATH"]))
+        nh.load(docker_host, [standins["db"], standins["app"], restic_image])
+        use_ssh_opts(nh.ssh_opts())
+        rclient = docker.DockerClient(base_url=nh.docker_host, use_ssh_client=True, timeout=300)
+        for comp, ref in refs.items():  # the same references, tagged on the new host (no registry there)
+            publish(rclient, standins[comp if comp == "db" else "app"], ref, VERSIONS[comp][0], push=False)
+
+        # The stack file now points at the new host (what the runbook asks the operator to change).
+        project.edit(lambda c: (c.update({"docker:host": nh.docker_host, "docker:sshOpts": nh.ssh_opts()}),
+                                c["o3:site"].update(publicHost=nh.address), c["o3:ports"].update(bindAddress="0.0.0.0")))
+        out = ops(project, "ops.recover", "--stack", project.stack, timeout=1800)
+        assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-3000:]
+        assert "result: the site works" in out.stdout, out.stdout[-3000:]
+        print("\n[figures] recover: " + " | ".join(l for l in out.stdout.splitlines() if "RTO" in l or "rows as" in l))
+
+        got = nh.ssh(f"cd {STORAGE} && find compose/storage compose/pacs/shared-persist compose/view/shared-persist "
+                     "-type f -exec sha256sum {} +").stdout
+        recovered = {line.split(None, 1)[1].strip(): line.split()[0] for line in got.splitlines() if line.strip()}
+        assert recovered == files, set(files) ^ set(recovered)
+        count = nh.ssh("docker exec db sh -c 'MYSQL_PWD=$(cat /etc/o3-db-root-password) mysql -uroot -N -e "
+                       f"\"{probe}\"'").stdout
+        assert int(count.split()[0]) == rows
+        verify = ops(project, "ops.verify", "--stack", project.stack)
+        assert verify.returncode == 0, verify.stdout
+        # Bad input on the recovered host: it now holds a site, so a second recovery is refused.
+        again = ops(project, "ops.recover", "--stack", project.stack)
+        assert again.returncode == 2 and "already holds a site's data" in again.stderr, again.stderr
+    finally:
+        os.environ["PATH"] = path
+        forward(nh.host_if, backup_host.host_if, False)
+        nh.down()
