@@ -55,7 +55,7 @@ class Credential:
 
 
 @dataclass(frozen=True)
-class Offsite:
+class OffsiteAccess:
     """A site's off-site copies as the operator reaches them."""
 
     site_id: str
@@ -84,7 +84,7 @@ def _secret(v: Any) -> str:
     return str(v)
 
 
-def from_config(cfg: Any, site_id: str) -> Optional[Offsite]:
+def from_config(cfg: Any, site_id: str) -> Optional[OffsiteAccess]:
     """The stack's o3:offsite (None when absent), the operator's parts defaulting to the site's.
     The secret keys must have been decrypted into `cfg` (see `load`)."""
     o = getattr(cfg, "offsite", None)
@@ -102,7 +102,7 @@ def from_config(cfg: Any, site_id: str) -> Optional[Offsite]:
     r = o.retention
     retention = {f"keep-{n}": getattr(r, f"keep_{n}") for n in ("daily", "weekly", "monthly", "yearly")
                  if getattr(r, f"keep_{n}")}
-    return Offsite(site_id=site_id, operator=cred, site=site, rpo_hours=float(o.rpo_hours), retention=retention)
+    return OffsiteAccess(site_id=site_id, operator=cred, site=site, rpo_hours=float(o.rpo_hours), retention=retention)
 
 
 def restic_binary() -> str:
@@ -411,7 +411,7 @@ def site_id(cfg: Any) -> str:
     return of_site(cfg)
 
 
-def load(stack: str, root: Path, *, required: bool = True) -> tuple[Any, Optional[Offsite]]:
+def load(stack: str, root: Path, *, required: bool = True) -> tuple[Any, Optional[OffsiteAccess]]:
     """The stack's SiteConfig and its off-site repository, the secrets decrypted (None when
     o3:offsite is absent and not `required`)."""
     from sitespec.stackfile import read_raw, validate
@@ -431,7 +431,7 @@ def load(stack: str, root: Path, *, required: bool = True) -> tuple[Any, Optiona
 
 # --- the checks ops.verify and the rollout's gate make on the repository ------------------------
 
-def check_fresh(r: Restic, off: Offsite, now: Optional[float] = None) -> Check:
+def check_fresh(r: Restic, off: OffsiteAccess, now: Optional[float] = None) -> Check:
     """The newest dump and storage snapshots are both within o3:offsite.rpoHours."""
     now = now or time.time()
     newest = {kind: r.newest(kind) for kind in (DUMP_TAG, STORAGE_TAG)}
@@ -479,7 +479,7 @@ def check_site_status(status: Optional[dict]) -> Optional[Check]:
                  + (f", snapshot {status['snapshot']}" if status.get("snapshot") else ""))
 
 
-def offsite_checks(off: Optional[Offsite], status: Optional[dict] = None) -> list[Check]:
+def offsite_checks(off: Optional[OffsiteAccess], status: Optional[dict] = None) -> list[Check]:
     if off is None:
         return [Check("off-site", WARN, "not configured: the site's data has no copy off its own host",
                       "set o3:offsite (README: Backups and disaster recovery)")]

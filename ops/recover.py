@@ -35,7 +35,7 @@ from sitespec.guide import BACKUPS_MOUNT, DB_CONTAINER, FOLDERS, PACS_CONTAINER,
 from sitespec.offsite import MANIFEST, SECRETS_DIR, STORAGE_PATHS, STORAGE_ROOT
 
 from ._cli import OpsError, add_dir_argument, run
-from ._offsite import (DUMP_FILE, Offsite, Restic, Snapshot, compare_counts, counts_query,
+from ._offsite import (DUMP_FILE, OffsiteAccess, Restic, Snapshot, compare_counts, counts_query,
                        load, parse_counts, row_counts, tables_query, tar)
 from ._platform import mysql_command
 from ._site import DeployedSite, apps_stopped, connect
@@ -91,7 +91,7 @@ def pick(r: Restic, snapshot_id: Optional[str]) -> tuple[Snapshot, Snapshot]:
     return storage[-1], dumps[-1]
 
 
-def belongs(r: Restic, off: Offsite) -> None:
+def belongs(r: Restic, off: OffsiteAccess) -> None:
     """The repository holds this site's snapshots, not (only) another site's."""
     if not r.snapshots():
         hosts = sorted(h for h in r.all_hosts() if h)
@@ -158,7 +158,7 @@ class Failed(Exception):
     """A stage that failed after the new host was touched."""
 
 
-def restore_storage(cfg: Any, off: Offsite, client: Any, snap: Snapshot) -> str:
+def restore_storage(cfg: Any, off: OffsiteAccess, client: Any, snap: Snapshot) -> str:
     """The storage snapshot restored by o3:images.restic on the new host, straight into the site's
     folders, with the site's own credential (given as files; the operator's never goes there);
     every file then checked against the manifest. Returns what restic said it restored."""

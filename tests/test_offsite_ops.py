@@ -18,7 +18,7 @@ import pytest
 
 from ops import _offsite, offsite, recover
 from ops._checks import FAIL, PASS, WARN
-from ops._offsite import Credential, Offsite, Restic, compare_counts, read_manifest, row_counts
+from ops._offsite import Credential, OffsiteAccess, Restic, compare_counts, read_manifest, row_counts
 
 PASSWORD = "drill-repo-password-0001"
 SITE = "st-marys"
@@ -50,12 +50,12 @@ def backup(repo: Path, *tags: str, host: str = SITE, hours_ago: float = 0, data:
                    env={**os.environ, "RESTIC_PASSWORD": PASSWORD})
 
 
-def site(repo: Path, password: str = PASSWORD, rpo: float = 26, **retention: int) -> Offsite:
-    return Offsite(SITE, Credential(str(repo), password), rpo_hours=rpo,
+def site(repo: Path, password: str = PASSWORD, rpo: float = 26, **retention: int) -> OffsiteAccess:
+    return OffsiteAccess(SITE, Credential(str(repo), password), rpo_hours=rpo,
                    retention={k.replace("_", "-"): v for k, v in retention.items()})
 
 
-def use(monkeypatch, module, off: Offsite, cfg=None) -> None:
+def use(monkeypatch, module, off: OffsiteAccess, cfg=None) -> None:
     cfg = cfg or SimpleNamespace(platform="docker", site=SimpleNamespace(name=SITE), docker_host="unix:///nonexistent")
     monkeypatch.setattr(module, "load", lambda *a, **k: (cfg, off))
 
@@ -128,7 +128,7 @@ def test_recover_refuses_bad_input_in_one_line_before_touching_anything(repo, mo
     if case == "password":
         off = site(repo, password="not-the-password-0001")
     elif case == "unreachable":
-        off = Offsite(SITE, Credential("rest:https://127.0.0.1:9/st-marys", PASSWORD))
+        off = OffsiteAccess(SITE, Credential("rest:https://127.0.0.1:9/st-marys", PASSWORD))
     elif case == "empty":
         shutil.rmtree(repo)
     use(monkeypatch, recover, off)
