@@ -109,12 +109,11 @@ def target_data(cfg: Any, client: Any) -> list[str]:
     paths = " ".join(shlex.quote(f"{cfg.site.storage_path}/{FOLDERS[role]}") for role in DATA_ROLES)
     script = f"for d in {paths}; do [ -d \"/host$d\" ] && [ -n \"$(ls -A \"/host$d\" 2>/dev/null)\" ] && echo \"$d\"; done; true"
     try:
-        out = client.containers.run(cfg.images.db, ["sh", "-c", script], entrypoint=[], remove=True, network_mode="none",
-                                    volumes={"/": {"bind": "/host", "mode": "ro"}})
+        client.images.get(cfg.images.db)
     except docker.errors.ImageNotFound:
         client.images.pull(cfg.images.db)
-        out = client.containers.run(cfg.images.db, ["sh", "-c", script], entrypoint=[], remove=True, network_mode="none",
-                                    volumes={"/": {"bind": "/host", "mode": "ro"}})
+    out = client.containers.run(cfg.images.db, [script], entrypoint=["/bin/sh", "-c"], remove=True, network_mode="none",
+                                volumes={"/": {"bind": "/host", "mode": "ro"}})
     found += [f"files in {d}" for d in out.decode().split()]
     return found
 
@@ -287,7 +286,8 @@ def recover(args: argparse.Namespace) -> int:
             with stages.stage("restore database"), Restic(off.operator, off.site_id) as r, \
                     tempfile.TemporaryDirectory(prefix="o3-recover-") as work:
                 expected = restore_dump(r, site, dump_snap, Path(work))
-                differ = compare_counts(expected, count_rows(site))
+                found = count_rows(site)  # tables the empty site made and the dump lacks are left alone, as ops.restore does
+                differ = compare_counts(expected, {t: n for t, n in found.items() if t in expected})
                 if differ:
                     raise Failed("the database differs from the dump's record: " + "; ".join(differ[:10]))
                 print(f"recover: {len(expected)} tables, {sum(expected.values())} rows as the dump recorded")
