@@ -25,6 +25,7 @@ from pathlib import Path
 import docker
 import pytest
 
+import dicomset
 from backuphost import OPERATOR_USER, SITE_USER, BackupHost, restic_standin
 from daemon import clean, mysql, site_disk
 from e2e_harness import ROOT, SITE, Project, stack_config
@@ -36,7 +37,9 @@ from sshhost import RemoteHost
 pytestmark = pytest.mark.e2e
 
 REPO_PASSWORD = "e2e-offsite-repository-pw-01"
-FILES = 60
+# The benchmark's size by environment (O3_DR_FILES=2000 O3_DR_FILE_BYTES=1000000: the 2 GB set).
+FILES = int(os.environ.get("O3_DR_FILES", "60"))
+FILE_BYTES = int(os.environ.get("O3_DR_FILE_BYTES", "65536"))
 STORAGE = "/srv/o3-e2e-drill"
 
 
@@ -92,10 +95,12 @@ def ops(project: Project, *args: str, timeout: int = 900) -> subprocess.Complete
 
 def night(client, storage: Path) -> str:
     """Some images and rows, then the site's own off-site run (o3-maintenance hands it the dump)."""
-    folder = storage / "compose" / "storage" / "2026" / "12" / "06"
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(FILES):
-        (folder / f"img-{i:04d}.dcm").write_bytes(os.urandom(64 * 1024 + i))
+    dicom = storage / "compose" / "storage"
+    if not any(dicom.rglob("*.dcm")):
+        start = time.monotonic()
+        made = dicomset.generate(dicom, files=FILES, file_bytes=FILE_BYTES)
+        print(f"\n[figures] data set: {len(made)} DICOM files, {sum(f.stat().st_size for f in made) / 1e6:.1f} MB "
+              f"in {time.monotonic() - start:.1f} s")
     persist = storage / "compose" / "pacs" / "shared-persist" / "settings.xml"
     persist.write_text("<settings drill='1'/>")
     db = client.containers.get("db")
