@@ -55,15 +55,10 @@ def offsite_secrets(bk: BackupHost) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def backup_host(pulumi_env):
-    bk = BackupHost(path=pulumi_env["PATH"]).up()  # the toolchain's rest-server and restic
-    yield bk
-    bk.down()
-
-
-@pytest.fixture(scope="module")
-def site(pulumi_env, docker_host, client, images, standins, nofile_cap, backup_host):
+def site_and_host(pulumi_env, docker_host, client, images, standins, nofile_cap):
+    """The site on the test daemon and the off-site host its copies go to (rest-server from the toolchain)."""
     clean(client)
+    backup_host = BackupHost(path=pulumi_env["PATH"]).up()
     work = Path(tempfile.mkdtemp(prefix="o3-e2e-drill-"))
     disk = contextlib.ExitStack()
     storage = STORAGE  # under /srv: the recovery host's /srv is its own
@@ -75,7 +70,8 @@ def site(pulumi_env, docker_host, client, images, standins, nofile_cap, backup_h
     project = Project(work, "drill", pulumi_env, secrets=[PASSWORD, *secrets.values()])
     project.init(cfg, {"o3:dbPassword": PASSWORD, **secrets})
     project.up()
-    yield project, Path(storage)
+    yield project, Path(storage), backup_host
+    backup_host.down()
     project.destroy(check=False)
     project.remove()
     clean(client)
@@ -114,8 +110,8 @@ def night(client, storage: Path) -> str:
     return text
 
 
-def test_a_drill_passes_then_a_corrupted_pack_fails_check_drill_and_verify(site, client, backup_host):
-    project, storage = site
+def test_a_drill_passes_then_a_corrupted_pack_fails_check_drill_and_verify(site_and_host, client):
+    project, storage, backup_host = site_and_host
     night(client, storage)
     before = {c.name for c in client.containers.list(all=True)}
 
@@ -157,8 +153,8 @@ def test_a_drill_passes_then_a_corrupted_pack_fails_check_drill_and_verify(site,
     assert re.search(r"FAIL\s+off-site check\s+the last check failed", verify.stdout), verify.stdout
 
 
-def test_the_rollout_gate_refuses_a_stale_site_by_name(site, backup_host, pulumi_env):
-    project, _ = site
+def test_the_rollout_gate_refuses_a_stale_site_by_name(site_and_host):
+    project, _, backup_host = site_and_host
     fresh = ops(project, "ops.offsite", "gate", "--stack", project.stack)
     assert fresh.returncode == 0 and f"site {SITE}:" in fresh.stdout, fresh.stdout + fresh.stderr
 
@@ -198,9 +194,9 @@ def forward(a: str, b: str, add: bool) -> None:
                        check=add, capture_output=True)
 
 
-def test_host_lost_the_site_comes_back_on_a_new_host_from_the_repository(site, client, backup_host, docker_host,
+def test_host_lost_the_site_comes_back_on_a_new_host_from_the_repository(site_and_host, client, docker_host,
                                                                           standins, images, pulumi_env):
-    project, storage = site
+    project, storage, backup_host = site_and_host
     # A repository of its own (scenario 4 damaged the first one), a night into it.
     project.edit(lambda c: c.update({"o3:offsite": offsite_config(backup_host, SITE + "-dr")}))
     project.up()
