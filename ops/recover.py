@@ -297,7 +297,7 @@ def recover(args: argparse.Namespace) -> int:
             print(out.stdout.rstrip())
             if out.returncode != 0:
                 raise Failed(f"the recovered site does not verify (above): {out.stderr.strip()[-400:]}")
-    except Failed as e:
+    except (Failed, OpsError) as e:
         print(f"recover: FAILED: {e}", file=sys.stderr)
         print(f"recover: {stages.report()}", file=sys.stderr)
         return 1
