@@ -281,18 +281,29 @@ class Restic:
         return dest.stat().st_size
 
     def restore(self, snap: Snapshot, target: Path, *includes: str) -> dict:
+        """restic's summary of the restore; OpsError naming how many files failed, and the first."""
         args = ["restore", snap.id, "--target", str(target)]
         for inc in includes:
             args += ["--include", inc]
-        out = self.run(*args, "--json").stdout.decode()
+        out = self.run(*args, "--json", check=False)
         summary: dict = {}
-        for line in out.splitlines():
+        errors: list[dict] = []
+        for line in (out.stdout + out.stderr).decode(errors="replace").splitlines():
             try:
                 d = json.loads(line)
             except ValueError:
                 continue
             if d.get("message_type") == "summary":
                 summary = d
+            elif d.get("message_type") == "error":
+                errors.append(d)
+        if errors:
+            first = errors[0]
+            said = (first.get("error") or {}).get("message", "") if isinstance(first.get("error"), dict) else first.get("error")
+            raise OpsError(f"{len(errors)} error(s) restoring snapshot {snap.short_id}, the first on "
+                           f"{first.get('item', '?')}: {str(said)[:200]}")
+        if out.returncode != 0:
+            raise OpsError(explain(out.stderr.decode(errors="replace"), self.cred))
         return summary
 
     def record(self, kind: str, result: dict) -> None:
