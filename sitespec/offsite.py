@@ -21,7 +21,9 @@ from .config import SiteConfig
 from .guide import BACKUPS_MOUNT
 
 CONTAINER = "o3-offsite"  # Docker: the long-running container of o3:images.restic
-SCRIPT = "/o3/offsite-backup.sh"  # in that container (and the Kubernetes CronJob's)
+SCRIPT = "/o3/offsite-backup.sh"  # in that container
+DUMP_SCRIPT = "/o3/offsite-dump.sh"  # in o3-maintenance (the db image), with o3:offsite only: its entrypoint
+KUBE_SCRIPTS = "/o3/offsite"  # Kubernetes: both scripts, from the ConfigMap o3-offsite-scripts
 
 TAG = "o3"
 DUMP_TAG = "dump"
@@ -44,6 +46,7 @@ MANIFEST = "/o3/manifest/files.sha256"
 # and the same as one line `o3-offsite: ok snapshot=<id> storage=<id> added=<bytes>` / `o3-offsite: FAILED <why>`.
 STATUS_FILE = ".o3-offsite-status"
 STATUS_PREFIX = "o3-offsite:"
+DAY_FILE = ".o3-offsite-day"  # in the backups folder: the last day (site time) o3-maintenance started a copy
 # Where o3-maintenance (the db image: mysqldump) hands the dump to the restic container through a FIFO:
 # on Docker a folder of the backups folder both mount; on Kubernetes an emptyDir of the Job's pod.
 EXCHANGE = f"{BACKUPS_MOUNT}/.o3-offsite"
@@ -57,6 +60,14 @@ SECRET_FILES = {
 }
 KNOWN_HOSTS_FILE = "known_hosts"
 CA_FILE = "ca.pem"
+
+
+def file_content(key: str, value: str) -> str:
+    """A secret as its file must hold it: an SSH key ends with a newline. `pulumi config set` from
+    stdin drops the key file's last newline, and ssh then refuses the key ("error in libcrypto")."""
+    if key.endswith(("SshKey", "ssh-key")) and not value.endswith("\n"):
+        return value + "\n"
+    return value
 
 
 def site_id(cfg: SiteConfig, stack: Optional[str] = None) -> str:

@@ -56,6 +56,33 @@ def _run(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(list(args), check=check, capture_output=True, text=True, **kw)
 
 
+def add_namespace(ns: str, host_if: str, ns_if: str, gateway: str, address: str, *others: str) -> None:
+    """A network namespace behind a veth pair: `gateway` on this side, `address` inside (a /24),
+    a default route back; checks that the kernel routes `address` and `others` through the veth."""
+    _run("ip", "netns", "add", ns)
+    _run("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+    _run("ip", "link", "set", ns_if, "netns", ns)
+    _run("ip", "addr", "add", f"{gateway}/24", "dev", host_if)
+    _run("ip", "link", "set", host_if, "up")
+    for cmd in (["ip", "addr", "add", f"{address}/24", "dev", ns_if], ["ip", "link", "set", ns_if, "up"],
+                ["ip", "link", "set", "lo", "up"], ["ip", "route", "add", "default", "via", gateway]):
+        _run("ip", "netns", "exec", ns, *cmd)
+    for addr in (address, *others):
+        route = _run("ip", "route", "get", addr).stdout
+        assert f"dev {host_if}" in route, f"{addr} would not stay on the test's veth: {route}"
+
+
+def remove_namespace(ns: str, host_if: str) -> None:
+    """Kill what still runs in the namespace, then remove it and its veth pair."""
+    for pid in _run("ip", "netns", "pids", ns, check=False).stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    _run("ip", "link", "del", host_if, check=False)
+    _run("ip", "netns", "del", ns, check=False)
+
+
 class RemoteHost:
     def __init__(self, name: str = "o3rh", net: str = "10.231.7", data_root: str = "/var/lib/o3-remote-docker",
                  client_key: Optional[Path] = None):
@@ -86,17 +113,7 @@ class RemoteHost:
     # --- life cycle ----------------------------------------------------------------------------
     def up(self) -> "RemoteHost":
         self.down(quiet=True)
-        _run("ip", "netns", "add", self.ns)
-        _run("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if)
-        _run("ip", "link", "set", self.ns_if, "netns", self.ns)
-        _run("ip", "addr", "add", f"{self.gateway}/24", "dev", self.host_if)
-        _run("ip", "link", "set", self.host_if, "up")
-        for cmd in (["ip", "addr", "add", f"{self.address}/24", "dev", self.ns_if], ["ip", "link", "set", self.ns_if, "up"],
-                    ["ip", "link", "set", "lo", "up"], ["ip", "route", "add", "default", "via", self.gateway]):
-            _run("ip", "netns", "exec", self.ns, *cmd)
-        for addr in (self.address, self.unused):
-            route = _run("ip", "route", "get", addr).stdout
-            assert f"dev {self.host_if}" in route, f"{addr} would not stay on the test's veth: {route}"
+        add_namespace(self.ns, self.host_if, self.ns_if, self.gateway, self.address, self.unused)
         self._keys()
         (self.work / "sshd_config").write_text(
             f"ListenAddress {self.address}\nPort 22\nHostKey {self.work / 'host_key'}\n"
@@ -183,12 +200,4 @@ class RemoteHost:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
         self.proc = None
-        _run("ip", "netns", "pids", self.ns, check=False)
-        pids = _run("ip", "netns", "pids", self.ns, check=False).stdout.split()
-        for pid in pids:
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        _run("ip", "link", "del", self.host_if, check=False)
-        _run("ip", "netns", "del", self.ns, check=False)
+        remove_namespace(self.ns, self.host_if)

@@ -9,7 +9,7 @@ import pytest
 from engine import evaluate, last_run
 from site_fixtures import BASE
 from sitespec import offsite
-from sitespec.config import DEFAULT_RESTIC_IMAGE, parse
+from sitespec.config import DEFAULT_DB_IMAGE, DEFAULT_RESTIC_IMAGE, parse
 
 REPO_PASSWORD = "correct-horse-battery-staple"
 HTTP_PASSWORD = "site-http-password-1"
@@ -128,18 +128,28 @@ def test_docker_offsite_container_gets_secrets_as_files_and_never_the_db_folder(
     assert not any(v["hostPath"].endswith("compose/db") for v in mounts.values()), "the live MySQL folder is mounted"
     maint = ev.container("o3-maintenance")
     assert any(e.startswith("O3_OFFSITE_SCHEDULE=03:00") for e in maint.plain("envs"))
+    assert maint.plain("entrypoints") == ["/bin/sh", offsite.DUMP_SCRIPT]
     assert "O3_OFFSITE_CONTAINER" in ev.command("-dump").plain("environment")
 
 
 def test_no_offsite_no_restic_container_and_nothing_else_changes():
+    """A site without o3:offsite keeps o3-maintenance and the pre-upgrade command as they were."""
+    from components.docker.backup import OFFSITE_PART
+    from components import MAINTENANCE_SH
     ev = evaluate(BASE)
     assert not [r for r in ev.of_type("docker:index/container:Container") if r.plain("name") == offsite.CONTAINER]
-    assert not any(e.startswith("O3_OFFSITE") for e in ev.container("o3-maintenance").plain("envs"))
+    maint = ev.container("o3-maintenance")
+    assert not any(e.startswith("O3_OFFSITE") for e in maint.plain("envs"))
+    assert [u["file"] for u in maint.plain("uploads") if u["file"].endswith(".sh")] == ["/o3/maintenance.sh"]
+    assert "offsite" not in MAINTENANCE_SH
+    assert OFFSITE_PART not in ev.command("-dump").plain("create")
 
 
 def test_kubernetes_cronjob_same_image_and_script_bounded_and_secrets_in_a_secret():
-    from test_kube_site import kube
-    cfg, secrets = _with_offsite(kube())
+    kube = {"o3:platform": "kubernetes", "o3:images": copy.deepcopy(BASE["o3:images"]),
+            "o3:site": {"name": "big-site", "timezone": "Europe/Rome", "concurrentUsers": 60, "examsPerDay": 100},
+            "o3:kubernetes": {"storageClass": "nas-rwx", "storageGb": 500}, "o3:dbPassword": "Site-Secret_Pw.2026"}
+    cfg, secrets = _with_offsite(kube)
     ev = evaluate(cfg, secrets + ("o3:dbPassword",))
     cron = next(r for r in ev.of_type("kubernetes:batch/v1:CronJob") if r.plain("metadata")["name"] == offsite.CONTAINER)
     spec = cron.plain("spec")
@@ -148,9 +158,17 @@ def test_kubernetes_cronjob_same_image_and_script_bounded_and_secrets_in_a_secre
     containers = {c["name"]: c for c in job["template"]["spec"]["containers"]}
     assert containers["restic"]["image"] == DEFAULT_RESTIC_IMAGE
     assert containers["restic"]["command"][-2:] == ["job", "nightly"]
+    assert containers["dump"]["image"] == cfg["o3:images"].get("db", DEFAULT_DB_IMAGE) and containers["dump"]["command"][-1] == "dump"
     for c in containers.values():
         assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
         _no_plain_secret(c, f"the CronJob's {c['name']} container")
     assert not any(m.get("subPath") == "compose/db" for c in containers.values() for m in c["volumeMounts"])
     secret = next(r for r in ev.of_type("kubernetes:core/v1:Secret") if r.plain("metadata")["name"] == "o3-offsite")
     assert set(secret.plain("stringData")) == {"password", "http-password"}
+
+
+def test_an_ssh_key_file_ends_with_a_newline():
+    """`pulumi config set --secret o3:offsiteSshKey` from stdin drops the last newline; ssh refuses such a key."""
+    assert offsite.file_content("offsiteSshKey", SSH_KEY.rstrip("\n")) == SSH_KEY
+    assert offsite.file_content("offsiteSshKey", SSH_KEY) == SSH_KEY
+    assert offsite.file_content("offsitePassword", "pw") == "pw"

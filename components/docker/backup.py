@@ -25,6 +25,9 @@ from .. import MAINTENANCE_SH, SSH_PRELUDE, TYPE_PREFIX, script
 from . import docker_cli_env
 
 SCRIPT = SSH_PRELUDE + script("pre-upgrade-backup.sh")
+# With o3:offsite the dump then goes off-host (o3-offsite); appended only then, so that a site
+# without it keeps its command unchanged.
+OFFSITE_PART = script("pre-upgrade-offsite.sh")
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class PreUpgradeBackup(pulumi.ComponentResource):
         shared = script_env(args.site)
         self.command = command.local.Command(
             f"{name}-dump",
-            create=SCRIPT,
+            create=SCRIPT + (OFFSITE_PART if args.offsite else ""),
             # Other input changes (retention, password) need no dump: replacing does.
             update="echo 'o3 backup: settings changed; no image changed, so no dump'",
             interpreter=["/bin/bash", "-c"],

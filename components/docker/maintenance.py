@@ -4,7 +4,9 @@ It runs on the db image (which has mysqldump, mysql, gzip and find) and, every d
 `o3:backup.schedule` in the site's time zone, dumps both schemas to `<storagePath>/backups`
 the same way as the pre-upgrade backup (one transaction, compressed, written under a temporary
 name and renamed), removes nightly dumps older than `o3:backup.retainDays` and files in the pacs
-and view log folders older than `o3:logs.retainDays`. It mounts nothing else, so it can remove
+and view log folders older than `o3:logs.retainDays`. With `o3:offsite` it also hands a dump to
+`o3-offsite` every day at `o3:offsite.schedule` (components/scripts/offsite-dump.sh, its entrypoint
+then, runs maintenance.sh's loop beside). It mounts nothing else, so it can remove
 nothing else. `python -m ops.backup` and `ops.restore` run their dump and restore in it too.
 The root password is a secret file uploaded into it, never an environment value.
 """
@@ -19,11 +21,14 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 import pulumi_docker as docker
 
+from sitespec import offsite
 from sitespec.config import BackupSettings, LogSettings
 from sitespec.guide import BACKUPS_MOUNT, DB_PASSWORD_FILE, MAINTENANCE_CONTAINER, MAINTENANCE_SCRIPT, script_env
 
-from .. import MAINTENANCE_SH, TYPE_PREFIX
+from .. import MAINTENANCE_SH, TYPE_PREFIX, script
 from . import env_list, site_container
+
+OFFSITE_DUMP_SH = script("offsite-dump.sh")
 
 
 def zoneinfo_base64(zone: str) -> str:
@@ -77,13 +82,18 @@ class Maintenance(pulumi.ComponentResource):
             "O3_RETAIN_DAYS": str(b.retain_days),
             "O3_LOG_RETAIN_DAYS": str(args.logs.retain_days),
         }
-        if args.offsite_schedule:
-            env["O3_OFFSITE_SCHEDULE"] = args.offsite_schedule
+        entrypoint = MAINTENANCE_SCRIPT
+        uploads = []
+        if args.offsite_schedule:  # o3:offsite: its own script runs maintenance.sh's loop and the copies
+            entrypoint = offsite.DUMP_SCRIPT
+            env.update(O3_OFFSITE_SCHEDULE=args.offsite_schedule, O3_MAINTENANCE_SCRIPT=MAINTENANCE_SCRIPT,
+                       O3_OFFSITE_EXCHANGE=offsite.EXCHANGE, O3_OFFSITE_DAY_FILE=offsite.DAY_FILE)
+            uploads.append(docker.ContainerUploadArgs(file=offsite.DUMP_SCRIPT, content=OFFSITE_DUMP_SH, permissions="0555"))
         self.container = docker.Container(
             f"{name}-container",
             name=MAINTENANCE_CONTAINER,
             image=args.image_id,
-            entrypoints=["/bin/sh", MAINTENANCE_SCRIPT],
+            entrypoints=["/bin/sh", entrypoint],
             command=["loop"],
             envs=env_list(env),
             uploads=[
@@ -91,6 +101,7 @@ class Maintenance(pulumi.ComponentResource):
                 docker.ContainerUploadArgs(file=DB_PASSWORD_FILE, content=args.password, permissions="0400"),
                 docker.ContainerUploadArgs(file="/etc/localtime", content_base64=zoneinfo_base64(args.timezone),
                                            permissions="0444"),
+                *uploads,
             ],
             volumes=[
                 docker.ContainerVolumeArgs(host_path=args.folders["backups"], container_path=BACKUPS_MOUNT, read_only=False),

@@ -68,8 +68,9 @@ class Offsite(pulumi.ComponentResource):
                                        permissions="0444"),
         ]
         for key, value in sorted(args.secrets.items()):
+            content = value.apply(lambda v, k=key: offsite.file_content(k, v))
             uploads.append(docker.ContainerUploadArgs(file=f"{offsite.SECRETS_DIR}/{offsite.SECRET_FILES[key]}",
-                                                      content=value, permissions="0400"))
+                                                      content=content, permissions="0400"))
         if o.known_hosts:
             uploads.append(docker.ContainerUploadArgs(file=f"{offsite.SECRETS_DIR}/{offsite.KNOWN_HOSTS_FILE}",
                                                       content=o.known_hosts.rstrip("\n") + "\n", permissions="0444"))

@@ -2,7 +2,7 @@
 
 The same image (o3:images.restic), script (components/scripts/offsite-backup.sh) and repository
 layout as on Docker: each night at o3:offsite.schedule one pod runs two containers side by side,
-`dump` on the db image (maintenance.sh offsite-dump: mysqldump into a FIFO on an emptyDir) and
+`dump` on the db image (offsite-dump.sh dump: mysqldump into a FIFO on an emptyDir) and
 `restic` (offsite-backup.sh job nightly: the dump read from that FIFO with --stdin-from-command,
 then the DICOM storage and shared-persist folders of the data volume, mounted read-only). The
 site's secrets are a Secret `o3-offsite` mounted as files (0400), never environment values.
@@ -21,11 +21,11 @@ from sitespec.config import SiteConfig
 from sitespec.guide import BACKUPS_MOUNT, FOLDERS
 
 from .. import TYPE_PREFIX, script
-from . import DATA_VOLUME, SCRIPTS_MOUNT, KubePartArgs, env, labels
+from . import DATA_VOLUME, KubePartArgs, env, labels
 from .backup import dump_env, dump_mounts, dump_pod
 
 SECRET = "o3-offsite"
-SCRIPT_MAP = "o3-offsite-script"
+SCRIPT_MAP = "o3-offsite-scripts"
 EXCHANGE = "/o3/exchange"  # the pod's emptyDir: the FIFO between the two containers
 # The whole run's bound (a night's storage increment included), and what each container asks for.
 DEADLINE_SECONDS = 6 * 3600
@@ -57,7 +57,8 @@ class KubeOffsite(pulumi.ComponentResource):
         assert o is not None
         super().__init__(f"{TYPE_PREFIX}KubeOffsite", name, {"repository": o.repository}, opts)
         child = pulumi.ResourceOptions(parent=self)
-        files: dict[str, pulumi.Input[str]] = {offsite.SECRET_FILES[k]: v for k, v in sorted(args.secrets.items())}
+        files: dict[str, pulumi.Input[str]] = {
+            offsite.SECRET_FILES[k]: v.apply(lambda x, k=k: offsite.file_content(k, x)) for k, v in sorted(args.secrets.items())}
         if o.known_hosts:
             files[offsite.KNOWN_HOSTS_FILE] = o.known_hosts.rstrip("\n") + "\n"
         if o.ca_cert:
@@ -67,9 +68,10 @@ class KubeOffsite(pulumi.ComponentResource):
             string_data=files, opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["stringData", "data"]))
         script_map = k8s.core.v1.ConfigMap(
             f"{name}-script", metadata={"name": SCRIPT_MAP, "namespace": args.namespace, "labels": labels(args.site, "offsite")},
-            data={"offsite-backup.sh": script("offsite-backup.sh")}, opts=child)
+            data={f: script(f) for f in ("offsite-backup.sh", "offsite-dump.sh")}, opts=child)
         hh, mm = o.schedule_after(cfg.backup.schedule).split(":")
         exchange = {"name": "exchange", "mountPath": EXCHANGE}
+        scripts = {"name": SCRIPT_MAP, "mountPath": offsite.KUBE_SCRIPTS, "readOnly": True}
         restic_env = {**offsite.script_env(cfg), "O3_OFFSITE_EXCHANGE": EXCHANGE, "TZ": cfg.site.timezone}
         storage = [{"name": DATA_VOLUME, "mountPath": path, "subPath": FOLDERS[role], "readOnly": True}
                    for role, path in sorted(offsite.STORAGE_PATHS.items())]
@@ -95,23 +97,22 @@ class KubeOffsite(pulumi.ComponentResource):
                         {
                             "name": "dump",
                             "image": cfg.images.db,
-                            "command": ["sh", f"{SCRIPTS_MOUNT}/maintenance.sh", "offsite-dump"],
+                            "command": ["sh", f"{offsite.KUBE_SCRIPTS}/offsite-dump.sh", "dump"],
                             "env": dump_env(args.site, {"O3_OFFSITE_EXCHANGE": EXCHANGE, "TZ": cfg.site.timezone}),
-                            "volumeMounts": [*dump_mounts(logs=False), exchange],
+                            "volumeMounts": [*dump_mounts(logs=False), exchange, scripts],
                             "resources": {"requests": REQUESTS["dump"]},
                         },
                         {
                             "name": "restic",
                             "image": cfg.images.restic,
-                            "command": ["/bin/sh", offsite.SCRIPT, "job", "nightly"],
+                            "command": ["/bin/sh", f"{offsite.KUBE_SCRIPTS}/offsite-backup.sh", "job", "nightly"],
                             "env": env(restic_env),
                             "volumeMounts": [
                                 *storage,
                                 {"name": DATA_VOLUME, "mountPath": BACKUPS_MOUNT, "subPath": FOLDERS["backups"]},
                                 exchange,
                                 {"name": SECRET, "mountPath": offsite.SECRETS_DIR, "readOnly": True},
-                                {"name": SCRIPT_MAP, "mountPath": offsite.SCRIPT, "subPath": "offsite-backup.sh",
-                                 "readOnly": True},
+                                scripts,
                             ],
                             "resources": {"requests": REQUESTS["restic"]},
                         },

@@ -12,11 +12,6 @@
 #   maintenance.sh restore FILE      check, then load it into db
 #   maintenance.sh status            the last nightly run, as JSON
 #   maintenance.sh size FILE / newest KIND   what ops.backup and ops.verify report
-#   maintenance.sh offsite [KIND]    an off-host copy now (o3:offsite): ask the restic container
-#                                    (offsite-backup.sh serve) for one, hand it the dump through
-#                                    the exchange FIFO, print its outcome line; `loop` does this at
-#                                    O3_OFFSITE_SCHEDULE when it is set
-#   maintenance.sh offsite-dump      the dump half alone (the Kubernetes Job's dump container)
 # Mounts: $O3_BACKUPS (<storagePath>/backups), /logs/pacs and /logs/view (the apps' log folders).
 # Environment: the names shared with Python (sitespec/guide.py script_env: O3_SITE, O3_BACKUPS,
 # O3_SITE_MARKER, O3_SCHEMAS, O3_DB_HOST, O3_DUMP_OPTIONS, O3_PASSWORD_FILE, O3_*_PREFIX,
@@ -105,56 +100,6 @@ prune() {
     | while read -r f; do log "removed log file $f (older than $O3_LOG_RETAIN_DAYS days)"; done
 }
 
-# ---- off-host copies (o3:offsite): this image has mysqldump, the restic image does not -------
-X=${O3_OFFSITE_EXCHANGE:-$B/.o3-offsite}
-
-dump_stream() {  # the dump on stdout, then its row counts (one SQL comment line); status: mysqldump's
-  password
-  echo "$MARKER"
-  # shellcheck disable=SC2086 # option and schema lists
-  mysqldump -h "$O3_DB_HOST" -uroot $O3_DUMP_OPTIONS --databases $O3_SCHEMAS || return $?
-  counts=""
-  for s in $O3_SCHEMAS; do
-    q=$(mysql -h "$O3_DB_HOST" -uroot -N -B -e "SELECT CONCAT('SELECT ''', table_name, ''', COUNT(*) FROM \`$s\`.\`', table_name, '\`')
-      FROM information_schema.tables WHERE table_schema = '$s' AND table_type = 'BASE TABLE'" | sed ':a;N;$!ba;s/\n/ UNION ALL /g') || return 1
-    [ -n "$q" ] || continue
-    rows=$(mysql -h "$O3_DB_HOST" -uroot -N -B -e "$q") || return 1
-    counts="$counts$(printf '%s\n' "$rows" | awk -v s="$s" -F'\t' 'NF == 2 { printf ", \"%s.%s\": %s", s, $1, $2 }')"
-  done
-  echo "-- o3-row-counts {${counts#, }}"
-}
-
-offsite_dump() {  # write the dump into the FIFO once the restic side reads; its status to dump.rc
-  i=0
-  until [ -f "$X/reading" ] || [ -f "$X/result" ]; do
-    [ "$i" -lt "${O3_OFFSITE_ANSWER_SECONDS:-300}" ] || { echo "the restic container did not answer" > "$X/maintenance-error"; return 1; }
-    sleep 1; i=$((i + 1))
-  done
-  [ -f "$X/reading" ] || return 0  # it failed before reading (its result says why)
-  err=$(mktemp)
-  if dump_stream 2>"$err" > "$X/dump.fifo"; then rc=0; else rc=$?; fi
-  [ "$rc" = 0 ] || log "ERROR: the off-host dump failed ($rc): $(tr '\n' ' ' < "$err")" >&2
-  rm -f "$err"
-  echo "$rc" > "$X/dump.rc"
-}
-
-offsite() {  # offsite KIND: one off-host copy, through o3-offsite; prints and logs its outcome line
-  mkdir -p "$X"
-  rm -f "$X/dump.fifo" "$X/dump.rc" "$X/result" "$X/reading" "$X/request" "$X/maintenance-error"
-  mkfifo "$X/dump.fifo"
-  echo "${1:-nightly}" > "$X/request.tmp" && mv "$X/request.tmp" "$X/request"
-  offsite_dump || true
-  i=0; line=""
-  until [ -f "$X/result" ]; do
-    if [ -f "$X/maintenance-error" ]; then line="o3-offsite: FAILED $(cat "$X/maintenance-error")"; break; fi
-    [ "$i" -lt "${O3_OFFSITE_WAIT_SECONDS:-21600}" ] || { line="o3-offsite: FAILED no outcome after $i s"; break; }
-    sleep 1; i=$((i + 1))
-  done
-  [ -f "$X/result" ] && line=$(cat "$X/result")
-  rm -f "$X/dump.fifo" "$X/dump.rc" "$X/reading" "$X/request"
-  case "$line" in *": ok "*) log "$line"; echo "$line" ;; *) log "$line" >&2; echo "$line"; return 1 ;; esac
-}
-
 nightly() {
   LAST_ERROR=""
   out=$(mktemp)
@@ -196,21 +141,10 @@ case "${1:-}" in
     # config change) waited out the whole grace period. The sleep runs in the background so the
     # trap fires at once; a dump under way finishes first (it writes .partial.*, then renames).
     trap 'log "stopping"; exit 0' TERM INT
-    # o3:offsite: the off-host copy at its own time, the same way (its own day file).
-    OFFDAY="$B/.o3-offsite-day"
-    offsite_due() { [ -n "${O3_OFFSITE_SCHEDULE:-}" ] && { [ "$(date +%H:%M)" = "$O3_OFFSITE_SCHEDULE" ] || [ "$(date +%H:%M)" \> "$O3_OFFSITE_SCHEDULE" ]; }; }
-    if [ -n "${O3_OFFSITE_SCHEDULE:-}" ]; then
-      log "off-host copies at $O3_OFFSITE_SCHEDULE site time"
-      if [ ! -f "$OFFDAY" ] && offsite_due; then date +%F > "$OFFDAY"; fi
-    fi
     while :; do
       if [ "$(cat "$DAYFILE" 2>/dev/null)" != "$(date +%F)" ] && due; then
         date +%F > "$DAYFILE"
         nightly
-      fi
-      if offsite_due && [ "$(cat "$OFFDAY" 2>/dev/null)" != "$(date +%F)" ]; then
-        date +%F > "$OFFDAY"
-        offsite nightly >/dev/null || true
       fi
       sleep "${O3_TICK_SECONDS:-15}" & wait $!
     done ;;
@@ -227,12 +161,10 @@ case "${1:-}" in
     gzip -dc "$B/$2" | mysql -h "$O3_DB_HOST" -uroot
     echo "restored $2 into $O3_SCHEMAS" ;;
   status) cat "$STATUS" 2>/dev/null || echo '{}' ;;
-  offsite) offsite "${2:-nightly}" ;;
-  offsite-dump) offsite_dump ;;
   size) case "${2:-}" in */*|.*|"") exit 2 ;; esac; du -h "$B/$2" | cut -f1 ;;
   newest)  # newest dump of a kind (nightly | manual | backup), as "name epoch-seconds"
     p=$(prefix "${2:-nightly}") || exit 2
     f=$(ls -1t "$B/$p"*.sql.gz 2>/dev/null | head -n 1)
     [ -n "$f" ] && echo "$(basename "$f") $(date -r "$f" +%s)" || true ;;
-  *) echo "usage: $0 loop | dump KIND [TAG] | keep KIND N | check FILE | restore FILE | status | size FILE | newest KIND | offsite [KIND] | offsite-dump" >&2; exit 2 ;;
+  *) echo "usage: $0 loop | dump KIND [TAG] | keep KIND N | check FILE | restore FILE | status | size FILE | newest KIND" >&2; exit 2 ;;
 esac

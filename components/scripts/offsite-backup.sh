@@ -12,7 +12,7 @@
 #   offsite-backup.sh read-dump        (restic's --stdin-from-command) the dump from the FIFO; exits
 #                                      with the dump's own status, so a failed mysqldump saves nothing
 # The restic image has no mysqldump: the db image writes the dump into the FIFO
-# (maintenance.sh offsite-dump), restic reads it; nothing is written to disk unencrypted.
+# (offsite-dump.sh), restic reads it; nothing is written to disk unencrypted.
 # Environment (sitespec/offsite.py script_env): O3_SITE (restic --host), RESTIC_REPOSITORY,
 # RESTIC_PASSWORD_FILE, RESTIC_REST_USERNAME, RESTIC_CACERT, O3_SFTP_ARGS, O3_SECRETS (folder of
 # the secret files), O3_OFFSITE_STATUS, O3_OFFSITE_EXCHANGE, O3_OFFSITE_PATHS, O3_OFFSITE_MANIFEST,

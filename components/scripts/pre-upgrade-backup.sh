@@ -4,7 +4,7 @@
 # O3_SHARED_NAMES, all handed on to the dump's container), O3_DB_CONTAINER,
 # O3_NETWORK, O3_BACKUP_DIR, O3_HELPER_IMAGE (the db image), O3_MAINTENANCE_SH (the dump script's
 # text), O3_RETAIN, O3_NEW_VERSIONS ("db=<tag> pacs=<tag> view=<tag>"), MYSQL_PWD (secret),
-# DOCKER_HOST (remote sites), O3_OFFSITE_CONTAINER / O3_OFFSITE_SCRIPT (with o3:offsite). The password is handed on by name: it is never on a command line.
+# DOCKER_HOST (remote sites). The password is handed on by name: it is never on a command line.
 set -euo pipefail
 
 state=$(docker inspect --type container -f '{{.State.Running}}' "$O3_DB_CONTAINER" 2>/dev/null) || state=absent
@@ -43,21 +43,6 @@ trap 'rm -f "$err"; o3_ssh_cleanup' EXIT
 if name=$(in_helper dump backup "_from_${old}_to_${new}" 2>"$err"); then
   kept=$(in_helper keep backup "$O3_RETAIN")
   echo "o3 backup: $O3_BACKUP_DIR/$name written ($kept kept, retention $O3_RETAIN)"
-  # o3:offsite: off-host too, before any container is replaced, by the site's restic container
-  # (its credentials are files in it: none passes through here).
-  if [ -n "${O3_OFFSITE_CONTAINER:-}" ]; then
-    if [ "$(docker inspect --type container -f '{{.State.Running}}' "$O3_OFFSITE_CONTAINER" 2>/dev/null)" = true ]; then
-      if line=$(docker exec "$O3_OFFSITE_CONTAINER" /bin/sh "$O3_OFFSITE_SCRIPT" file "$name" pre-upgrade 2>&1); then
-        echo "o3 backup: off-host: ${line##* o3-offsite: }"
-      else
-        echo "o3 backup: the pre-upgrade dump could not be sent off-host, so the upgrade stops here; nothing was changed." >&2
-        echo "o3-offsite said: $(printf '%s' "$line" | tail -n 3 | tr '\n' ' ')" >&2
-        exit 1
-      fi
-    else
-      echo "o3 backup: no running $O3_OFFSITE_CONTAINER yet (o3:offsite is new): the pre-upgrade dump stays on the host only"
-    fi
-  fi
 else
   echo "o3 backup: the pre-upgrade dump of $O3_SCHEMAS failed, so the upgrade stops here; nothing was changed." >&2
   echo "mysqldump said: $(tr '\n' ' ' < "$err")" >&2

@@ -3,7 +3,10 @@ behind a veth pair, as tests/sshhost.py makes one, running rest-server v0.14.0 (
 toolchain's) twice on one folder, both with TLS (a test CA: tests/tlsfixtures.py) and an htpasswd
 file:
 - port 8000, `--append-only`: what the site's credential reaches (it can add, never delete);
-- port 8001, not append-only: the operator's (prune, check, drill, recover).
+- port 8001, not append-only: the operator's (prune, check, drill, recover);
+and an sshd on port 22 for `sftp:` repositories, whose one account may only use sftp and may not
+remove a file or folder (`ForceCommand internal-sftp -P remove,rmdir`: the forced command that
+makes an sftp repository append-only); the operator reaches those repositories' folders directly.
 The repositories' files are in a folder of this machine (`self.data`), so a test can look at them,
 or corrupt one, directly. Traffic stays on the veth pair (checked with `ip route get`).
 """
@@ -23,13 +26,10 @@ from typing import Optional
 
 import bcrypt
 
+from sshhost import add_namespace, remove_namespace
 from tlsfixtures import TestCA
 
 SITE_USER, OPERATOR_USER = "site", "operator"
-
-
-def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), check=check, capture_output=True, text=True)
 
 
 class BackupHost:
@@ -50,6 +50,18 @@ class BackupHost:
     def repository(self, path: str, operator: bool = False) -> str:
         return f"rest:https://{self.address}:{8001 if operator else 8000}/{path}"
 
+    def sftp_repository(self, path: str) -> str:
+        return f"sftp:root@{self.address}:{self.work / 'sftp' / path}"
+
+    @property
+    def ssh_key(self) -> str:
+        return (self.work / "site_key").read_text()
+
+    @property
+    def known_hosts(self) -> str:
+        pub = (self.work / "host_key.pub").read_text().split()
+        return f"{self.address} {pub[0]} {pub[1]}\n"
+
     @property
     def ca_pem(self) -> str:
         return self.ca.pem
@@ -67,16 +79,7 @@ class BackupHost:
         rest_server = shutil.which("rest-server", path=self.path)
         assert rest_server, "rest-server is not on PATH (scripts/pulumi-toolchain builds it)"
         self.down(quiet=True)
-        _run("ip", "netns", "add", self.ns)
-        _run("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if)
-        _run("ip", "link", "set", self.ns_if, "netns", self.ns)
-        _run("ip", "addr", "add", f"{self.gateway}/24", "dev", self.host_if)
-        _run("ip", "link", "set", self.host_if, "up")
-        for cmd in (["ip", "addr", "add", f"{self.address}/24", "dev", self.ns_if], ["ip", "link", "set", self.ns_if, "up"],
-                    ["ip", "link", "set", "lo", "up"], ["ip", "route", "add", "default", "via", self.gateway]):
-            _run("ip", "netns", "exec", self.ns, *cmd)
-        route = _run("ip", "route", "get", self.address).stdout
-        assert f"dev {self.host_if}" in route, f"{self.address} would not stay on the test's veth: {route}"
+        add_namespace(self.ns, self.host_if, self.ns_if, self.gateway, self.address)
         self.data.mkdir(parents=True, exist_ok=True)
         issued = self.ca.issue(self.address)
         (self.work / "server.crt").write_text(issued.cert_pem)
@@ -91,6 +94,7 @@ class BackupHost:
                  "--tls", "--tls-cert", str(self.work / "server.crt"), "--tls-key", str(self.work / "server.key"),
                  "--htpasswd-file", str(self.work / "htpasswd"), *extra],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        self._sshd()
         ctx = ssl.create_default_context(cadata=self.ca.pem)
         deadline = time.monotonic() + 30
         for port in (8000, 8001):
@@ -106,6 +110,31 @@ class BackupHost:
                     time.sleep(0.3)
         return self
 
+    def _sshd(self) -> None:
+        (self.work / "sftp").mkdir(exist_ok=True)
+        for key in ("site_key", "host_key"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", key, "-f", str(self.work / key)],
+                           check=True, capture_output=True)
+        (self.work / "authorized_keys").write_text((self.work / "site_key.pub").read_text())
+        (self.work / "sshd_config").write_text(
+            f"ListenAddress {self.address}\nPort 22\nHostKey {self.work / 'host_key'}\n"
+            f"AuthorizedKeysFile {self.work / 'authorized_keys'}\nPidFile {self.work / 'sshd.pid'}\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
+            "UsePAM no\nStrictModes no\nSubsystem sftp internal-sftp\nForceCommand internal-sftp -P remove,rmdir\n")
+        os.makedirs("/run/sshd", exist_ok=True)
+        self.procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", self.ns, "/usr/sbin/sshd", "-D", "-f", str(self.work / "sshd_config"),
+             "-E", str(self.work / "sshd.log")], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True))
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection((self.address, 22), timeout=2):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"sshd did not answer on {self.address}:22: {(self.work / 'sshd.log').read_text()[-1500:]}")
+                time.sleep(0.3)
+
     def files(self, path: str, kind: str) -> list[Path]:
         """The repository's files of one kind (snapshots, data, keys, index, locks)."""
         return sorted(p for p in (self.data / path / kind).rglob("*") if p.is_file())
@@ -119,13 +148,7 @@ class BackupHost:
                 except subprocess.TimeoutExpired:
                     os.killpg(p.pid, signal.SIGKILL)
         self.procs = []
-        for pid in _run("ip", "netns", "pids", self.ns, check=False).stdout.split():
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        _run("ip", "link", "del", self.host_if, check=False)
-        _run("ip", "netns", "del", self.ns, check=False)
+        remove_namespace(self.ns, self.host_if)
 
     def restic(self, path: str, *args: str, operator: bool = False, password: str, check: bool = True,
                timeout: int = 600, extra_env: Optional[dict] = None) -> subprocess.CompletedProcess:
@@ -139,23 +162,26 @@ class BackupHost:
 
 def restic_standin(client, base: str, restic_binary: str) -> str:
     """The restic stand-in image: the stand-ins' Debian base (sh, gzip, sha256sum, find) with the
-    toolchain's restic as /usr/bin/restic and its entrypoint, as the official image has it. Tagged
-    by the binary's hash; built once per daemon."""
+    toolchain's restic as /usr/bin/restic and its entrypoint, as the official image has it, and this
+    machine's ssh client (Debian bookworm, as the base: its libraries are there) for sftp, as the
+    official image has openssh-client. Tagged by both binaries' hash; built once per daemon."""
     import hashlib
     import io
     import tarfile
 
     data = Path(restic_binary).read_bytes()
-    tag = f"o3-standin-restic:{hashlib.sha256(data + base.encode()).hexdigest()[:12]}"
+    ssh = Path("/usr/bin/ssh").read_bytes()
+    tag = f"o3-standin-restic:{hashlib.sha256(data + ssh + base.encode()).hexdigest()[:12]}"
     try:
         client.images.get(tag)
         return tag
     except Exception:  # docker.errors.ImageNotFound
         pass
-    dockerfile = f'FROM {base}\nCOPY restic /usr/bin/restic\nENTRYPOINT ["/usr/bin/restic"]\nCMD ["version"]\n'.encode()
+    dockerfile = (f'FROM {base}\nCOPY restic /usr/bin/restic\nCOPY ssh /usr/bin/ssh\n'
+                  'ENTRYPOINT ["/usr/bin/restic"]\nCMD ["version"]\n').encode()
     ctx = io.BytesIO()
     with tarfile.open(fileobj=ctx, mode="w") as tar:
-        for name, blob, mode in (("Dockerfile", dockerfile, 0o644), ("restic", data, 0o755)):
+        for name, blob, mode in (("Dockerfile", dockerfile, 0o644), ("restic", data, 0o755), ("ssh", ssh, 0o755)):
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(blob), mode
             tar.addfile(info, io.BytesIO(blob))
