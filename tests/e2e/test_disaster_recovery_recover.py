@@ -32,6 +32,7 @@ from e2e_harness import ROOT, SITE, Project, stack_config
 from e2e_harness import VERSIONS, publish
 from ops._site import use_ssh_opts
 from site_fixtures import PASSWORD
+from sitespec import offsite
 from sshhost import RemoteHost
 
 pytestmark = pytest.mark.e2e
@@ -103,7 +104,7 @@ def night(client, storage: Path) -> str:
     mysql(db, "CREATE TABLE IF NOT EXISTS public_pacs.studies (id INT PRIMARY KEY, uid VARCHAR(64));"
               "INSERT IGNORE INTO public_pacs.studies VALUES " + ",".join(f"({i}, 'uid-{i}')" for i in range(137)))
     start = time.monotonic()
-    code, out = client.containers.get("o3-maintenance").exec_run(["/bin/sh", "/o3/maintenance.sh", "offsite", "nightly"])
+    code, out = client.containers.get("o3-maintenance").exec_run(["/bin/sh", offsite.DUMP_SCRIPT, "offsite", "nightly"])
     text = out.decode(errors="replace")
     assert code == 0 and "o3-offsite: ok" in text, text
     print(f"\n[figures] one night off-site: {time.monotonic() - start:.1f} s: {text.strip().splitlines()[-1]}")
