@@ -19,9 +19,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from sitespec import sizing, tls
+from sitespec import offsite, sizing, tls
 from sitespec.config import SiteConfig
 from sitespec.guide import (
+    BACKUPS_MOUNT,
     DB_CONTAINER,
     MAINTENANCE_CONTAINER,
     PACS_CONTAINER,
@@ -341,6 +342,16 @@ class Docker(Platform):
         return Nightly(since=started.timestamp(), logs=f"`docker logs {MAINTENANCE_CONTAINER}` on the host",
                        newest=float(newest[1]) if newest else None, newest_name=newest[0] if newest else "",
                        failed=(status.get("at"), status.get("message")) if status.get("ok") is False else None)
+
+    def offsite_status(self) -> Optional[dict]:
+        m = self.container(MAINTENANCE_CONTAINER)
+        if m is None or m.status != "running":
+            return None
+        got = self.site.exec(m, ["sh", "-c", f"cat {BACKUPS_MOUNT}/{offsite.STATUS_FILE} 2>/dev/null || echo '{{}}'"])
+        try:
+            return json.loads(got.out or "{}")
+        except ValueError:
+            return {"ok": False, "message": f"the status file {offsite.STATUS_FILE} is not JSON: {got.out[:100]}"}
 
     # --- the checks only a Docker host has ------------------------------------------------------
 

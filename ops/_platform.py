@@ -140,6 +140,11 @@ class Platform(ABC):
     def nightly(self) -> Nightly:
         """The nightly dumps; Unavailable when nothing takes them."""
 
+    def offsite_status(self) -> Optional[dict]:
+        """The site side's last off-site run (sitespec.offsite.STATUS_FILE: {} when none yet); None
+        when this platform does not read it."""
+        return None
+
     # The checks only this platform makes, where they stand in verify's report.
 
     def before_schemas(self) -> list[Step]:

@@ -7,9 +7,10 @@ import os
 import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 from urllib.parse import urlparse
 
 from sitespec.config import SiteConfig
@@ -177,3 +178,22 @@ def open_site(cfg: SiteConfig) -> DeployedSite:
         raise OpsError(f"cannot reach the Docker daemon of site {cfg.site.name} at "
                        f"{cfg.docker_host or 'the local socket'}: {e}") from None
     return DeployedSite(cfg, client)
+
+
+@contextmanager
+def apps_stopped(site: DeployedSite, apps: Sequence[str], prog: str) -> Iterator[None]:
+    """Docker: the site's running `apps` stopped, and started again whatever happens."""
+    running = []
+    try:
+        for app in apps:
+            c = site.container(app)
+            if c is not None and c.status == "running":
+                c.stop(timeout=30)
+                running.append(c)
+        print(f"{prog}: stopped {', '.join(c.name for c in running) or 'no running app'}")
+        yield
+    finally:
+        for c in running:
+            c.start()
+        if running:
+            print(f"{prog}: started {', '.join(c.name for c in running)} again")

@@ -23,7 +23,7 @@ from sitespec.stackfile import load_stack_config
 
 from ._cli import OpsError, add_dir_argument, run
 from ._cluster import DeployedKubeSite, cluster_access
-from ._site import open_site
+from ._site import apps_stopped, open_site
 
 APPS = (PACS_CONTAINER, SINGLETON_CONTAINER, VIEW_CONTAINER)
 
@@ -60,7 +60,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         return restore(cfg, site, name, args.yes, "in", "scaled to 0", scaled_to_zero(site))
     name = file_name(args.file, cfg.site.storage_path)
     site = open_site(cfg)
-    return restore(cfg, site, name, args.yes, "on", "stopped", stopped(site))
+    return restore(cfg, site, name, args.yes, "on", "stopped", apps_stopped(site, APPS, "restore"))
 
 
 def restore(cfg, site, name: str, yes: bool, where: str, paused: str, apps_paused: ContextManager) -> int:
@@ -82,25 +82,6 @@ def restore(cfg, site, name: str, yes: bool, where: str, paused: str, apps_pause
         return 1
     print(f"restore: {name} restored into {', '.join(SCHEMAS)} of site {cfg.site.name}")
     return 0
-
-
-@contextmanager
-def stopped(site) -> Iterator[None]:
-    """Docker: the running apps stopped, and started again whatever happens."""
-    running = []
-    try:
-        for app in APPS:
-            c = site.container(app)
-            if c is not None and c.status == "running":
-                c.stop(timeout=30)
-                running.append(c)
-        print(f"restore: stopped {', '.join(c.name for c in running) or 'no running app'}")
-        yield
-    finally:
-        for c in running:
-            c.start()
-        if running:
-            print(f"restore: started {', '.join(c.name for c in running)} again")
 
 
 @contextmanager

@@ -7,6 +7,9 @@ the declared images, exactly one singleton runs, both schemas exist, pacs and vi
 their Services, the data volume is bound with the vendor's minimum, and the last nightly dump is
 recent.
 
+Both: with o3:offsite, the site's last off-site run succeeded, the newest off-site snapshots are
+within o3:offsite.rpoHours, and the last restore drill and repository check passed.
+
 Over the stack's Docker host (local or ssh://) and from this machine: every container runs,
 each on the image the stack declares (compared by image id, not by tag); exactly one singleton
 runs; db is healthy; both schemas exist; the apps answer on their published ports (HTTPS through
@@ -21,16 +24,19 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Optional, Sequence
+from pathlib import Path
+from typing import Callable, Optional, Sequence
 
 from sitespec.guide import SCHEMAS, SINGLETON_CONTAINER
 from sitespec.stackfile import load_stack_config
 
 from ._checks import FAIL, PASS, WARN, Check, guarded, report
-from ._cli import add_dir_argument, readable_file, run
+from ._cli import OpsError, add_dir_argument, readable_file, run
 from ._cluster import cluster_access
 from ._docker import Docker
 from ._kubernetes import Kubernetes
+from ._offsite import load as offsite_load
+from ._offsite import offsite_checks
 from ._platform import Answer, Platform, Unavailable
 
 NIGHTLY_MAX_AGE_HOURS = 26  # a daily dump, with slack for a slow night
@@ -113,8 +119,9 @@ def check_backup(p: Platform, now: Optional[float] = None) -> Check:
     return Check("backup", PASS, msg)
 
 
-def run_checks(p: Platform) -> list[Check]:
-    """Every check, in the report's order: the shared ones, and the platform's own where they belong."""
+def run_checks(p: Platform, offsite: Optional[Callable[[Platform], list[Check]]] = None) -> list[Check]:
+    """Every check, in the report's order: the shared ones, and the platform's own where they belong;
+    `offsite`: the off-site repository's checks (the command passes them; they need its secrets)."""
     p.connect()
     steps = [
         ("apps", lambda: check_apps(p)),
@@ -125,6 +132,7 @@ def run_checks(p: Platform) -> list[Check]:
         *p.after_answers(),
         ("backup", lambda: check_backup(p)),
         *p.after_backup(),
+        *([("off-site", lambda: offsite(p))] if offsite else []),
     ]
     checks: list[Check] = []
     for name, step in steps:
@@ -143,7 +151,17 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     cfg = load_stack_config(args.stack, args.dir)
     platform = (Kubernetes(cfg, cluster_access(args.stack, args.dir)) if cfg.platform == "kubernetes"
                 else Docker(cfg, ca_file=args.ca_file))
-    return report(run_checks(platform), cfg, args.stack, "verify", "the site works", "FAIL", args.json)
+    return report(run_checks(platform, lambda p: check_offsite(p, args.stack, args.dir)), cfg, args.stack,
+                  "verify", "the site works", "FAIL", args.json)
+
+
+def check_offsite(p: Platform, stack: str, root: Path) -> list[Check]:
+    """The off-site copies: the site's last run, the newest snapshots' age, the last drill and check."""
+    try:
+        _, off = offsite_load(stack, root, required=False)
+    except OpsError as e:  # its secrets cannot be read here: say so, and check the rest of the site
+        return [Check("off-site", FAIL, str(e), "verify reads the repository with the stack's secrets")]
+    return offsite_checks(off, p.offsite_status() if off is not None else None)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

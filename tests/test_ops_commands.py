@@ -25,6 +25,9 @@ MINIMAL_ARGS = {
     "stacks": [],
     "verify": ["--stack", "st-marys"],
     "schema": [],
+    "offsite": ["check", "--stack", "st-marys"],
+    "drill": ["--stack", "st-marys"],
+    "recover": ["--stack", "st-marys", "--yes"],
 }
 
 
