@@ -42,8 +42,10 @@ DB_CLIENT = "o3/db-client"
 
 # What each pod's image needs back of the dropped capabilities, and why (the rest run with none).
 CAPABILITIES: Mapping[str, tuple[str, ...]] = {
-    # mysql's entrypoint (and the stand-in's) owns the data folder as root, then steps down to mysql.
-    DB_CONTAINER: ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"),
+    # mysql's entrypoint (and the stand-in's) owns the data folder as root, then steps down to mysql;
+    # on a first start it stops its temporary server (user mysql) by a signal (measured: without
+    # KILL the stand-in's first start fails once, "kill: Operation not permitted").
+    DB_CONTAINER: ("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"),
     # nginx's master binds 443 as root and runs its workers as the user nginx, owning its temp folders.
     PROXY_CONTAINER: ("CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"),
 }

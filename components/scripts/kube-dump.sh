@@ -5,6 +5,7 @@
 #                               keeping the N newest; nothing on a site that does not run yet
 #   kube-dump.sh nightly        the nightly dump (a CronJob), its status file, and the pruning of
 #                               old nightly dumps, cut-off dumps and old log files
+#   kube-dump.sh run ARGS...    maintenance.sh ARGS once MySQL answers (ops.backup, ops.restore)
 # Environment: as maintenance.sh (sitespec/guide.py script_env), MYSQL_PWD from the site's Secret,
 # O3_RETAIN_DAYS and O3_LOG_RETAIN_DAYS for nightly.
 set -eu
@@ -57,5 +58,9 @@ case "${1:-}" in
     find "$B" -maxdepth 1 -type f -name "*.partial.*" -mmin +1440 -print -delete
     find /logs/pacs /logs/view -type f -mtime +"$O3_LOG_RETAIN_DAYS" -print -delete
     exit "$rc" ;;
-  *) echo "usage: $0 backup TAG N | nightly" >&2; exit 2 ;;
+  run)
+    shift
+    reach_db
+    exec sh "$here/maintenance.sh" "$@" ;;
+  *) echo "usage: $0 backup TAG N | nightly | run ARGS..." >&2; exit 2 ;;
 esac

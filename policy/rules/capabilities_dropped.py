@@ -10,7 +10,7 @@ from sitespec.facts import SiteFacts
 
 from ._rule import Report, Rule
 
-ALLOWED = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "NET_BIND_SERVICE", "SETGID", "SETUID"]
+ALLOWED = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"]
 REMEDIATION = ("on Kubernetes, set the container's securityContext capabilities: {drop: [ALL]} and add back only "
                "what the image needs, within the rule's allowedCapabilities.")
 

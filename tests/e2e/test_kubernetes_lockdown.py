@@ -139,6 +139,9 @@ def test_pod_security_admits_the_site_and_refuses_a_privileged_pod(site):
             "RuntimeDefault", role
         assert not any(m["mountPath"].startswith("/var/run/secrets/kubernetes.io") for c in spec["containers"]
                        for m in c.get("volumeMounts", [])), role
+        # Each container started under its securityContext once, no restart (db's capabilities suffice).
+        assert all(c.get("restartCount") == 0 for p in ps for c in p["status"]["containerStatuses"]), \
+            (role, [c.get("lastState") for p in ps for c in p["status"]["containerStatuses"]])
         running[role] = len(ps)
     privileged = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "privileged", "namespace": SITE},
                   "spec": {"containers": [{"name": "c", "image": site.refs[("db", KUBE_VERSIONS["db"][0])],
