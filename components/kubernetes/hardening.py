@@ -46,8 +46,10 @@ CAPABILITIES: Mapping[str, tuple[str, ...]] = {
     # on a first start it stops its temporary server (user mysql) by a signal (measured: without
     # KILL the stand-in's first start fails once, "kill: Operation not permitted").
     DB_CONTAINER: ("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"),
-    # nginx's master binds 443 as root and runs its workers as the user nginx, owning its temp folders.
-    PROXY_CONTAINER: ("CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"),
+    # nginx's master binds 443 as root and runs its workers as the user nginx, owning its temp folders;
+    # it opens its log files, which the image may give to that user (measured: Debian's nginx stops
+    # with "open() /var/log/nginx/error.log failed (13: Permission denied)" without DAC_OVERRIDE).
+    PROXY_CONTAINER: ("CHOWN", "DAC_OVERRIDE", "NET_BIND_SERVICE", "SETGID", "SETUID"),
 }
 
 
