@@ -6,6 +6,7 @@ from wherever `pulumi up` works, without reaching the pods' network."""
 from __future__ import annotations
 
 import os
+import posixpath
 import secrets
 import time
 from dataclasses import dataclass
@@ -119,7 +120,9 @@ class DeployedKubeSite:
             raise
         spec = cron.spec.job_template.spec
         container = spec.template.spec.containers[0]
-        container.command = ["sh", MAINTENANCE_SCRIPT, *args]  # the scripts' ConfigMap is mounted where o3-maintenance has them
+        # The scripts' ConfigMap is mounted where o3-maintenance has them; kube-dump.sh's `run` waits
+        # until MySQL answers this new pod (a NetworkPolicy controller may not know its address yet).
+        container.command = ["sh", posixpath.join(posixpath.dirname(MAINTENANCE_SCRIPT), "kube-dump.sh"), "run", *args]
         name = f"o3-{args[0]}-{secrets.token_hex(3)}"
         job = client.V1Job(metadata=client.V1ObjectMeta(name=name, labels={"o3.site": self.cfg.site.name}), spec=spec)
         self.batch.create_namespaced_job(self.namespace, job)

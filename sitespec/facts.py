@@ -99,6 +99,21 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class Confinement:
+    """How a container is confined from the node, as its platform says (Kubernetes' securityContext)."""
+
+    escalation: bool
+    """A process in it may gain privileges (setuid files, a privileged container)."""
+    dropped_all: bool
+    """Every capability is dropped first."""
+    added: tuple[str, ...]
+    """The capabilities added back (or kept), by name without CAP_."""
+    seccomp: Optional[str]
+    """The seccomp profile in force ("RuntimeDefault", "Localhost", "Unconfined"); None: not set (on
+    Kubernetes that means Unconfined)."""
+
+
+@dataclass(frozen=True)
 class ContainerFacts:
     name: str
     image: Optional[str]
@@ -109,6 +124,8 @@ class ContainerFacts:
     """Where anyone who may read the workload sees the literal values; None where the env as a whole
     is kept secret or checked as one field."""
     mounts: tuple[Mount, ...] = ()
+    confinement: Optional[Confinement] = None
+    """None where the platform's facts do not say (Docker: the rules that read it are Kubernetes only)."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +145,12 @@ class Workload:
     removes_volumes: bool = False
     unbounded_log: Optional[str] = None
     """Why its log can grow until the disk is full; None when bounded or not the site's to bound."""
+    api_token: Optional[bool] = None
+    """Its pods get a credential for the platform's API (a mounted service-account token); None: no
+    such thing on the platform."""
+    unbounded_job: Optional[str] = None
+    """Why a one-off or scheduled job can run (and hold its resources, or block the next run) for
+    ever, or take any amount of a node; None when bounded or not a job."""
 
     @property
     def title(self) -> str:
@@ -191,6 +214,18 @@ class Text:
     """How to keep a secret out of it (for a field that is not a command line)."""
 
 
+@dataclass(frozen=True)
+class Isolation:
+    """Who may reach the site's pods, where the platform has network policies (Kubernetes)."""
+
+    default_deny: bool
+    """A policy over every pod of the site denies what no other policy allows (ingress and egress)."""
+    db_open: tuple[str, ...]
+    """What lets any pod (or anyone) reach MySQL's port: each names its policy and rule."""
+    db_guarded: bool
+    """A policy admits MySQL's port only from pods it names (False with MySQL in the site and no such policy)."""
+
+
 @dataclass
 class SiteFacts:
     """Everything the rules read. Values not known yet (preview) are left out, never guessed."""
@@ -210,3 +245,5 @@ class SiteFacts:
     secrets: set[str] = field(default_factory=set)
     """The site's secret values, found where they are meant to be."""
     texts: list[Text] = field(default_factory=list)
+    isolation: Optional[Isolation] = None
+    """None where the platform has no network policies (Docker: the site's bridge network o3net)."""

@@ -27,6 +27,7 @@ from sitespec.sizing import PodRequest
 
 from .. import TYPE_PREFIX
 from . import KubePartArgs, container_env, data_mounts, data_volume, labels, pull_secrets, resources, selector, service_ports
+from .hardening import container_security, db_client, pod_security_spec
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,9 @@ class KubeApplications(pulumi.ComponentResource):
                     "strategy": strategy,
                     "selector": {"matchLabels": selector(args.site, role)},
                     "template": {
-                        "metadata": {"labels": labels(args.site, role)},
+                        "metadata": {"labels": db_client(labels(args.site, role))},
                         "spec": {
+                            **pod_security_spec(),
                             "terminationGracePeriodSeconds": c.stop_grace_seconds,
                             "imagePullSecrets": pull_secrets(args.with_pull_secret),
                             "topologySpreadConstraints": spread,
@@ -111,6 +113,7 @@ class KubeApplications(pulumi.ComponentResource):
                                 "ports": [{"containerPort": p.number} for p in c.ports] or None,
                                 "volumeMounts": data_mounts(role),
                                 "resources": resources(args.requests[role].cpu, args.requests[role].memory),
+                                "securityContext": container_security(role),
                                 **_probes(c),
                             }],
                             "volumes": [data_volume()],

@@ -18,6 +18,7 @@ from sitespec.imageref import version_of
 
 from .. import TYPE_PREFIX
 from . import KubePartArgs, DATA_VOLUME, SCRIPTS, SCRIPTS_MOUNT, data_volume, env, labels, pull_secrets, secret_env
+from .hardening import PRE_UPGRADE_DEADLINE_SECONDS, db_client, job_container, pod_security_spec
 from .secrets import PASSWORD_KEY
 
 
@@ -41,6 +42,7 @@ class KubePreUpgradeBackupArgs(KubePartArgs):
 def dump_pod(with_pull_secret: bool) -> dict[str, Any]:
     """What the dump pods share: never restarted, the scripts and the data volume mounted."""
     return {
+        **pod_security_spec(),
         "restartPolicy": "Never",
         "imagePullSecrets": pull_secrets(with_pull_secret),
         "volumes": [{"name": SCRIPTS, "configMap": {"name": SCRIPTS}}, data_volume()],
@@ -75,7 +77,8 @@ class KubePreUpgradeBackup(pulumi.ComponentResource):
             f"{name}-pre-upgrade",
             metadata={"namespace": args.namespace, "labels": labels(args.site, "backup"),
                       "annotations": {"o3.images": " ".join((i.db, i.pacs, i.view))}},
-            spec={"backoffLimit": 0, "template": {"metadata": {"labels": labels(args.site, "backup")}, "spec": {
+            spec={"backoffLimit": 0, "activeDeadlineSeconds": PRE_UPGRADE_DEADLINE_SECONDS,
+                  "template": {"metadata": {"labels": db_client(labels(args.site, "backup"))}, "spec": {
                 **dump_pod(args.with_pull_secret),
                 "containers": [{
                     "name": "dump",
@@ -83,6 +86,7 @@ class KubePreUpgradeBackup(pulumi.ComponentResource):
                     "command": ["sh", f"{SCRIPTS_MOUNT}/kube-dump.sh", "backup", to, str(args.retain)],
                     "env": dump_env(args.site),
                     "volumeMounts": dump_mounts(logs=False),
+                    **job_container("dump"),
                 }],
             }}},
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on),

@@ -22,6 +22,7 @@ from sitespec.sizing import PodRequest
 
 from .. import TYPE_PREFIX
 from . import KubePartArgs, DB_SECRET, container_env, labels, pull_secrets, resources, selector, service_ports
+from .hardening import container_security, pod_security_spec
 from .secrets import PASSWORD_KEY
 
 DB_VOLUME = KUBE_DB_VOLUME
@@ -92,6 +93,7 @@ class KubeDatabase(pulumi.ComponentResource):
                 "template": {
                     "metadata": {"labels": labels(args.site, DB_CONTAINER)},
                     "spec": {
+                        **pod_security_spec(),
                         "terminationGracePeriodSeconds": s.stop_grace_seconds,
                         "imagePullSecrets": pull_secrets(args.with_pull_secret),
                         "containers": [{
@@ -117,6 +119,7 @@ class KubeDatabase(pulumi.ComponentResource):
                             "livenessProbe": {"tcpSocket": {"port": DB_PROBE.port}, "periodSeconds": 20,
                                               "timeoutSeconds": 10, "failureThreshold": 6},
                             "resources": resources(args.request.cpu, args.request.memory),
+                            "securityContext": container_security(DB_CONTAINER),
                         }],
                         "volumes": [
                             {"name": "data", "persistentVolumeClaim": {"claimName": DB_VOLUME}},

@@ -17,6 +17,7 @@ from sitespec.guide import MAINTENANCE_CONTAINER
 from .. import TYPE_PREFIX
 from . import KubePartArgs, SCRIPTS_MOUNT, labels
 from .backup import dump_env, dump_mounts, dump_pod
+from .hardening import NIGHTLY_DEADLINE_SECONDS, db_client, job_container
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,8 @@ class KubeMaintenance(pulumi.ComponentResource):
                 "startingDeadlineSeconds": 6 * 3600,
                 "successfulJobsHistoryLimit": 3,
                 "failedJobsHistoryLimit": 3,
-                "jobTemplate": {"spec": {"backoffLimit": 0, "template": {
-                    "metadata": {"labels": labels(args.site, "maintenance")},
+                "jobTemplate": {"spec": {"backoffLimit": 0, "activeDeadlineSeconds": NIGHTLY_DEADLINE_SECONDS, "template": {
+                    "metadata": {"labels": db_client(labels(args.site, "maintenance"))},
                     "spec": {**dump_pod(args.with_pull_secret), "containers": [{
                         "name": "nightly",
                         "image": args.image,
@@ -71,6 +72,7 @@ class KubeMaintenance(pulumi.ComponentResource):
                                                     "O3_LOG_RETAIN_DAYS": str(args.logs.retain_days),
                                                     "TZ": args.timezone}),
                         "volumeMounts": dump_mounts(logs=True),
+                        **job_container("nightly"),
                     }]},
                 }}},
             },

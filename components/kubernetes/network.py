@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from .. import TYPE_PREFIX
 from . import labels
+from .hardening import pod_security
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class KubeNamespace(pulumi.ComponentResource):
         super().__init__(f"{TYPE_PREFIX}KubeNamespace", name, {"namespace": args.namespace}, opts)
         ns = k8s.core.v1.Namespace(
             f"{name}-namespace",
-            metadata={"name": args.namespace, "labels": labels(args.site, "namespace")},
+            metadata={"name": args.namespace, "labels": {**labels(args.site, "namespace"), **pod_security()}},
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         self.name = ns.metadata.apply(lambda m: m["name"])

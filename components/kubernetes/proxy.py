@@ -21,6 +21,7 @@ from sitespec.guide import PROXY_CONTAINER, PROXY_PACS_PORT, PROXY_VIEW_PORT
 
 from .. import CERT_PATH, CONF_PATH, KEY_PATH, TYPE_PREFIX, nginx_conf
 from . import KubePartArgs, labels, pull_secrets, resources, selector
+from .hardening import container_security, pod_security_spec
 
 TLS_SECRET = "o3-tls"
 
@@ -79,6 +80,7 @@ class KubeTlsProxy(pulumi.ComponentResource):
                                  # a new certificate or config rolls the pods (nginx reads them at start)
                                  "annotations": {"o3.front-door": stamp}},
                     "spec": {
+                        **pod_security_spec(),
                         "imagePullSecrets": pull_secrets(args.with_pull_secret),
                         "containers": [{
                             "name": PROXY_CONTAINER,
@@ -92,6 +94,7 @@ class KubeTlsProxy(pulumi.ComponentResource):
                             "livenessProbe": {"tcpSocket": {"port": PROXY_VIEW_PORT}, "periodSeconds": 10},
                             "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
                             "resources": resources("100m", "128Mi"),
+                            "securityContext": container_security(PROXY_CONTAINER),
                         }],
                         "volumes": [
                             {"name": "config", "configMap": {"name": PROXY_CONTAINER}},

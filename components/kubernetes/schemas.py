@@ -12,8 +12,9 @@ import pulumi_kubernetes as k8s
 
 from sitespec.guide import DB_CONTAINER
 
-from .. import TYPE_PREFIX, schema_env
+from .. import SCHEMA_RETRY_DELAY_SECONDS, TYPE_PREFIX, schema_env
 from . import KubePartArgs, SCHEMA_SCRIPT_KEY, SCRIPTS, SCRIPTS_MOUNT, env, labels, pull_secrets, secret_env
+from .hardening import db_client, job_container, pod_security_spec, schema_deadline_seconds
 from .secrets import PASSWORD_KEY
 
 
@@ -44,9 +45,11 @@ class KubeSchemas(pulumi.ComponentResource):
                       "annotations": {"o3.image": args.image}},
             spec={
                 "backoffLimit": 2,
+                "activeDeadlineSeconds": schema_deadline_seconds(args.retries, SCHEMA_RETRY_DELAY_SECONDS),
                 "template": {
-                    "metadata": {"labels": labels(args.site, "schemas")},
+                    "metadata": {"labels": db_client(labels(args.site, "schemas"))},
                     "spec": {
+                        **pod_security_spec(),
                         "restartPolicy": "Never",
                         "imagePullSecrets": pull_secrets(args.with_pull_secret),
                         "containers": [{
@@ -57,6 +60,7 @@ class KubeSchemas(pulumi.ComponentResource):
                                         **schema_env(args.retries)})
                             + [secret_env("MYSQL_PWD", PASSWORD_KEY)],
                             "volumeMounts": [{"name": SCRIPTS, "mountPath": SCRIPTS_MOUNT, "readOnly": True}],
+                            **job_container("schemas"),
                         }],
                         "volumes": [{"name": SCRIPTS, "configMap": {"name": SCRIPTS}}],
                     },

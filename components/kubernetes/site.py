@@ -17,6 +17,7 @@ from .. import TYPE_PREFIX, CommonSiteArgs, db_password
 from .apps import KubeApplications, KubeApplicationsArgs
 from .backup import KubePreUpgradeBackup, KubePreUpgradeBackupArgs
 from .database import KubeDatabase, KubeDatabaseArgs
+from .hardening import KubeNetworkPolicies, KubeNetworkPoliciesArgs
 from .maintenance import KubeMaintenance, KubeMaintenanceArgs
 from .offsite import KubeOffsite, KubeOffsiteArgs
 from .network import KubeNamespace, KubeNamespaceArgs
@@ -56,6 +57,9 @@ class KubeSite(pulumi.ComponentResource):
         registry = KubeRegistryLogin(f"{name}-registry", KubeRegistryLoginArgs(
             site=site.name, namespace=ns.name, registry=cfg.registry, key=args.registry_key,
             moved_from=pulumi.Alias(name=f"{name}-namespace-pull-secret", parent=ns)), opts=child)
+        external = (kube.database.external_host, kube.database.external_port) if kube.database.external_host else None
+        KubeNetworkPolicies(f"{name}-network-policies", KubeNetworkPoliciesArgs(
+            site=site.name, namespace=ns.name, external_db=external, tls=cfg.tls.enabled), opts=child)
         password = db_password(name, args.db_password, self)
         user = kube.database.user
         secrets = KubeSecrets(f"{name}-secrets", KubeSecretsArgs(

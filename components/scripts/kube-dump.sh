@@ -5,12 +5,23 @@
 #                               keeping the N newest; nothing on a site that does not run yet
 #   kube-dump.sh nightly        the nightly dump (a CronJob), its status file, and the pruning of
 #                               old nightly dumps, cut-off dumps and old log files
+#   kube-dump.sh run ARGS...    maintenance.sh ARGS once MySQL answers (ops.backup, ops.restore)
 # Environment: as maintenance.sh (sitespec/guide.py script_env), MYSQL_PWD from the site's Secret,
 # O3_RETAIN_DAYS and O3_LOG_RETAIN_DAYS for nightly.
 set -eu
 here=$(dirname "$0")
 B=$O3_BACKUPS
 log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) o3-maintenance: $*"; }
+# A new pod's first connections can be refused until the cluster's NetworkPolicy controller has
+# seen its address (measured with kube-router): ask MySQL a few times, 2 s apart, before the dump.
+# Whatever the answer, the dump then runs and says what is wrong.
+reach_db() {
+  i=1
+  while [ "$i" -lt "${O3_CONNECT_TRIES:-15}" ]; do
+    mysql -h "$O3_DB_HOST" -uroot -e 'SELECT 1' >/dev/null 2>&1 && return 0
+    i=$((i + 1)); sleep 2
+  done
+}
 
 case "${1:-}" in
   backup)
@@ -20,6 +31,7 @@ case "${1:-}" in
       echo "o3 backup: no Service '$O3_DB_HOST' yet (a first install, or after destroy): nothing to back up"
       exit 0
     fi
+    reach_db
     if ! name=$(sh "$here/maintenance.sh" dump backup "$2"); then
       echo "o3 backup: the pre-upgrade dump of $O3_SCHEMAS failed, so the upgrade stops here; nothing was changed." >&2
       exit 1
@@ -33,6 +45,7 @@ case "${1:-}" in
       mv "$B/$O3_STATUS_FILE.tmp" "$B/$O3_STATUS_FILE"
     }
     rc=0
+    reach_db
     if name=$(sh "$here/maintenance.sh" dump nightly 2>/tmp/err); then
       status true "$name" "nightly dump written"
       log "nightly dump $B/$name written"
@@ -45,5 +58,9 @@ case "${1:-}" in
     find "$B" -maxdepth 1 -type f -name "*.partial.*" -mmin +1440 -print -delete
     find /logs/pacs /logs/view -type f -mtime +"$O3_LOG_RETAIN_DAYS" -print -delete
     exit "$rc" ;;
-  *) echo "usage: $0 backup TAG N | nightly" >&2; exit 2 ;;
+  run)
+    shift
+    reach_db
+    exec sh "$here/maintenance.sh" "$@" ;;
+  *) echo "usage: $0 backup TAG N | nightly | run ARGS..." >&2; exit 2 ;;
 esac

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 from sitespec import quantity
-from sitespec.facts import Capacity, ContainerFacts, Image, Mount, Published, SiteFacts, Text, Workload
-from sitespec.guide import DB_CONTAINER, KUBE_DATA_VOLUME
+from sitespec.facts import (Capacity, Confinement, ContainerFacts, Image, Isolation, Mount, Published, SiteFacts, Text,
+                            Workload)
+from sitespec.guide import DB_CONTAINER, KUBE_DATA_VOLUME, MYSQL_PORT
 
 from . import _engine
 from ._engine import items, known, strings
@@ -27,6 +28,7 @@ CRONJOB = "kubernetes:batch/v1:CronJob"
 SERVICE = "kubernetes:core/v1:Service"
 SECRET = "kubernetes:core/v1:Secret"
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 WORKLOADS = (DEPLOYMENT, STATEFULSET, JOB, CRONJOB)
 RUNNING = (DEPLOYMENT, STATEFULSET)  # what runs all the time, and counts for the site's size
 OUTSIDE = ("NodePort", "LoadBalancer")  # Service types reachable from outside the cluster
@@ -85,11 +87,39 @@ def _volume_kinds(spec: Any) -> dict[str, str]:
     return kinds
 
 
+def _confinement(pod_spec: Any, c: Any) -> Confinement:
+    """A container's securityContext, over its pod's (seccomp)."""
+    sc = known(c, "securityContext", {})
+    caps = known(sc, "capabilities", {})
+    seccomp = known(known(sc, "seccompProfile", {}), "type") or known(
+        known(known(pod_spec, "securityContext", {}), "seccompProfile", {}), "type")
+    escalation = bool(known(sc, "privileged", False)) or known(sc, "allowPrivilegeEscalation", True) is not False
+    return Confinement(escalation, "ALL" in items(known(caps, "drop", [])),
+                       tuple(str(a) for a in items(known(caps, "add", []))), seccomp)
+
+
+def _unbounded_job(r: Any, pod: _Pod) -> Optional[str]:
+    """Why a Job or a CronJob's runs are not bounded: no deadline, or a container without requests."""
+    if r.resource_type not in (JOB, CRONJOB):
+        return None
+    spec = known(r.props, "spec", {})
+    job = known(known(spec, "jobTemplate", {}), "spec", {}) if r.resource_type == CRONJOB else spec
+    if known(job, "activeDeadlineSeconds") is None:
+        return "has no activeDeadlineSeconds: a hung run is never ended" + (
+            " and, with concurrencyPolicy Forbid, blocks every later one" if r.resource_type == CRONJOB else "")
+    bare = [known(c, "name", "?") for c in items(known(pod.spec, "containers", []))
+            if not known(known(c, "resources", {}), "requests")]
+    if bare:
+        return f"has a container without requests ({', '.join(bare)}): the scheduler reserves nothing for it"
+    return None
+
+
 def _workload(r: Any) -> Workload:
     pod = _pod(r)
     kinds = _volume_kinds(pod.spec)
     containers = tuple(
-        ContainerFacts(known(c, "name", ""), known(c, "image", ""), _env(c), SHOWN, tuple(_mounts(c, kinds)))
+        ContainerFacts(known(c, "name", ""), known(c, "image", ""), _env(c), SHOWN, tuple(_mounts(c, kinds)),
+                       confinement=_confinement(pod.spec, c))
         for c in items(known(pod.spec, "containers", [])))
     overlapping = None
     if r.resource_type == DEPLOYMENT:
@@ -97,7 +127,44 @@ def _workload(r: Any) -> Workload:
         if strategy != "Recreate":
             overlapping = f"strategy {strategy or 'RollingUpdate'}"
     return Workload(pod.name, "workload", r.resource_type in RUNNING, pod.replicas, containers, r.urn,
-                    overlapping_rollout=overlapping)
+                    overlapping_rollout=overlapping,
+                    api_token=known(pod.spec, "automountServiceAccountToken", True) is not False,
+                    unbounded_job=_unbounded_job(r, pod))
+
+
+def _template_labels(r: Any) -> dict[str, str]:
+    template = known(known(r.props, "spec", {}), "template", {})
+    labels = known(known(template, "metadata", {}), "labels", {})
+    return {k: v for k in list(labels) if isinstance(v := known(labels, k), str)}
+
+
+def _selects(selector: Any, labels: dict[str, str]) -> bool:
+    """Whether a podSelector may select pods with these labels (matchExpressions count as yes)."""
+    match = known(selector, "matchLabels", {})
+    return all(labels.get(k) == known(match, k) for k in list(match))
+
+
+def _isolation(resources: list[Any]) -> Isolation:
+    policies = [r for r in resources if r.resource_type == NETWORK_POLICY]
+    db = next((r for r in resources if r.resource_type == STATEFULSET and metadata_name(r) == DB_CONTAINER), None)
+    db_labels = _template_labels(db) if db is not None else None
+    deny, guarded, opened = False, db is None, []
+    for p in policies:
+        spec = known(p.props, "spec", {})
+        selector = known(spec, "podSelector", {})
+        types = set(items(known(spec, "policyTypes", [])))
+        every_pod = not known(selector, "matchLabels") and not known(selector, "matchExpressions")
+        if every_pod and {"Ingress", "Egress"} <= types and not items(known(spec, "ingress", [])) \
+                and not items(known(spec, "egress", [])):
+            deny = True
+        if db_labels is None or not _selects(selector, db_labels) or "Ingress" not in types:
+            continue
+        guarded = True
+        for i, rule in enumerate(items(known(spec, "ingress", []))):
+            ports = [known(q, "port") for q in items(known(rule, "ports", []))]
+            if not items(known(rule, "from", [])) and (not ports or MYSQL_PORT in ports or "mysql" in ports):
+                opened.append(f"NetworkPolicy '{metadata_name(p) or p.name}' ingress[{i}] admits any source")
+    return Isolation(deny, tuple(opened), guarded)
 
 
 def _requests(resources: list[Any]) -> tuple[Optional[Capacity], Optional[Capacity]]:
@@ -206,4 +273,6 @@ def extract(resources: Iterable[Any]) -> SiteFacts:
         else:
             site.texts += _engine.texts(r, _engine.command_lines(r))
     site.secrets = _engine.worth_checking(site.secrets)
+    if site.workloads:  # the site's own stack (a single resource checked alone says nothing of the namespace)
+        site.isolation = _isolation(resources)
     return site

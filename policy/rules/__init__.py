@@ -67,6 +67,10 @@ page is regenerated from it. Helper modules there start with `_`.
 """
 
 
+def _shown(default: object) -> str:
+    return ", ".join(map(str, default)) if isinstance(default, list) else f"{default:g}"
+
+
 def table(rules: Iterable[Rule]) -> str:
     """The rules as a Markdown table, by name."""
     def cell(text: str) -> str:
@@ -75,7 +79,7 @@ def table(rules: Iterable[Rule]) -> str:
 
     lines = ["| rule | default | checks | remediation | config (default) |", "|---|---|---|---|---|"]
     for r in sorted(rules, key=lambda r: r.name):
-        config = ", ".join(f"`{k}` ({v['default']:g})" for k, v in (r.config or {}).items()) or "none"
+        config = ", ".join(f"`{k}` ({_shown(v['default'])})" for k, v in (r.config or {}).items()) or "none"
         lines.append(f"| `{r.name}` | {LEVELS[r.enforcement]} | {cell(r.description)} | {cell(r.remediation)} | {config} |")
     return "\n".join(lines)
 

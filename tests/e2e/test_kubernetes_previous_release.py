@@ -24,7 +24,9 @@ def kube_objects(namespace: str) -> dict[str, str]:
     """The site's objects (kind/name -> uid), its namespace included; a replaced object has a new uid."""
     items = kube_json("get", "deployments,statefulsets,services,jobs,cronjobs,secrets,configmaps,pvc",
                       "-n", namespace, "-l", "app.kubernetes.io/part-of=o3")["items"]
-    found = {f"{i['kind']}/{i['metadata']['name']}": i["metadata"]["uid"] for i in items
+    # A Job by its role (schemas, backup): its name is an autoname, new when it is replaced.
+    found = {f"{i['kind']}/{i['metadata']['labels']['app.kubernetes.io/name'] if i['kind'] == 'Job' else i['metadata']['name']}":
+             i["metadata"]["uid"] for i in items
              if not i["metadata"].get("ownerReferences")}  # a Job the CronJob started is not the site's own
     found[f"Namespace/{namespace}"] = kube_json("get", "namespace", namespace)["metadata"]["uid"]
     return found
@@ -40,7 +42,8 @@ def test_a_kubernetes_site_of_the_previous_release_is_taken_over_unchanged(pulum
         seen = assert_takeover_keeps_everything(
             project, "kubernetes", kube_stack_config(KUBE_SITE, kube_cluster, kube_refs),
             {"o3:dbPassword": PASSWORD, "o3:registryKey": REGISTRY_KEY}, lambda: kube_objects(KUBE_SITE),
-            recreated=frozenset({"ConfigMap/o3-scripts"}))  # the schema script's new text (SCRIPT_CHANGES)
+            recreated=frozenset({"ConfigMap/o3-scripts",  # the schema script's new text (SCRIPT_CHANGES)
+                                 "Job/schemas", "Job/backup"}))  # their templates' securityContext (LOCKDOWN_CHANGES)
         assert {"Secret/o3-registry", "CronJob/o3-maintenance", "Deployment/pacs", "StatefulSet/db"} <= set(seen), seen
         assert sum(k.startswith("Job/") for k in seen) == 2, seen  # the pre-upgrade dump and the schema step
     finally:

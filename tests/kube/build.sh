@@ -2,10 +2,10 @@
 # Build (or reuse) what the test Kubernetes cluster (tests/kube/cluster.sh) runs:
 #   tests/kube/build.sh            build or reuse; the last stdout line is the root folder
 # The root holds bin/ (kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
-# kube-proxy, kubectl, coredns, pause, probe), images/ (pause.tar, coredns.tar, probe.tar: for
+# kube-proxy, kubectl, coredns, kube-router, pause, probe), images/ (pause.tar, coredns.tar, probe.tar: for
 # `ctr images import`), BUILD-INFO and COMPLETE. Everything else the cluster runs is a Debian
 # package, installed here when missing: etcd-server, containerd, runc,
-# containernetworking-plugins, iptables, conntrack (and openssl, iproute2, curl, procps).
+# containernetworking-plugins, iptables, conntrack, ipset (and openssl, iproute2, curl, procps).
 #
 # Kubernetes and CoreDNS are built from the Go module proxy (nothing else on the internet is
 # needed); pause and probe from images/ next to this script.
@@ -22,6 +22,7 @@ shopt -s inherit_errexit   # a failing step inside $(part ...) stops the build
 here=$(cd "$(dirname "$0")" && pwd)
 K8S_VERSION=v1.37.2
 COREDNS_VERSION=v1.15.0   # the first CoreDNS built on client-go v0.37 (k8s 1.37 APIs)
+KUBE_ROUTER_VERSION=v2.1.0   # NetworkPolicy enforcement (firewall only); the proxy refuses newer tags
 PAUSE_IMAGE=o3kube.local/pause:3.10
 PROBE_IMAGE=o3kube.local/probe:1
 COREDNS_IMAGE=o3kube.local/coredns:${COREDNS_VERSION#v}
@@ -44,6 +45,7 @@ ensure_packages() {
   command -v python3 >/dev/null || need+=(python3)
   command -v curl >/dev/null || need+=(curl)            # cluster.sh: health checks
   command -v sysctl >/dev/null || need+=(procps)        # cluster.sh: sysctl, ps
+  command -v ipset >/dev/null || need+=(ipset)          # kube-router's NetworkPolicy sets
   command -v go >/dev/null || { log "go (1.26) is needed to build Kubernetes"; exit 1; }
   if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]}"
@@ -104,6 +106,16 @@ build_coredns() {
   python3 "$here/mkimage.py" "$out/images/coredns.tar" "$COREDNS_IMAGE" "$out/bin/coredns"
 }
 
+# kube-router's network-policy controller: the bridge CNI enforces no NetworkPolicy; hospital
+# clusters have a CNI that does. Run firewall-only by cluster.sh, one process per node.
+build_kuberouter() {
+  local out=$1
+  mkdir -p "$out/bin"
+  (cd "$out" && GOBIN="$out/bin" GOFLAGS="$GOFLAGS -mod=mod" nice -n 10 go install -p 2 -trimpath \
+    -ldflags "-s -w" "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION")
+  [ -x "$out/bin/kube-router" ] || { log "kube-router was not built"; return 1; }
+}
+
 build_images() {
   local out=$1
   mkdir -p "$out/bin" "$out/images"
@@ -147,9 +159,10 @@ trap 'log "build failed (exit $?); nothing was cached"' ERR
 k8s=$(part k8s "$K8S_VERSION")
 coredns=$(part coredns "$COREDNS_VERSION $COREDNS_IMAGE")
 images=$(part images "$PAUSE_IMAGE $PROBE_IMAGE")
+kuberouter=$(part kuberouter "$KUBE_ROUTER_VERSION")
 tmp=$(mktemp -d "$cache/tmp/root-XXXXXX")
 mkdir -p "$tmp/bin" "$tmp/images"
-cp -l "$k8s"/bin/* "$coredns"/bin/* "$images"/bin/* "$tmp/bin/"
+cp -l "$k8s"/bin/* "$coredns"/bin/* "$images"/bin/* "$kuberouter"/bin/* "$tmp/bin/"
 cp -l "$coredns"/images/* "$images"/images/* "$tmp/images/"
 cat >"$tmp/BUILD-INFO" <<EOF
 K8S_VERSION=$K8S_VERSION
@@ -161,6 +174,8 @@ GO_VERSION=$go_version
 K8S_BUILD_SECONDS=$(cat "$k8s/BUILD-SECONDS")
 COREDNS_BUILD_SECONDS=$(cat "$coredns/BUILD-SECONDS")
 IMAGES_BUILD_SECONDS=$(cat "$images/BUILD-SECONDS")
+KUBE_ROUTER_VERSION=$KUBE_ROUTER_VERSION
+KUBE_ROUTER_BUILD_SECONDS=$(cat "$kuberouter/BUILD-SECONDS")
 EOF
 touch "$tmp/COMPLETE"
 rm -rf "$root"; mv "$tmp" "$root"

@@ -509,7 +509,23 @@ start_node() {
   done
   start_kubelet "$node"
   launch "$node" "$node-kube-proxy" "$node" "$bin/kube-proxy" --config "$d/kube-proxy.yaml"
-  log "$node: containerd up, images imported, kubelet and kube-proxy started ($(elapsed "$t") s)"
+  start_kube_router "$node"
+  log "$node: containerd up, images imported, kubelet, kube-proxy and kube-router started ($(elapsed "$t") s)"
+}
+# kube-router's network-policy controller (firewall only), in the node's cgroup and namespaces: the
+# bridge CNI enforces no NetworkPolicy. It starts once the API server knows the node.
+start_kube_router() {
+  local node=$1
+  launch "$node" "$node-kube-router" "$node" sh -c 'until "$1" --kubeconfig "$2" get node "$3" >/dev/null 2>&1; do sleep 1; done
+    exec "$4" --kubeconfig="$2" --run-firewall=true --run-router=false --run-service-proxy=false --hostname-override="$3"' \
+    kube-router "$bin/kubectl" "$kubeconfig" "$node" "$bin/kube-router"
+}
+kube_router_sets_down() {  # node1's kube-router left its ipsets in the host's namespace (node2's went with its own)
+  command -v ipset >/dev/null || return 0
+  local set
+  for set in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-(SRC|DST)-|kube-router-)' || true); do
+    ipset destroy "$set" 2>/dev/null || log "ipset $set could not be destroyed"
+  done
 }
 
 apply_addons() {
@@ -589,6 +605,7 @@ stop_all() {
     "$root/bin/kube-proxy" --cleanup >/dev/null 2>&1 || log "kube-proxy --cleanup failed"
   fi
   kube_chains_down
+  kube_router_sets_down
   net_down
   rmdir /var/lib/cni /var/log/containers 2>/dev/null || true
   rm -rf "$run"
@@ -604,8 +621,8 @@ purge() {
 status() {
   local all=0 p
   for p in etcd kube-apiserver kube-controller-manager kube-scheduler \
-           node1-anchor node1-containerd node1-kubelet node1-kube-proxy \
-           node2-anchor node2-containerd node2-kubelet node2-kube-proxy; do
+           node1-anchor node1-containerd node1-kubelet node1-kube-proxy node1-kube-router \
+           node2-anchor node2-containerd node2-kubelet node2-kube-proxy node2-kube-router; do
     if alive "$p"; then echo "running  $p (pid $(cat "$run/$p.pid"))"; else echo "stopped  $p"; all=1; fi
   done
   [ "$all" != 0 ] || echo "KUBECONFIG=$kubeconfig"
