@@ -105,8 +105,8 @@ def stopped(site) -> Iterator[None]:
 
 @contextmanager
 def scaled_to_zero(site) -> Iterator[None]:
-    """Kubernetes: the apps' Deployments scaled to 0, and back to their replicas whatever happens."""
-    replicas = {app: site.apps.read_namespaced_deployment(app, site.namespace).spec.replicas for app in APPS}
+    """Kubernetes: the apps' workloads scaled to 0, and back to their replicas whatever happens."""
+    replicas = {app: site.replicas(app) for app in APPS}
     try:
         for app in APPS:
             site.scale(app, 0)

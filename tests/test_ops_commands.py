@@ -25,6 +25,7 @@ MINIMAL_ARGS = {
     "stacks": [],
     "verify": ["--stack", "st-marys"],
     "schema": [],
+    "fence": ["node2", "--stack", "st-marys", "--yes"],
 }
 
 

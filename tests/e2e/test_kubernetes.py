@@ -76,9 +76,9 @@ def test_a_fresh_up_with_the_pack_runs_every_part_on_both_nodes(site):
     assert len(pods(NS, "pacs")) == 2 and _nodes("pacs") == {"node1", "node2"}, _nodes("pacs")
     assert len(pods(NS, "view")) == 2 and _nodes("view") == {"node1", "node2"}
     assert len(pods(NS, "pacs-singleton")) == 1 and len(pods(NS, "db")) == 1
-    singleton = kube_json("get", "deployment", "-n", NS, "pacs-singleton")
+    singleton = kube_json("get", "statefulset", "-n", NS, "pacs-singleton")
     env = {e["name"]: e for e in singleton["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["START_PERIODIC_SERVICES"]["value"] == "true" and singleton["spec"]["strategy"]["type"] == "Recreate"
+    assert env["START_PERIODIC_SERVICES"]["value"] == "true" and singleton["spec"]["replicas"] == 1
     # the guide's names through the Services: pacs answers on 8080 and 4568, view on 8181
     pacs = wait_answer(f"http://{service_ip(NS, 'pacs')}:8080/")
     view = wait_answer(f"http://{service_ip(NS, 'view')}:8181/")
@@ -186,7 +186,7 @@ def test_a_pacs_pod_deleted_by_hand_leaves_the_service_answering_and_no_drift(si
     assert probe.ok > 0 and not probe.failed, probe.failed[:5]
     assert len(pods(NS, "pacs")) == 2
     site.preview("--refresh", "--expect-no-changes")
-    kubectl("scale", "-n", NS, "deployment/pacs-singleton", "--replicas=0")
+    kubectl("scale", "-n", NS, "statefulset/pacs-singleton", "--replicas=0")
     kubectl("wait", "-n", NS, "--for=delete", "pod", "-l", "app.kubernetes.io/name=pacs-singleton", "--timeout=60s",
             timeout=90)
     code, checks = verify(site)
