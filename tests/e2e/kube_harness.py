@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -190,3 +191,77 @@ def new_workdir(prefix: str) -> Path:
 
 def env_without_kube() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+
+
+def ops_command(command: str, stack: str, folder: Path, *args: str) -> tuple[int, dict[str, dict]]:
+    """An ops command (verify, preflight) on a stack, with --json: (exit code, checks by name)."""
+    out = subprocess.run([sys.executable, "-m", f"ops.{command}", *args, "--stack", stack, "--dir", str(folder), "--json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in out.stderr, out.stderr
+    return out.returncode, {c["name"]: c for c in json.loads(out.stdout)["checks"]}
+
+
+def node_socket(node: str) -> str:
+    """A node's containerd socket (tests/kube/cluster.sh `sock`)."""
+    return f"{os.environ.get('O3_KUBE_STATE', '/var/lib/o3-kube')}/{node}/containerd.sock"
+
+
+def running_containers(node: str, namespace: str, name: str) -> list[str]:
+    """The ground truth: the ids of the containers called `name` (of pods in `namespace`) whose task
+    the node's containerd runs now; none when the node is off (its containerd is gone)."""
+    sock = node_socket(node)
+    ctr = ["ctr", "-a", sock, "-n", "k8s.io"]
+    try:
+        ids = subprocess.run([*ctr, "containers", "ls", "-q", f'labels."io.kubernetes.container.name"=={name}',
+                              f'labels."io.kubernetes.pod.namespace"=={namespace}'],
+                             capture_output=True, text=True, timeout=10)
+        tasks = subprocess.run([*ctr, "tasks", "ls"], capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        return []
+    if ids.returncode or tasks.returncode:
+        if not os.path.exists(sock) or "connection refused" in ids.stderr + tasks.stderr or "no such file" in ids.stderr:
+            return []
+        raise RuntimeError(f"ctr on {node}: {ids.stderr or tasks.stderr}")
+    wanted = set(ids.stdout.split())
+    return [line.split()[0] for line in tasks.stdout.splitlines()[1:]
+            if line.split() and line.split()[0] in wanted and line.split()[-1] == "RUNNING"]
+
+
+@dataclass
+class ContainerCensus:
+    """Counts, in a thread, the running containers called `name` on every node's containerd: the
+    most seen at once, and each sample (time, per node)."""
+
+    namespace: str
+    name: str
+    nodes: tuple[str, ...] = ("node1", "node2")
+    interval: float = 0.3
+    most: int = 0
+    samples: list[tuple[float, dict[str, int]]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def now(self) -> dict[str, int]:
+        return {n: len(running_containers(n, self.namespace, self.name)) for n in self.nodes}
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                seen = self.now()
+            except Exception as e:  # noqa: BLE001 - reported by the test
+                self.errors.append(str(e))
+                seen = {}
+            self.samples.append((time.monotonic(), seen))
+            self.most = max(self.most, sum(seen.values()))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "ContainerCensus":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(30)

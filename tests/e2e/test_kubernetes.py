@@ -29,6 +29,7 @@ from kube_harness import (
     kubectl,
     mysql,
     new_workdir,
+    ops_command as kube_ops_command,
     pods,
     service_ip,
     wait_answer,
@@ -165,10 +166,7 @@ def test_the_policy_tests_recorded_shapes_are_what_this_up_made(site):
 
 def ops_command(command: str, site) -> tuple[int, dict[str, dict]]:
     """An ops command (verify, preflight) on the site's stack: (exit code, checks by name)."""
-    out = subprocess.run([sys.executable, "-m", f"ops.{command}", "--stack", SITE, "--dir", str(site.dir), "--json"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert "Traceback" not in out.stderr, out.stderr
-    return out.returncode, {c["name"]: c for c in json.loads(out.stdout)["checks"]}
+    return kube_ops_command(command, SITE, site.dir)
 
 
 def verify(site) -> tuple[int, dict[str, dict]]:
