@@ -125,8 +125,9 @@ class KubeApplications(pulumi.ComponentResource):
                         "annotations": {"o3.image": image}}
             if singleton:
                 # Until this release a Deployment (strategy Recreate) of the same name: the alias makes
-                # it one resource whose kind changes, replaced by deleting the Deployment (and its pod)
-                # first, so even the takeover never runs two. The singleton holds no data.
+                # it one resource whose kind changes, replaced (serviceName and podManagementPolicy
+                # force it) by deleting the Deployment first, in the foreground (its pod gone too), so
+                # even the takeover never runs two. The singleton holds no data.
                 self.deployments[role] = k8s.apps.v1.StatefulSet(
                     f"{name}-{role}", metadata=metadata,
                     spec={"replicas": 1, "serviceName": role,  # no Service: nothing connects to it

@@ -10,8 +10,10 @@ reservations; the stand-in apps use little of them.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import shutil
 import os
 import socket
 import subprocess
@@ -22,9 +24,9 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
-from e2e_harness import REPOS, ROOT, release_context
+from e2e_harness import REPOS, ROOT, Project, release_context
 
 KUBE = ROOT / "tests" / "kube"
 REGISTRY = "registry.o3.test"  # the stand-ins' references: loaded onto the nodes, never pulled
@@ -265,3 +267,24 @@ class ContainerCensus:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join(30)
+
+
+@contextlib.contextmanager
+def kube_site(name: str, pulumi_env: dict[str, str], kubeconfig: str, refs: dict[tuple[str, str], str], password: str,
+              **kubernetes: Any) -> Iterator[Project]:
+    """A site's project (kube_stack_config, o3:kubernetes keys updated by `kubernetes`) in a fresh
+    namespace named after it; destroyed, with its namespace, afterwards."""
+    kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=true", timeout=600)
+    work = new_workdir(f"o3-e2e-{name}-")
+    project = Project(work, name, pulumi_env, secrets=[password])
+    project.refs = refs
+    config = kube_stack_config(name, kubeconfig, refs)
+    config["o3:kubernetes"].update(kubernetes)
+    project.init(config, {"o3:dbPassword": password})
+    try:
+        yield project
+    finally:
+        project.destroy(check=False)
+        project.remove()
+        kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=true", check=False, timeout=600)
+        shutil.rmtree(work, ignore_errors=True)

@@ -25,6 +25,7 @@ from kube_harness import (
     cluster,
     https_get,
     kube_json,
+    kube_site,
     kube_stack_config,
     kubectl,
     mysql,
@@ -43,18 +44,8 @@ NS = SITE
 
 @pytest.fixture(scope="module")
 def site(pulumi_env, kube_cluster, kube_refs):
-    kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", timeout=600)
-    work = new_workdir("o3-e2e-kube-")
-    project = Project(work, SITE, pulumi_env, secrets=[PASSWORD])
-    project.refs = kube_refs
-    project.init(kube_stack_config(SITE, kube_cluster, kube_refs), {"o3:dbPassword": PASSWORD})
-    try:
+    with kube_site(SITE, pulumi_env, kube_cluster, kube_refs, PASSWORD) as project:
         yield project
-    finally:
-        project.destroy(check=False)
-        project.remove()
-        kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", check=False, timeout=600)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _nodes(role: str) -> set[str]:

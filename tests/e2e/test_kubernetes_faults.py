@@ -10,24 +10,22 @@ delete, deterministically). Every test breaks nodes, so each takes the whole clu
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
 
 import pytest
 
-from e2e_harness import ROOT, Project
+from e2e_harness import ROOT
 from kube_harness import (
     KUBE_VERSIONS,
     ContainerCensus,
     ServiceProbe,
     cluster,
     kube_json,
-    kube_stack_config,
+    kube_site,
     kubectl,
     mysql,
-    new_workdir,
     ops_command,
     pods,
     service_ip,
@@ -43,26 +41,16 @@ SINGLETON = "pacs-singleton"
 
 @pytest.fixture(scope="module")
 def site(pulumi_env, kube_cluster, kube_refs):
-    kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", timeout=600)
-    work = new_workdir("o3-e2e-kube-faults-")
-    project = Project(work, SITE, pulumi_env, secrets=[PASSWORD])
-    project.refs = kube_refs
-    config = kube_stack_config(SITE, kube_cluster, kube_refs)
-    config["o3:kubernetes"]["nodeLossSeconds"] = NODE_LOSS
-    project.init(config, {"o3:dbPassword": PASSWORD})
-    try:
+    with kube_site(SITE, pulumi_env, kube_cluster, kube_refs, PASSWORD, nodeLossSeconds=NODE_LOSS) as project:
         project.up()
-        yield project
-    finally:
-        for fix in (("restore-network", "node2"), ("resume-kubelet", "node1"), ("resume-kubelet", "node2"),
-                    ("poweron", "node2")):
-            cluster(*fix, check=False)
-        kubectl("taint", "nodes", "node2", "node.kubernetes.io/out-of-service-", check=False)
-        kubectl("uncordon", "node1", "node2", check=False)
-        project.destroy(check=False)
-        project.remove()
-        kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", check=False, timeout=600)
-        shutil.rmtree(work, ignore_errors=True)
+        try:
+            yield project
+        finally:  # whatever a failed scenario left broken
+            for fix in (("restore-network", "node2"), ("resume-kubelet", "node1"), ("resume-kubelet", "node2"),
+                        ("poweron", "node2")):
+                cluster(*fix, check=False)
+            kubectl("taint", "nodes", "node2", "node.kubernetes.io/out-of-service-", check=False)
+            kubectl("uncordon", "node1", "node2", check=False)
 
 
 def probes() -> tuple[ServiceProbe, ServiceProbe]:
