@@ -118,7 +118,7 @@ def report(what: str, census: ContainerCensus, *probed: ServiceProbe) -> None:
     assert census.samples, "the census took no sample"
 
 
-def test_a_deleted_singleton_pod_and_a_restart_never_run_two(site):
+def test_a_deleted_singleton_pod_and_a_restart_never_run_two(site, kube_whole_cluster):
     assert ContainerCensus(NS, SINGLETON).now() in ({"node1": 1, "node2": 0}, {"node1": 0, "node2": 1})
     with ContainerCensus(NS, SINGLETON) as census:
         old = pods(NS, SINGLETON)[0]["metadata"]["uid"]
@@ -138,7 +138,7 @@ def test_a_deleted_singleton_pod_and_a_restart_never_run_two(site):
     assert sum(census.now().values()) == 1
 
 
-def test_a_drain_fails_no_request_and_never_runs_two_singletons(site):
+def test_a_drain_fails_no_request_and_never_runs_two_singletons(site, kube_whole_cluster):
     victim = nodes_of(SINGLETON)[0]
     pacs, view = probes()
     with ContainerCensus(NS, SINGLETON) as census, pacs, view:
@@ -157,7 +157,7 @@ def test_a_drain_fails_no_request_and_never_runs_two_singletons(site):
     respread()  # everything is on one node now: a rollout spreads them again
 
 
-def test_a_hung_kubelet_never_runs_two_singletons(site):
+def test_a_hung_kubelet_never_runs_two_singletons(site, kube_whole_cluster):
     move_to("node2", SINGLETON)
     with ContainerCensus(NS, SINGLETON) as census:
         start = time.monotonic()
@@ -189,7 +189,7 @@ def test_a_hung_kubelet_never_runs_two_singletons(site):
     respread()
 
 
-def test_after_a_bump_a_node_without_db_powered_off_leaves_pacs_and_view_answering(site):
+def test_after_a_bump_a_node_without_db_powered_off_leaves_pacs_and_view_answering(site, kube_whole_cluster):
     new = site.refs[("pacs", KUBE_VERSIONS["pacs"][1])]
     site.edit(lambda c: c["o3:images"].update(pacs=new))
     site.up()
@@ -221,7 +221,7 @@ def test_after_a_bump_a_node_without_db_powered_off_leaves_pacs_and_view_answeri
     respread()
 
 
-def test_dbs_node_powered_off_is_fenced_and_nothing_is_lost(site):
+def test_dbs_node_powered_off_is_fenced_and_nothing_is_lost(site, kube_whole_cluster):
     move_to("node2", "db")
     move_to("node2", SINGLETON)
     mysql(NS, "CREATE TABLE IF NOT EXISTS public_pacs.fence_probe (v INT); INSERT INTO public_pacs.fence_probe VALUES (7)",
