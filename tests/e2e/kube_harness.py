@@ -134,6 +134,7 @@ class ServiceProbe:
 
     def __post_init__(self):
         self.recent: list[str] = []
+        self.run = self.longest_run = 0  # failed requests in a row: now, and the most
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -145,8 +146,11 @@ class ServiceProbe:
                 self.ok += 1
                 self.versions[v] = self.versions.get(v, 0) + 1
                 self.recent.append(v)
+                self.run = 0
             except Exception as e:  # noqa: BLE001 - every failure counts, whatever it is
                 self.failed.append(f"{time.strftime('%H:%M:%S')} {type(e).__name__}: {e}")
+                self.run += 1
+                self.longest_run = max(self.longest_run, self.run)
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - t)))
 
     def until(self, version: str, timeout: float = 60) -> None:
@@ -214,7 +218,8 @@ def running_containers(node: str, namespace: str, name: str) -> list[str]:
     sock = node_socket(node)
     ctr = ["ctr", "-a", sock, "-n", "k8s.io"]
     try:
-        ids = subprocess.run([*ctr, "containers", "ls", "-q", f'labels."io.kubernetes.container.name"=={name}',
+        # one filter, its conditions joined by commas (AND); separate filters would be ORed
+        ids = subprocess.run([*ctr, "containers", "ls", "-q", f'labels."io.kubernetes.container.name"=={name},'
                               f'labels."io.kubernetes.pod.namespace"=={namespace}'],
                              capture_output=True, text=True, timeout=10)
         tasks = subprocess.run([*ctr, "tasks", "ls"], capture_output=True, text=True, timeout=10)
