@@ -56,14 +56,23 @@ def lower_requests(shapes):
             _container(s)["resources"]["requests"]["cpu"] = "100m"
 
 
+def singleton_shape(shapes) -> dict[str, Any]:
+    (found,) = [s for s in shapes if s["type"] in (DEPLOYMENT, "kubernetes:apps/v1:StatefulSet")
+                and s["outputs"].get("metadata", {}).get("name") == "pacs-singleton"]
+    return found
+
+
 def second_singleton(shapes):
-    twin = copy.deepcopy(named(shapes, DEPLOYMENT, "pacs-singleton"))
+    twin = copy.deepcopy(singleton_shape(shapes))
     twin["name"] += "-2"
     shapes.append(twin)
 
 
 def rolling_singleton(shapes):
-    named(shapes, DEPLOYMENT, "pacs-singleton")["outputs"]["spec"]["strategy"] = {"type": "RollingUpdate"}
+    # the singleton as a Deployment that rolls with a surge (the program's is a StatefulSet of one)
+    single = singleton_shape(shapes)
+    single["type"] = DEPLOYMENT
+    single["outputs"]["spec"]["strategy"] = {"type": "RollingUpdate"}
 
 
 def literal_connection_string(shapes):
