@@ -207,3 +207,17 @@ def test_the_adapter_reads_the_size_the_program_planned():
     assert singleton.containers[0].env["START_PERIODIC_SERVICES"] == "true"
     assert facts.db_image is not None and "/mysql:8.0" in facts.db_image.ref
     assert facts.published and all(p.scope == "everywhere" for p in facts.published)  # the NodePorts only
+
+
+def test_the_takeover_of_a_deployment_singleton_is_one_singleton():
+    # A site of an earlier release: the engine shows its Deployment pacs-singleton (deleted first)
+    # beside the StatefulSet that replaces it under the same name (an alias): one singleton.
+    shapes = recorded()
+    old = copy.deepcopy(singleton_shape(shapes))
+    old["type"] = DEPLOYMENT
+    old["outputs"]["spec"]["strategy"] = {"type": "Recreate"}
+    assert singleton_shape(shapes)["type"] == "kubernetes:apps/v1:StatefulSet"
+    assert run(shapes + [old]) == {}
+    other = copy.deepcopy(old)
+    other["name"] += "-2"  # a Deployment of another name is a second singleton
+    assert "o3-periodic-singleton" in run(shapes + [other])
