@@ -16,7 +16,7 @@ from typing import Any, Optional
 import yaml
 
 from sitespec.config import SiteConfig
-from sitespec.guide import MAINTENANCE_CONTAINER, MAINTENANCE_SCRIPT
+from sitespec.guide import DB_CONTAINER, MAINTENANCE_CONTAINER, MAINTENANCE_SCRIPT, SINGLETON_CONTAINER
 from sitespec.stackfile import read_raw
 
 from ._cli import OpsError
@@ -87,9 +87,19 @@ class DeployedKubeSite:
                 return None
             raise
 
-    def pods(self, role: str) -> list[Any]:
+    def pods(self, role: str, terminating: bool = False) -> list[Any]:
+        """The role's pods; with `terminating`, also those on their way out (their containers may
+        still run: a grace period, or a node that stopped answering)."""
         items = self.core.list_namespaced_pod(self.namespace, label_selector=f"app.kubernetes.io/name={role}").items
-        return [p for p in items if p.metadata.deletion_timestamp is None]
+        return [p for p in items if terminating or p.metadata.deletion_timestamp is None]
+
+    @staticmethod
+    def kind(name: str) -> str:
+        """db and pacs-singleton are StatefulSets (at most one pod each), pacs and view Deployments."""
+        return "StatefulSet" if name in (DB_CONTAINER, SINGLETON_CONTAINER) else "Deployment"
+
+    def replicas(self, name: str) -> int:
+        return self.workload(self.kind(name), name).spec.replicas
 
     def exec(self, pod: str, command: list[str]) -> str:
         """A command in a pod (through the API server); its output."""
@@ -142,13 +152,15 @@ class DeployedKubeSite:
             self.batch.delete_namespaced_job(name, self.namespace, propagation_policy="Background")
 
     def scale(self, name: str, replicas: int, timeout: float = 300) -> None:
-        """Scale a Deployment and wait until that many pods of it run (none, or all ready)."""
-        self.apps.patch_namespaced_deployment_scale(name, self.namespace, {"spec": {"replicas": replicas}})
+        """Scale a Deployment or StatefulSet and wait until that many pods of it run (none, or all ready)."""
+        stateful = self.kind(name) == "StatefulSet"
+        patch = self.apps.patch_namespaced_stateful_set_scale if stateful else self.apps.patch_namespaced_deployment_scale
+        patch(name, self.namespace, {"spec": {"replicas": replicas}})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            d = self.apps.read_namespaced_deployment(name, self.namespace)
-            pods = self.pods(name)
+            d = self.workload(self.kind(name), name)
+            pods = self.pods(name, terminating=True)
             if (replicas == 0 and not pods) or (replicas and (d.status.ready_replicas or 0) >= replicas):
                 return
             time.sleep(1)
-        raise OpsError(f"deployment/{name} in {self.where} did not reach {replicas} replicas within {timeout:.0f} s")
+        raise OpsError(f"{self.kind(name).lower()}/{name} in {self.where} did not reach {replicas} replicas within {timeout:.0f} s")

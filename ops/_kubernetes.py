@@ -149,7 +149,7 @@ class Kubernetes(Platform):
         return out
 
     def app(self, name: str, ref: str) -> App:
-        kind = "StatefulSet" if name == DB_CONTAINER else "Deployment"
+        kind = self.site.kind(name)
         w = self.site.workload(kind, name)
         if w is None:
             raise Unavailable(f"no {kind} {name} in {self.site.where}", "run `pulumi up` for this stack")
@@ -162,7 +162,10 @@ class Kubernetes(Platform):
         return App(image=image, wanted=ref, shown=image, wanted_shown=ref, up=f"{ready}/{want} ready on {version_of(image)}")
 
     def singletons(self) -> list[str]:
-        return [p.spec.node_name for p in self.site.pods(SINGLETON_CONTAINER)]
+        # Terminating pods count: their containers may still run (a grace period, or a node that
+        # stopped answering), and two at once is what this check is for.
+        return [p.spec.node_name + (" terminating" if p.metadata.deletion_timestamp else "")
+                for p in self.site.pods(SINGLETON_CONTAINER, terminating=True)]
 
     def sql(self, query: str) -> Exec:
         if self.external_db:

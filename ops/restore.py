@@ -86,8 +86,8 @@ def restore(cfg, site, name: str, yes: bool, where: str, paused: str, apps_pause
 
 @contextmanager
 def scaled_to_zero(site) -> Iterator[None]:
-    """Kubernetes: the apps' Deployments scaled to 0, and back to their replicas whatever happens."""
-    replicas = {app: site.apps.read_namespaced_deployment(app, site.namespace).spec.replicas for app in APPS}
+    """Kubernetes: the apps' workloads scaled to 0, and back to their replicas whatever happens."""
+    replicas = {app: site.replicas(app) for app in APPS}
     try:
         for app in APPS:
             site.scale(app, 0)

@@ -125,6 +125,9 @@ SINGLETON = Container(
     SINGLETON_CONTAINER, image="pacs", extra_env_key="pacsSingleton",
     env=MappingProxyType({**_APP_ENV, PERIODIC_SERVICES_ENV: "true"}),
     secret_env=("DPACS_CONNECTION_STRING",), stop_grace_seconds=_APP_STOP_GRACE,
+    # The pacs image serves its web port in the singleton too (not published: no Service reaches
+    # it); a singleton that stops answering there is restarted (Kubernetes' liveness probe).
+    probe=ContainerProbe(PACS_HTTP_PORT, path="/"),
 )
 VIEW = Container(
     VIEW_CONTAINER, image="view", extra_env_key="view", env=_APP_ENV,

@@ -56,14 +56,23 @@ def lower_requests(shapes):
             _container(s)["resources"]["requests"]["cpu"] = "100m"
 
 
+def singleton_shape(shapes) -> dict[str, Any]:
+    (found,) = [s for s in shapes if s["type"] in (DEPLOYMENT, "kubernetes:apps/v1:StatefulSet")
+                and s["outputs"].get("metadata", {}).get("name") == "pacs-singleton"]
+    return found
+
+
 def second_singleton(shapes):
-    twin = copy.deepcopy(named(shapes, DEPLOYMENT, "pacs-singleton"))
+    twin = copy.deepcopy(singleton_shape(shapes))
     twin["name"] += "-2"
     shapes.append(twin)
 
 
 def rolling_singleton(shapes):
-    named(shapes, DEPLOYMENT, "pacs-singleton")["outputs"]["spec"]["strategy"] = {"type": "RollingUpdate"}
+    # the singleton as a Deployment that rolls with a surge (the program's is a StatefulSet of one)
+    single = singleton_shape(shapes)
+    single["type"] = DEPLOYMENT
+    single["outputs"]["spec"]["strategy"] = {"type": "RollingUpdate"}
 
 
 def literal_connection_string(shapes):
@@ -198,3 +207,17 @@ def test_the_adapter_reads_the_size_the_program_planned():
     assert singleton.containers[0].env["START_PERIODIC_SERVICES"] == "true"
     assert facts.db_image is not None and "/mysql:8.0" in facts.db_image.ref
     assert facts.published and all(p.scope == "everywhere" for p in facts.published)  # the NodePorts only
+
+
+def test_the_takeover_of_a_deployment_singleton_is_one_singleton():
+    # A site of an earlier release: the engine shows its Deployment pacs-singleton (deleted first)
+    # beside the StatefulSet that replaces it under the same name (an alias): one singleton.
+    shapes = recorded()
+    old = copy.deepcopy(singleton_shape(shapes))
+    old["type"] = DEPLOYMENT
+    old["outputs"]["spec"]["strategy"] = {"type": "Recreate"}
+    assert singleton_shape(shapes)["type"] == "kubernetes:apps/v1:StatefulSet"
+    assert run(shapes + [old]) == {}
+    other = copy.deepcopy(old)
+    other["name"] += "-2"  # a Deployment of another name is a second singleton
+    assert "o3-periodic-singleton" in run(shapes + [other])

@@ -154,7 +154,7 @@ def site_with_extra_env():
 
 
 def _guide_workload(ev, name: str):
-    return _workload(ev, STATEFULSET if name == "db" else DEPLOYMENT, name)
+    return _workload(ev, STATEFULSET if name in ("db", "pacs-singleton") else DEPLOYMENT, name)
 
 
 @pytest.mark.parametrize("extra", [False, True], ids=["guide", "extraEnv"])
@@ -176,7 +176,7 @@ def test_each_container_gets_exactly_the_described_variables(site, site_with_ext
 @pytest.mark.parametrize("name", ["pacs", "pacs-singleton", "view"])
 def test_apps_mounts_ports_probe_and_stop_are_the_described(site, name):
     c = CONTAINERS[name]
-    pod = _workload(site, DEPLOYMENT, name).plain("spec")["template"]["spec"]
+    pod = _guide_workload(site, name).plain("spec")["template"]["spec"]
     assert pod["terminationGracePeriodSeconds"] == c.stop_grace_seconds == 30
     ctr = pod["containers"][0]
     assert [p["containerPort"] for p in ctr.get("ports") or []] == [p.number for p in c.ports]
@@ -185,15 +185,27 @@ def test_apps_mounts_ports_probe_and_stop_are_the_described(site, name):
         assert "readinessProbe" not in ctr and "lifecycle" not in ctr
     else:
         assert ctr["readinessProbe"]["httpGet"] == {"path": c.probe.path, "port": c.probe.port}
-        assert ctr["lifecycle"]["preStop"]["sleep"]["seconds"] == c.drain_seconds == 5
+        assert ctr["livenessProbe"]["tcpSocket"] == {"port": c.probe.port}
+        if name == "pacs-singleton":  # nothing to drain: no Service sends it requests
+            assert "lifecycle" not in ctr and c.drain_seconds == 0
+        else:
+            assert ctr["lifecycle"]["preStop"]["sleep"]["seconds"] == c.drain_seconds == 5
 
 
 def test_exactly_one_singleton_never_two_at_once(site):
-    singleton = _workload(site, DEPLOYMENT, "pacs-singleton")
+    # A StatefulSet of one: its controller never starts pacs-singleton-0 while a pod of that name
+    # exists (terminating, or on a node that stopped answering), where a Deployment's ReplicaSet does.
+    assert "pacs-singleton" not in {_name(r) for r in site.of_type(DEPLOYMENT)}
+    singleton = _workload(site, STATEFULSET, "pacs-singleton")
     spec = singleton.plain("spec")
-    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    assert spec["replicas"] == 1 and spec["podManagementPolicy"] == "OrderedReady"
+    # The Deployment of earlier releases is this resource (an alias of the old type): the engine
+    # replaces it, deleting the Deployment and its pod before the StatefulSet starts its own.
+    assert singleton.delete_before_replace
+    assert singleton.urn.replace("kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:Deployment") in singleton.aliases
     env = {e["name"]: e.get("value") for e in _container(singleton)["env"]}
     assert env["START_PERIODIC_SERVICES"] == "true"
+    assert "topologySpreadConstraints" not in spec["template"]["spec"]  # one pod: nothing to spread
     for name in ("pacs", "view"):
         assert "START_PERIODIC_SERVICES" not in {e["name"] for e in _container(_workload(site, DEPLOYMENT, name))["env"]}
 
@@ -323,7 +335,8 @@ def test_an_external_mysql_is_still_db_3306_to_the_apps(host, port, kind):
     cfg = kube()
     cfg["o3:kubernetes"]["database"] = {"externalHost": host, "externalPort": port, "user": "o3app"}
     ev = evaluate(cfg, {"o3:dbPassword"})
-    assert not ev.of_type(STATEFULSET) and not [r for r in ev.of_type(PVC) if _name(r) == "db-data"]
+    assert [_name(r) for r in ev.of_type(STATEFULSET)] == ["pacs-singleton"]  # no db
+    assert not [r for r in ev.of_type(PVC) if _name(r) == "db-data"]
     (db,) = [r for r in ev.of_type(SERVICE) if _name(r) == "db"]
     spec = db.plain("spec")
     assert spec["type"] == kind and spec["ports"][0]["port"] == 3306

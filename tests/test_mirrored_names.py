@@ -91,6 +91,10 @@ def release() -> dict:
     return json.loads(FIXTURE.read_text())
 
 
+# Custom resources added on purpose since the recorded release (tests/e2e/takeover_harness.py too):
+NEW_RESOURCES = {"kubernetes:policy/v1:PodDisruptionBudget"}  # issue 27: a drain keeps every Service answering
+
+
 @pytest.mark.parametrize("key", list(sites()))
 def test_every_urn_of_the_previous_release_is_still_claimed_once(release, key):
     cfg, secrets = sites()[key]
@@ -106,7 +110,7 @@ def test_every_urn_of_the_previous_release_is_still_claimed_once(release, key):
     twice = {u: c for u, c in claims.items() if u in old and len(c) > 1}
     assert not twice, f"{key}: claimed by more than one resource: {twice}"
     # Anything new is a component of its own (no effect on the site); a new custom resource would be created.
-    new = [r for r in now if r.urn not in old and not set(r.aliases) & set(old)]
+    new = [r for r in now if r.urn not in old and not set(r.aliases) & set(old) and r.type not in NEW_RESOURCES]
     assert all(not r.custom or r.urn.split("::")[2].split("$")[-1] in NEW_KINDS for r in new), \
         [r.urn for r in new if r.custom]
 

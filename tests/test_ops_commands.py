@@ -28,6 +28,7 @@ MINIMAL_ARGS = {
     "offsite": ["check", "--stack", "st-marys"],
     "drill": ["--stack", "st-marys"],
     "recover": ["--stack", "st-marys", "--yes"],
+    "fence": ["node2", "--stack", "st-marys", "--yes"],
 }
 
 

@@ -15,7 +15,7 @@ import pytest
 from ops import verify
 from ops._checks import FAIL, PASS, WARN, Check
 from ops._cli import OpsError
-from ops._cluster import ClusterAccess
+from ops._cluster import ClusterAccess, DeployedKubeSite
 from ops._docker import Docker
 from ops._kubernetes import Kubernetes, check_capacity, free_on_nodes
 from ops._platform import Answer, App, Nightly, Platform, Reply, Unavailable
@@ -205,8 +205,9 @@ def workload(image, replicas=2, ready=2, updated=2, generation=3, observed=3):
               metadata=NS(generation=generation))
 
 
-def pod(name, node="node1", phase="Running"):
-    return NS(metadata=NS(name=name), spec=NS(node_name=node), status=NS(phase=phase))
+def pod(name, node="node1", phase="Running", terminating=False):
+    return NS(metadata=NS(name=name, deletion_timestamp="2026-12-06T21:00:00Z" if terminating else None),
+              spec=NS(node_name=node), status=NS(phase=phase))
 
 
 class Cluster:
@@ -229,8 +230,10 @@ class Cluster:
     def workload(self, kind, name):
         return self.workloads.get(name)
 
-    def pods(self, role):
-        return self.running.get(role, [])
+    def pods(self, role, terminating=False):
+        return [p for p in self.running.get(role, []) if terminating or not p.metadata.deletion_timestamp]
+
+    kind = staticmethod(DeployedKubeSite.kind)
 
     def exec(self, pod_name, command):
         assert pod_name == "db-0" and command[:2] == ["sh", "-c"]
@@ -274,6 +277,18 @@ def test_no_singleton_pod_fails_on_kubernetes():
     cluster.running["pacs-singleton"] = []
     c = verify.check_singleton(on_cluster(cluster))
     assert c.status == FAIL and c.measured.startswith("0 pacs-singleton pods run")
+
+
+def test_a_terminating_singleton_beside_a_new_one_is_two_on_kubernetes():
+    # Its containers may still run (a grace period, a node that stopped answering): two at once.
+    cluster = Cluster()
+    cluster.running["pacs-singleton"] = [pod("pacs-singleton-0", "node1", terminating=True),
+                                         pod("pacs-singleton-0", "node2")]
+    c = verify.check_singleton(on_cluster(cluster))
+    assert c.status == FAIL and c.measured.startswith("2 pacs-singleton pods run"), c
+    cluster.running["pacs-singleton"] = [pod("pacs-singleton-0", "node1", terminating=True)]
+    c = verify.check_singleton(on_cluster(cluster))
+    assert c.status == PASS and c.measured == "one pacs-singleton pod (node1 terminating)", c
 
 
 def test_an_external_mysql_is_neither_an_app_nor_read():

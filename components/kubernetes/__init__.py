@@ -82,3 +82,32 @@ class KubePartArgs:
     """o3:site.name, in the objects' labels (and the dumps' first line)."""
     namespace: pulumi.Input[str]
     """The site's namespace."""
+
+
+# --- losing a node, draining a node (README: a hospital's bad day) ----------------------------------
+
+def node_loss_tolerations(seconds: int) -> list[dict[str, Any]]:
+    """o3:kubernetes.nodeLossSeconds: how long a pod stays bound to a node that is not ready or
+    unreachable before it is evicted and replaced elsewhere (Kubernetes' default is 300 s)."""
+    return [{"key": f"node.kubernetes.io/{taint}", "operator": "Exists", "effect": "NoExecute",
+             "tolerationSeconds": seconds} for taint in ("not-ready", "unreachable")]
+
+
+def spread(site: str, role: str) -> list[dict[str, Any]]:
+    """A role's replicas one per node as far as they go. `matchLabelKeys: [pod-template-hash]`
+    counts only the pods of the same ReplicaSet: without it the old ReplicaSet's pods count while
+    a rollout runs, and a rollout may leave every new replica on one node."""
+    return [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+             "nodeTaintsPolicy": "Honor", "labelSelector": {"matchLabels": selector(site, role)},
+             "matchLabelKeys": ["pod-template-hash"]}]
+
+
+def disruption_budget(name: str, site: str, role: str, namespace: pulumi.Input[str],
+                      opts: pulumi.ResourceOptions) -> pulumi.Resource:
+    """A drain evicts at most one of the role's pods at a time, and only while all of them are
+    ready: the Service always keeps a ready replica."""
+    import pulumi_kubernetes as k8s
+
+    return k8s.policy.v1.PodDisruptionBudget(
+        name, metadata={"name": role, "namespace": namespace, "labels": labels(site, role)},
+        spec={"maxUnavailable": 1, "selector": {"matchLabels": selector(site, role)}}, opts=opts)

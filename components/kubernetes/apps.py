@@ -1,9 +1,10 @@
 """The guide's `pacs`, `pacs-singleton` and `view` on Kubernetes.
 
 - `pacs`: a Deployment of N replicas behind the Service `pacs` (8080 and 4568);
-- `pacs-singleton`: a Deployment of exactly one replica with START_PERIODIC_SERVICES=true,
-  strategy Recreate: the old pod is gone before the new one starts, so a rollout never runs
-  two (docs/kubernetes.md: which failures this covers);
+- `pacs-singleton`: a StatefulSet of exactly one replica with START_PERIODIC_SERVICES=true: its
+  controller never starts `pacs-singleton-0` while a pod of that name exists, terminating or on a
+  node that stopped answering, so a rollout, a drain, a deleted pod or a lost node never runs two
+  (docs/kubernetes.md: the singleton's promise);
 - `view`: a Deployment of N replicas behind the Service `view` (8181), a client kept on one
   replica (sessionAffinity: VIEW keeps WebSockets open).
 
@@ -26,7 +27,20 @@ from sitespec.containers import APPS, PACS, SINGLETON, VIEW, Container
 from sitespec.sizing import PodRequest
 
 from .. import TYPE_PREFIX
-from . import KubePartArgs, container_env, data_mounts, data_volume, labels, pull_secrets, resources, selector, service_ports
+from . import (
+    KubePartArgs,
+    container_env,
+    data_mounts,
+    data_volume,
+    disruption_budget,
+    labels,
+    node_loss_tolerations,
+    pull_secrets,
+    resources,
+    selector,
+    service_ports,
+    spread,
+)
 from .hardening import container_security, db_client, pod_security_spec
 
 
@@ -52,6 +66,8 @@ class KubeApplicationsArgs(KubePartArgs):
     """Whether the pods pull with the site's pull Secret."""
     depends_on: Sequence[pulumi.Resource]
     """What the Deployments wait for: the schema Job and the pre-upgrade dump."""
+    node_loss_seconds: int = 60
+    """o3:kubernetes.nodeLossSeconds: how long pods wait for a node that stopped answering."""
 
 
 def _probes(c: Container) -> dict[str, Any]:
@@ -66,62 +82,71 @@ def _probes(c: Container) -> dict[str, Any]:
         # and liveness only counts once they are up.
         "startupProbe": {"tcpSocket": {"port": port}, "periodSeconds": 5, "failureThreshold": 120},
         "livenessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 6},
-        "lifecycle": {"preStop": {"sleep": {"seconds": c.drain_seconds}}},
+        **({"lifecycle": {"preStop": {"sleep": {"seconds": c.drain_seconds}}}} if c.drain_seconds else {}),
     }
 
 
 class KubeApplications(pulumi.ComponentResource):
-    """The three Deployments, their in-cluster Services (named as the guide's containers) and the
+    """The two Deployments and the singleton's StatefulSet, their in-cluster Services (named as the guide's containers) and the
     public Services."""
 
-    deployments: dict[str, k8s.apps.v1.Deployment]
+    deployments: dict[str, pulumi.CustomResource]
+    """pacs and view (Deployments) and pacs-singleton (a StatefulSet of one), by name."""
     public: dict[str, k8s.core.v1.Service]
 
     def __init__(self, name: str, args: KubeApplicationsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{TYPE_PREFIX}KubeApplications", name, {}, opts)
         rolling = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
-        # pacs-singleton: exactly one, the old pod gone before the new one starts.
-        shape = {PACS.name: (args.replicas["pacs"], rolling), SINGLETON.name: (1, {"type": "Recreate"}),
-                 VIEW.name: (args.replicas["view"], rolling)}
         child = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         self.deployments = {}
         for c in APPS:
             role = c.name
-            replicas, strategy = shape[role]
             image = args.images[c.image]
-            spread = [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
-                       "nodeTaintsPolicy": "Honor", "labelSelector": {"matchLabels": selector(args.site, role)}}]
-            self.deployments[role] = k8s.apps.v1.Deployment(
-                f"{name}-{role}",
-                metadata={"name": role, "namespace": args.namespace, "labels": labels(args.site, role),
-                          "annotations": {"o3.image": image}},
-                spec={
-                    "replicas": replicas,
-                    "strategy": strategy,
-                    "selector": {"matchLabels": selector(args.site, role)},
-                    "template": {
-                        "metadata": {"labels": db_client(labels(args.site, role))},
-                        "spec": {
-                            **pod_security_spec(),
-                            "terminationGracePeriodSeconds": c.stop_grace_seconds,
-                            "imagePullSecrets": pull_secrets(args.with_pull_secret),
-                            "topologySpreadConstraints": spread,
-                            "containers": [{
-                                "name": role,
-                                "image": image,
-                                "env": container_env(c, args.timezone, args.extra_env[c.extra_env_key]),
-                                "ports": [{"containerPort": p.number} for p in c.ports] or None,
-                                "volumeMounts": data_mounts(role),
-                                "resources": resources(args.requests[role].cpu, args.requests[role].memory),
-                                "securityContext": container_security(role),
-                                **_probes(c),
-                            }],
-                            "volumes": [data_volume()],
-                        },
-                    },
+            singleton = c is SINGLETON
+            pod = {
+                "metadata": {"labels": db_client(labels(args.site, role))},
+                "spec": {
+                    **pod_security_spec(),
+                    "terminationGracePeriodSeconds": c.stop_grace_seconds,
+                    "imagePullSecrets": pull_secrets(args.with_pull_secret),
+                    "tolerations": node_loss_tolerations(args.node_loss_seconds),
+                    **({} if singleton else {"topologySpreadConstraints": spread(args.site, role)}),
+                    "containers": [{
+                        "name": role,
+                        "image": image,
+                        "env": container_env(c, args.timezone, args.extra_env[c.extra_env_key]),
+                        "ports": [{"containerPort": p.number} for p in c.ports] or None,
+                        "volumeMounts": data_mounts(role),
+                        "resources": resources(args.requests[role].cpu, args.requests[role].memory),
+                        "securityContext": container_security(role),
+                        **_probes(c),
+                    }],
+                    "volumes": [data_volume()],
                 },
+            }
+            metadata = {"name": role, "namespace": args.namespace, "labels": labels(args.site, role),
+                        "annotations": {"o3.image": image}}
+            if singleton:
+                # Until this release a Deployment (strategy Recreate) of the same name: the alias makes
+                # it one resource whose kind changes, replaced (serviceName and podManagementPolicy
+                # force it) by deleting the Deployment first, in the foreground (its pod gone too), so
+                # even the takeover never runs two. The singleton holds no data.
+                self.deployments[role] = k8s.apps.v1.StatefulSet(
+                    f"{name}-{role}", metadata=metadata,
+                    spec={"replicas": 1, "serviceName": role,  # no Service: nothing connects to it
+                          "podManagementPolicy": "OrderedReady", "updateStrategy": {"type": "RollingUpdate"},
+                          "selector": {"matchLabels": selector(args.site, role)}, "template": pod},
+                    opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                        aliases=[pulumi.Alias(type_="kubernetes:apps/v1:Deployment")], delete_before_replace=True)))
+                continue
+            self.deployments[role] = k8s.apps.v1.Deployment(
+                f"{name}-{role}", metadata=metadata,
+                spec={"replicas": args.replicas[role], "strategy": rolling,
+                      "selector": {"matchLabels": selector(args.site, role)}, "template": pod},
                 opts=child,
             )
+            disruption_budget(f"{name}-{role}-budget", args.site, role, args.namespace,
+                              pulumi.ResourceOptions(parent=self))
         meta = {"namespace": args.namespace}
         service_opts = pulumi.ResourceOptions(parent=self)
         k8s.core.v1.Service(

@@ -20,7 +20,7 @@ from sitespec.config import TlsSettings
 from sitespec.guide import PROXY_CONTAINER, PROXY_PACS_PORT, PROXY_VIEW_PORT
 
 from .. import CERT_PATH, CONF_PATH, KEY_PATH, TYPE_PREFIX, nginx_conf
-from . import KubePartArgs, labels, pull_secrets, resources, selector
+from . import KubePartArgs, disruption_budget, labels, node_loss_tolerations, pull_secrets, resources, selector, spread
 from .hardening import container_security, pod_security_spec
 
 TLS_SECRET = "o3-tls"
@@ -42,6 +42,8 @@ class KubeTlsProxyArgs(KubePartArgs):
     """Whether the pods pull with the site's pull Secret."""
     depends_on: Sequence[pulumi.Resource]
     """What the proxy waits for: the apps."""
+    node_loss_seconds: int = 60
+    """o3:kubernetes.nodeLossSeconds: how long its pods wait for a node that stopped answering."""
 
 
 class KubeTlsProxy(pulumi.ComponentResource):
@@ -82,6 +84,9 @@ class KubeTlsProxy(pulumi.ComponentResource):
                     "spec": {
                         **pod_security_spec(),
                         "imagePullSecrets": pull_secrets(args.with_pull_secret),
+                        # one per node, as the apps: losing a node never takes the front door
+                        "topologySpreadConstraints": spread(args.site, PROXY_CONTAINER),
+                        "tolerations": node_loss_tolerations(args.node_loss_seconds),
                         "containers": [{
                             "name": PROXY_CONTAINER,
                             "image": args.image,
@@ -107,6 +112,7 @@ class KubeTlsProxy(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[conf, secret, *args.depends_on]),
         )
+        disruption_budget(f"{name}-budget", args.site, PROXY_CONTAINER, args.namespace, child)
         self.service = k8s.core.v1.Service(
             f"{name}-service",
             metadata={**meta, "name": PROXY_CONTAINER},

@@ -96,13 +96,15 @@ class KubeSite(pulumi.ComponentResource):
             timezone=site.timezone,
             extra_env=cfg.extra_env.model_dump(by_alias=True),  # by o3:extraEnv key
             replicas=plan.replicas, requests=plan.requests, expose=kube.expose, http_public=not cfg.tls.enabled,
-            with_pull_secret=login, depends_on=[schemas.job, backup.job]), opts=child)
+            with_pull_secret=login, depends_on=[schemas.job, backup.job],
+            node_loss_seconds=kube.node_loss_seconds), opts=child)
         host = cfg.public_host_name
         if cfg.tls.enabled:
             assert args.tls_key is not None  # config validation requires it with TLS
             proxy = KubeTlsProxy(f"{name}-proxy", KubeTlsProxyArgs(
                 site=site.name, namespace=ns.name, tls=cfg.tls, key=args.tls_key, image=cfg.images.proxy,
-                expose=kube.expose, with_pull_secret=login, depends_on=list(apps.deployments.values())), opts=child)
+                expose=kube.expose, with_pull_secret=login, depends_on=list(apps.deployments.values()),
+                node_loss_seconds=kube.node_loss_seconds), opts=child)
             self.pacs_url = public_url(proxy.service, cfg.tls.pacs_port, host, "https")
             self.view_url = public_url(proxy.service, cfg.tls.view_port, host, "https")
         else:

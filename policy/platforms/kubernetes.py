@@ -16,7 +16,7 @@ from typing import Any, Iterable, Optional
 from sitespec import quantity
 from sitespec.facts import (Capacity, Confinement, ContainerFacts, Image, Isolation, Mount, Published, SiteFacts, Text,
                             Workload)
-from sitespec.guide import DB_CONTAINER, KUBE_DATA_VOLUME, MYSQL_PORT
+from sitespec.guide import DB_CONTAINER, KUBE_DATA_VOLUME, MYSQL_PORT, SINGLETON_CONTAINER
 
 from . import _engine
 from ._engine import items, known, strings
@@ -253,8 +253,16 @@ def extract(resources: Iterable[Any]) -> SiteFacts:
     cores, memory = _requests(resources)
     storage = _data_volume(resources)
     site.capacity = {k: v for k, v in (("cpuCores", cores), ("memoryGb", memory), ("storageGb", storage)) if v}
+    # pacs-singleton was a Deployment until issue 27, a StatefulSet since: while a site of an earlier
+    # release is taken over, the engine shows both, the Deployment (deleted before the StatefulSet is
+    # created: an alias, delete-before-replace) and its replacement, one resource of one name.
+    stateful = {r.name for r in resources if r.resource_type == STATEFULSET}
+    replaced = {r.urn for r in resources if r.resource_type == DEPLOYMENT and r.name in stateful
+                and metadata_name(r) == SINGLETON_CONTAINER}
     for r in resources:
         kube = str(r.resource_type).startswith("kubernetes:")
+        if r.urn in replaced:
+            continue
         if r.resource_type in WORKLOADS:
             w = _workload(r)
             site.workloads.append(w)

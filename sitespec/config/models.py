@@ -477,6 +477,8 @@ class KubernetesSettings(_Model):
     """MySQL: in the cluster, or external."""
     expose: Literal["NodePort", "LoadBalancer"] = "NodePort"
     """Service type by which users and modalities reach VIEW, the PACS web port and 4568 (plain TCP: never an HTTP Ingress)."""
+    node_loss_seconds: StrictInt = Field(60, alias="nodeLossSeconds", ge=1)
+    """Seconds the apps' pods wait for a node that is not ready or unreachable before they start elsewhere (Kubernetes' default: 300); db waits for `.venv/bin/python -m ops.fence` (README: Large sites on Kubernetes)."""
 
 
 class SiteConfig(_Model):

@@ -10,20 +10,23 @@ reservations; the stand-in apps use little of them.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import shutil
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
-from e2e_harness import REPOS, ROOT, release_context
+from e2e_harness import REPOS, ROOT, Project, release_context
 
 KUBE = ROOT / "tests" / "kube"
 REGISTRY = "registry.o3.test"  # the stand-ins' references: loaded onto the nodes, never pulled
@@ -131,6 +134,7 @@ class ServiceProbe:
 
     def __post_init__(self):
         self.recent: list[str] = []
+        self.run = self.longest_run = 0  # failed requests in a row: now, and the most
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -142,8 +146,11 @@ class ServiceProbe:
                 self.ok += 1
                 self.versions[v] = self.versions.get(v, 0) + 1
                 self.recent.append(v)
+                self.run = 0
             except Exception as e:  # noqa: BLE001 - every failure counts, whatever it is
                 self.failed.append(f"{time.strftime('%H:%M:%S')} {type(e).__name__}: {e}")
+                self.run += 1
+                self.longest_run = max(self.longest_run, self.run)
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - t)))
 
     def until(self, version: str, timeout: float = 60) -> None:
@@ -190,3 +197,99 @@ def new_workdir(prefix: str) -> Path:
 
 def env_without_kube() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+
+
+def ops_command(command: str, stack: str, folder: Path, *args: str) -> tuple[int, dict[str, dict]]:
+    """An ops command (verify, preflight) on a stack, with --json: (exit code, checks by name)."""
+    out = subprocess.run([sys.executable, "-m", f"ops.{command}", *args, "--stack", stack, "--dir", str(folder), "--json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in out.stderr, out.stderr
+    return out.returncode, {c["name"]: c for c in json.loads(out.stdout)["checks"]}
+
+
+def node_socket(node: str) -> str:
+    """A node's containerd socket (tests/kube/cluster.sh `sock`)."""
+    return f"{os.environ.get('O3_KUBE_STATE', '/var/lib/o3-kube')}/{node}/containerd.sock"
+
+
+def running_containers(node: str, namespace: str, name: str) -> list[str]:
+    """The ground truth: the ids of the containers called `name` (of pods in `namespace`) whose task
+    the node's containerd runs now; none when the node is off (its containerd is gone)."""
+    sock = node_socket(node)
+    ctr = ["ctr", "-a", sock, "-n", "k8s.io"]
+    try:
+        # one filter, its conditions joined by commas (AND); separate filters would be ORed
+        ids = subprocess.run([*ctr, "containers", "ls", "-q", f'labels."io.kubernetes.container.name"=={name},'
+                              f'labels."io.kubernetes.pod.namespace"=={namespace}'],
+                             capture_output=True, text=True, timeout=10)
+        tasks = subprocess.run([*ctr, "tasks", "ls"], capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        return []
+    if ids.returncode or tasks.returncode:
+        if not os.path.exists(sock) or "connection refused" in ids.stderr + tasks.stderr or "no such file" in ids.stderr:
+            return []
+        raise RuntimeError(f"ctr on {node}: {ids.stderr or tasks.stderr}")
+    wanted = set(ids.stdout.split())
+    return [line.split()[0] for line in tasks.stdout.splitlines()[1:]
+            if line.split() and line.split()[0] in wanted and line.split()[-1] == "RUNNING"]
+
+
+@dataclass
+class ContainerCensus:
+    """Counts, in a thread, the running containers called `name` on every node's containerd: the
+    most seen at once, and each sample (time, per node)."""
+
+    namespace: str
+    name: str
+    nodes: tuple[str, ...] = ("node1", "node2")
+    interval: float = 0.3
+    most: int = 0
+    samples: list[tuple[float, dict[str, int]]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def now(self) -> dict[str, int]:
+        return {n: len(running_containers(n, self.namespace, self.name)) for n in self.nodes}
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                seen = self.now()
+            except Exception as e:  # noqa: BLE001 - reported by the test
+                self.errors.append(str(e))
+                seen = {}
+            self.samples.append((time.monotonic(), seen))
+            self.most = max(self.most, sum(seen.values()))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "ContainerCensus":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
+@contextlib.contextmanager
+def kube_site(name: str, pulumi_env: dict[str, str], kubeconfig: str, refs: dict[tuple[str, str], str], password: str,
+              **kubernetes: Any) -> Iterator[Project]:
+    """A site's project (kube_stack_config, o3:kubernetes keys updated by `kubernetes`) in a fresh
+    namespace named after it; destroyed, with its namespace, afterwards."""
+    kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=true", timeout=600)
+    work = new_workdir(f"o3-e2e-{name}-")
+    project = Project(work, name, pulumi_env, secrets=[password])
+    project.refs = refs
+    config = kube_stack_config(name, kubeconfig, refs)
+    config["o3:kubernetes"].update(kubernetes)
+    project.init(config, {"o3:dbPassword": password})
+    try:
+        yield project
+    finally:
+        project.destroy(check=False)
+        project.remove()
+        kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=true", check=False, timeout=600)
+        shutil.rmtree(work, ignore_errors=True)

@@ -25,10 +25,12 @@ from kube_harness import (
     cluster,
     https_get,
     kube_json,
+    kube_site,
     kube_stack_config,
     kubectl,
     mysql,
     new_workdir,
+    ops_command as kube_ops_command,
     pods,
     service_ip,
     wait_answer,
@@ -42,18 +44,8 @@ NS = SITE
 
 @pytest.fixture(scope="module")
 def site(pulumi_env, kube_cluster, kube_refs):
-    kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", timeout=600)
-    work = new_workdir("o3-e2e-kube-")
-    project = Project(work, SITE, pulumi_env, secrets=[PASSWORD])
-    project.refs = kube_refs
-    project.init(kube_stack_config(SITE, kube_cluster, kube_refs), {"o3:dbPassword": PASSWORD})
-    try:
+    with kube_site(SITE, pulumi_env, kube_cluster, kube_refs, PASSWORD) as project:
         yield project
-    finally:
-        project.destroy(check=False)
-        project.remove()
-        kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", check=False, timeout=600)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _nodes(role: str) -> set[str]:
@@ -76,9 +68,9 @@ def test_a_fresh_up_with_the_pack_runs_every_part_on_both_nodes(site):
     assert len(pods(NS, "pacs")) == 2 and _nodes("pacs") == {"node1", "node2"}, _nodes("pacs")
     assert len(pods(NS, "view")) == 2 and _nodes("view") == {"node1", "node2"}
     assert len(pods(NS, "pacs-singleton")) == 1 and len(pods(NS, "db")) == 1
-    singleton = kube_json("get", "deployment", "-n", NS, "pacs-singleton")
+    singleton = kube_json("get", "statefulset", "-n", NS, "pacs-singleton")
     env = {e["name"]: e for e in singleton["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["START_PERIODIC_SERVICES"]["value"] == "true" and singleton["spec"]["strategy"]["type"] == "Recreate"
+    assert env["START_PERIODIC_SERVICES"]["value"] == "true" and singleton["spec"]["replicas"] == 1
     # the guide's names through the Services: pacs answers on 8080 and 4568, view on 8181
     pacs = wait_answer(f"http://{service_ip(NS, 'pacs')}:8080/")
     view = wait_answer(f"http://{service_ip(NS, 'view')}:8181/")
@@ -165,10 +157,7 @@ def test_the_policy_tests_recorded_shapes_are_what_this_up_made(site):
 
 def ops_command(command: str, site) -> tuple[int, dict[str, dict]]:
     """An ops command (verify, preflight) on the site's stack: (exit code, checks by name)."""
-    out = subprocess.run([sys.executable, "-m", f"ops.{command}", "--stack", SITE, "--dir", str(site.dir), "--json"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert "Traceback" not in out.stderr, out.stderr
-    return out.returncode, {c["name"]: c for c in json.loads(out.stdout)["checks"]}
+    return kube_ops_command(command, SITE, site.dir)
 
 
 def verify(site) -> tuple[int, dict[str, dict]]:
@@ -186,7 +175,7 @@ def test_a_pacs_pod_deleted_by_hand_leaves_the_service_answering_and_no_drift(si
     assert probe.ok > 0 and not probe.failed, probe.failed[:5]
     assert len(pods(NS, "pacs")) == 2
     site.preview("--refresh", "--expect-no-changes")
-    kubectl("scale", "-n", NS, "deployment/pacs-singleton", "--replicas=0")
+    kubectl("scale", "-n", NS, "statefulset/pacs-singleton", "--replicas=0")
     kubectl("wait", "-n", NS, "--for=delete", "pod", "-l", "app.kubernetes.io/name=pacs-singleton", "--timeout=60s",
             timeout=90)
     code, checks = verify(site)

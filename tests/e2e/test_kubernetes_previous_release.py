@@ -42,8 +42,10 @@ def test_a_kubernetes_site_of_the_previous_release_is_taken_over_unchanged(pulum
         seen = assert_takeover_keeps_everything(
             project, "kubernetes", kube_stack_config(KUBE_SITE, kube_cluster, kube_refs),
             {"o3:dbPassword": PASSWORD, "o3:registryKey": REGISTRY_KEY}, lambda: kube_objects(KUBE_SITE),
-            recreated=frozenset({"ConfigMap/o3-scripts",  # the schema script's new text (SCRIPT_CHANGES)
-                                 "Job/schemas", "Job/backup"}))  # their templates' securityContext (LOCKDOWN_CHANGES)
+            # the schema script's new text, the singleton now a StatefulSet (SCRIPT_CHANGES), the Jobs'
+            # templates' securityContext (LOCKDOWN_CHANGES)
+            recreated=frozenset({"ConfigMap/o3-scripts", "Deployment/pacs-singleton", "StatefulSet/pacs-singleton",
+                                 "Job/schemas", "Job/backup"}))
         assert {"Secret/o3-registry", "CronJob/o3-maintenance", "Deployment/pacs", "StatefulSet/db"} <= set(seen), seen
         assert sum(k.startswith("Job/") for k in seen) == 2, seen  # the pre-upgrade dump and the schema step
     finally:

@@ -8,6 +8,9 @@
 #   tests/kube/cluster.sh restart-kubelet node1|node2
 #   tests/kube/cluster.sh load-image TARBALL...   import image tarballs into both nodes' containerd
 #   tests/kube/cluster.sh kubectl ARGS...  kubectl with the admin kubeconfig
+#   tests/kube/cluster.sh poweroff|poweron node2          a node's faults (by cgroup and PID, never
+#   tests/kube/cluster.sh hang-kubelet|resume-kubelet NODE by name; see NOTES.md "Node faults")
+#   tests/kube/cluster.sh cut-network|restore-network node2
 #
 # Control plane on the host: etcd (127.0.0.1:23790), kube-apiserver (https://10.232.0.1:6443),
 # kube-controller-manager, kube-scheduler. node1 runs in the host's network namespace, node2 in
@@ -650,6 +653,56 @@ load_image() {
   done
 }
 
+# --- node faults (NOTES.md "Node faults") ---------------------------------------------------
+# Only node2 can lose its power or its network: node1 shares the host's network namespace with
+# the control plane and the tests, and its kube-proxy writes the host's Service rules.
+only_node2() { [ "${1:-}" = node2 ] || die "usage: $0 $2 node2 (node1 holds the host's network and Service rules)"; }
+link_down() { ip -n "$ns" link set "$veth_node" down; }  # the host's end loses its carrier: packets go nowhere
+link_up() {
+  ip -n "$ns" link set "$veth_node" up
+  ip -n "$ns" route replace 10.244.1.0/24 via "$host_ip"  # a link that went down lost its routes
+  ip -n "$ns" route replace "$service_cidr" dev "$veth_node"
+}
+poweroff() {
+  only_node2 "${1:-}" poweroff
+  running || die "the cluster is not running"
+  local t; t=$(date +%s.%N)
+  link_down
+  cg_kill node2  # every process of the node: containerd, shims, the pods' containers, kubelet, kube-proxy
+  rm -f "$run"/node2-*.pid
+  log "node2 powered off: its network down, every process of cgroup $name-node2 killed ($(elapsed "$t") s)"
+}
+poweron() {
+  only_node2 "${1:-}" poweron
+  running || die "the cluster is not running"
+  ! alive node2-kubelet || die "node2 is on"
+  root=$(cat "$run/root"); bin=$root/bin
+  # shellcheck disable=SC1091
+  . "$root/BUILD-INFO"
+  local t; t=$(date +%s.%N)
+  link_up
+  start_node node2
+  wait_for 120 "node2 Ready" node_ready node2
+  log "node2 powered on, Ready in $(elapsed "$t") s"
+}
+kubelet_tree() {  # kubelet_tree NODE: the node's kubelet and what it started itself (by PID)
+  alive "$1-kubelet" || die "$1's kubelet does not run"
+  local pid; pid=$(cat "$run/$1-kubelet.pid")
+  echo "$pid"; pgrep -P "$pid" || true
+}
+hang_kubelet() {
+  [ "${1:-}" = node1 ] || [ "${1:-}" = node2 ] || die "usage: $0 hang-kubelet node1|node2"
+  kill -STOP $(kubelet_tree "$1")
+  log "$1: kubelet stopped (SIGSTOP); its pods keep running"
+}
+resume_kubelet() {
+  [ "${1:-}" = node1 ] || [ "${1:-}" = node2 ] || die "usage: $0 resume-kubelet node1|node2"
+  kill -CONT $(kubelet_tree "$1")
+  log "$1: kubelet resumed (SIGCONT)"
+}
+cut_network() { only_node2 "${1:-}" cut-network; link_down; log "node2: network cut (its veth down)"; }
+restore_network() { only_node2 "${1:-}" restore-network; link_up; log "node2: network restored"; }
+
 [ "$(id -u)" = 0 ] || die "needs root"
 case "${1:-}" in
   start) start ;;
@@ -657,6 +710,12 @@ case "${1:-}" in
   status) status ;;
   restart-kubelet) restart_kubelet "${2:-}" ;;
   load-image) shift; load_image "$@" ;;
+  poweroff) poweroff "${2:-}" ;;
+  poweron) poweron "${2:-}" ;;
+  hang-kubelet) hang_kubelet "${2:-}" ;;
+  resume-kubelet) resume_kubelet "${2:-}" ;;
+  cut-network) cut_network "${2:-}" ;;
+  restore-network) restore_network "${2:-}" ;;
   kubectl) shift; running || die "the cluster is not running"; bin=$(cat "$run/root")/bin; kc "$@" ;;
-  *) echo "usage: $0 start|stop [--purge]|status|restart-kubelet NODE|load-image TARBALL...|kubectl ARGS..." >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop [--purge]|status|restart-kubelet NODE|load-image TARBALL...|kubectl ARGS...|poweroff|poweron|cut-network|restore-network node2|hang-kubelet|resume-kubelet NODE" >&2; exit 2 ;;
 esac

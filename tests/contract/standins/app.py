@@ -22,7 +22,7 @@ import pymysql
 ROLES = {
     # role: (connection-string variables, folders it writes, ports it serves)
     "pacs": (["DPACS_CONNECTION_STRING"], ["/opt/storagePacs", "/opt/ipm/log", "/opt/ipm/shared-persist"], [8080, 4568]),
-    "pacs-singleton": (["DPACS_CONNECTION_STRING"], ["/opt/storagePacs", "/opt/ipm/log"], []),
+    "pacs-singleton": (["DPACS_CONNECTION_STRING"], ["/opt/storagePacs", "/opt/ipm/log"], [8080]),  # not published
     "view": (["NGV_CONNECTION_STRING", "ULTIMATE_CONNECTION_STRING"], ["/opt/storagePacs", "/opt/ipv/shared-persist", "/opt/ipv/log"], [8181]),
 }
 
