@@ -1,12 +1,14 @@
 """The operator's off-site commands on a real restic repository (a local one: fast; the e2e tests
 use the rest-server): prune keeps what the retention says and proves what it removed, check and
 the drill's records turn ops.verify red, the rollout's gate refuses a stale site by name, and
-ops.recover refuses bad input with one line before it touches anything."""
+ops.recover refuses bad input with one line before it touches anything.
+
+Marked e2e (the Docker-host family): restic comes from the pinned toolchain (scripts/pulumi-toolchain),
+which a fresh machine builds only beside the fast suite."""
 
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import hashlib
 import os
 import shutil
@@ -24,15 +26,20 @@ PASSWORD = "drill-repo-password-0001"
 SITE = "st-marys"
 
 
+pytestmark = pytest.mark.e2e
+_RESTIC: list[str] = []
+
+
 def restic_path() -> str:
-    found = os.environ.get("O3_RESTIC") or shutil.which("restic") or next(
-        iter(sorted(glob.glob(os.path.expanduser("~/.cache/o3-pulumi-toolchain/*/bin/restic")))), None)
-    assert found, "restic 0.18.1 is needed: set O3_RESTIC, or build it (scripts/pulumi-toolchain)"
-    return found
+    return _RESTIC[0]
 
 
 @pytest.fixture
-def repo(tmp_path, monkeypatch):
+def repo(tmp_path, monkeypatch, pulumi_env):
+    if not _RESTIC:
+        found = shutil.which("restic", path=pulumi_env["PATH"])
+        assert found, "the pinned toolchain has no restic: scripts/pulumi-toolchain builds it"
+        _RESTIC.append(found)
     monkeypatch.setenv("O3_RESTIC", restic_path())
     path = tmp_path / "repo"
     subprocess.run([restic_path(), "-r", str(path), "init"], env={**os.environ, "RESTIC_PASSWORD": PASSWORD},
