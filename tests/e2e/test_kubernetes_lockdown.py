@@ -88,9 +88,9 @@ def test_only_the_site_s_db_clients_reach_mysql(site):
     db = f"db.{SITE}.svc.cluster.local"
     image = site.refs[("db", KUBE_VERSIONS["db"][0])]
     # The apps, from inside their pods.
-    for role in ("pacs", "pacs-singleton", "view"):
-        got, waited = eventually(lambda r=role: connect(SITE, f"deployment/{r}", "db", 3306), "ok")
-        assert got == "ok", (role, got)
+    for workload in ("deployment/pacs", "statefulset/pacs-singleton", "deployment/view"):
+        got, waited = eventually(lambda w=workload: connect(SITE, w, "db", 3306), "ok")
+        assert got == "ok", (workload, got)
     # The Jobs: the schema step and the pre-upgrade dump completed (each connected to MySQL).
     jobs = kube_json("get", "jobs", "-n", SITE)["items"]
     assert len(jobs) == 2 and all(j["status"].get("succeeded") == 1 for j in jobs), [j["status"] for j in jobs]
