@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 from urllib.parse import urlparse
 
+from sitespec.config.secret_keys import SECRET_KEYS
 from sitespec.offsite import (CHECK_TAG, DRILL_TAG, DUMP_FILENAME, DUMP_TAG, ROW_COUNTS_PREFIX, STATUS_PREFIX, STORAGE_TAG,
-                              TAG)
+                              TAG, site_id)
 
 from ._checks import FAIL, PASS, WARN, Check
 from ._cli import OpsError
@@ -396,8 +397,7 @@ def join(tags: Sequence[str]) -> str:
 
 # --- the stack's o3:offsite, its secrets decrypted by the Pulumi CLI ----------------------------
 
-OFFSITE_SECRETS = ("offsitePassword", "offsiteHttpPassword", "offsiteSshKey", "offsiteOperatorHttpPassword",
-                   "offsiteOperatorSshKey")
+OFFSITE_SECRETS = tuple(k for k in SECRET_KEYS if k.startswith("offsite"))
 
 
 def decrypted(stack: str, root: Path, keys: Sequence[str]) -> dict[str, str]:
@@ -414,12 +414,6 @@ def decrypted(stack: str, root: Path, keys: Sequence[str]) -> dict[str, str]:
         raise OpsError(f"cannot decrypt the off-site secrets of stack {stack}{hint}: {said}")
     values = json.loads(out.stdout)
     return {k: str((values.get(k) or {}).get("value") or "") for k in keys if (values.get(k) or {}).get("value")}
-
-
-def site_id(cfg: Any) -> str:
-    from sitespec.offsite import site_id as of_site
-
-    return of_site(cfg)
 
 
 def load(stack: str, root: Path, *, required: bool = True) -> tuple[Any, Optional[OffsiteAccess]]:
