@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import posixpath
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,12 +102,31 @@ class DeployedKubeSite:
     def replicas(self, name: str) -> int:
         return self.workload(self.kind(name), name).spec.replicas
 
-    def exec(self, pod: str, command: list[str]) -> str:
-        """A command in a pod (through the API server); its output."""
+    def exec(self, pod: str, command: list[str], timeout: float = 60) -> str:
+        """A command in a pod (through the API server); its output. The client sets no timeout on
+        the websocket's opening, so a pod on a node whose kubelet hangs would hold the caller
+        forever: the call runs in a daemon thread the command gives up on after `timeout`."""
         from kubernetes.stream import stream
 
-        return stream(self.core.connect_get_namespaced_pod_exec, pod, self.namespace, command=command,
-                      stderr=True, stdin=False, stdout=True, tty=False)
+        result: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                result["out"] = stream(self.core.connect_get_namespaced_pod_exec, pod, self.namespace,
+                                       command=command, stderr=True, stdin=False, stdout=True, tty=False,
+                                       _request_timeout=timeout)
+            except Exception as e:  # noqa: BLE001 - handed to the caller's thread below
+                result["error"] = e
+
+        worker = threading.Thread(target=call, daemon=True)
+        worker.start()
+        worker.join(timeout * 1.1)
+        if worker.is_alive():
+            raise OpsError(f"pod {pod} in {self.where} did not answer a command within {timeout:.0f} s "
+                           f"(is its node's kubelet answering? `kubectl -n {self.namespace} get pod {pod} -o wide`)")
+        if "error" in result:
+            raise result["error"]
+        return result["out"]
 
     def get(self, service: str, port: int, path: str = "") -> str:
         """GET / of a Service's port through the API server's service proxy."""

@@ -32,8 +32,9 @@ from ._platform import Answer, App, Nightly, Platform, Reply, Step, Unavailable,
 from ._site import Exec
 
 
-def _ready(node: Any) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+def _ready(obj: Any) -> bool:
+    """A node or a pod whose Ready condition is True."""
+    return any(c.type == "Ready" and c.status == "True" for c in obj.status.conditions or [])
 
 
 def free_on_nodes(core: Any, namespace: str) -> dict[str, tuple[float, float]]:
@@ -171,10 +172,15 @@ class Kubernetes(Platform):
         if self.external_db:
             raise Unavailable(f"MySQL is external ({self.external_db}): not read from here; the schema Job checks "
                               "it at each db change", status=WARN)
-        pods = [p for p in self.site.pods(DB_CONTAINER) if p.status.phase == "Running"]
+        # Ready, not just Running: a pod on a node that stopped answering stays Running, and only
+        # its Ready condition (set false by the node controller) says a command would not reach it.
+        pods = [p for p in self.site.pods(DB_CONTAINER) if p.status.phase == "Running" and _ready(p)]
         if not pods:
-            raise Unavailable("no running db pod", f"`kubectl -n {self.namespace} describe statefulset/db`")
-        return Exec(0, self.site.exec(pods[0].metadata.name, mysql_command(query)), "")
+            raise Unavailable("no ready db pod", f"`kubectl -n {self.namespace} describe statefulset/db`")
+        try:
+            return Exec(0, self.site.exec(pods[0].metadata.name, mysql_command(query)), "")
+        except OpsError as e:
+            raise Unavailable(str(e), f"`kubectl -n {self.namespace} describe pod/{pods[0].metadata.name}`") from None
 
     def answers(self) -> list[Answer]:
         def get(service: str, port: int) -> Reply:

@@ -205,9 +205,9 @@ def workload(image, replicas=2, ready=2, updated=2, generation=3, observed=3):
               metadata=NS(generation=generation))
 
 
-def pod(name, node="node1", phase="Running", terminating=False):
+def pod(name, node="node1", phase="Running", terminating=False, ready=True):
     return NS(metadata=NS(name=name, deletion_timestamp="2026-12-06T21:00:00Z" if terminating else None),
-              spec=NS(node_name=node), status=NS(phase=phase))
+              spec=NS(node_name=node), status=NS(phase=phase, conditions=[NS(type="Ready", status=str(ready))]))
 
 
 class Cluster:
@@ -248,6 +248,15 @@ def on_cluster(cluster=None, **kubernetes) -> Kubernetes:
     p._site = cluster or Cluster()
     p.connect = lambda: None
     return p
+
+
+def test_a_db_pod_on_a_node_that_stopped_answering_is_not_asked():
+    # Its phase stays Running; only its Ready condition says a command would hang on the kubelet.
+    cluster = Cluster()
+    cluster.running["db"] = [pod("db-0", ready=False)]
+    cluster.exec = lambda *a: pytest.fail("a command was sent to a pod that is not ready")
+    found = by_name(verify.run_checks(on_cluster(cluster)))
+    assert found["schemas"].status == FAIL and found["schemas"].measured == "no ready db pod"
 
 
 def test_a_healthy_new_kubernetes_site_verifies_with_the_backup_warning_only():
@@ -493,3 +502,17 @@ def test_docker_asks_the_published_ports_or_the_front_door_with_its_certificate(
     assert [name for name, _ in with_tls.after_backup()] == ["certificate", "versions"]
     assert with_tls.after_backup()[0][1]().status == PASS
     assert "o3-proxy" in with_tls.declared()
+
+
+def test_a_command_to_a_pod_whose_kubelet_hangs_gives_up_with_the_pod_named(monkeypatch):
+    # The client opens the exec websocket without a timeout: a hung kubelet held ops.verify for good.
+    import threading
+
+    import kubernetes.stream
+
+    never = threading.Event()
+    monkeypatch.setattr(kubernetes.stream, "stream", lambda *a, **k: never.wait())
+    site = DeployedKubeSite.__new__(DeployedKubeSite)
+    site.core, site.namespace = NS(connect_get_namespaced_pod_exec=None), "big-site"
+    with pytest.raises(OpsError, match="pod db-0 in namespace big-site did not answer a command within 0 s"):
+        site.exec("db-0", ["true"], timeout=0.3)

@@ -161,6 +161,8 @@ def test_a_drain_fails_no_request_and_never_runs_two_singletons(site, kube_whole
 
 
 def test_a_hung_kubelet_never_runs_two_singletons(site, kube_whole_cluster):
+    # db there too: ops.verify must answer while a command to db would wait on the hung kubelet
+    move_to("node2", "db")
     move_to("node2", SINGLETON)
     with ContainerCensus(NS, SINGLETON) as census:
         start = time.monotonic()
@@ -186,6 +188,8 @@ def test_a_hung_kubelet_never_runs_two_singletons(site, kube_whole_cluster):
           f"{evicted:.0f} s, {during} containers while hung; one singleton again {back:.0f} s after the kubelet "
           f"resumed ({total:.0f} s in all); ops.verify meanwhile: singleton {checks['singleton']['measured']}")
     assert during == {"node1": 0, "node2": 1}, during
+    assert code != 0 and checks["schemas"]["status"] == "fail" and checks["schemas"]["measured"] == "no ready db pod", \
+        checks["schemas"]
     assert census.most == 1, census.samples[-20:]
     assert sum(census.now().values()) == 1
     wait("full strength", full_strength, 300)
