@@ -172,3 +172,38 @@ def test_an_ssh_key_file_ends_with_a_newline():
     assert offsite.file_content("offsiteSshKey", SSH_KEY.rstrip("\n")) == SSH_KEY
     assert offsite.file_content("offsiteSshKey", SSH_KEY) == SSH_KEY
     assert offsite.file_content("offsitePassword", "pw") == "pw"
+
+
+@pytest.mark.parametrize("repository, endpoint, egress", [
+    ("rest:https://10.231.9.2:8000/st-marys", ("10.231.9.2", 8000),
+     [{"to": [{"ipBlock": {"cidr": "10.231.9.2/32"}}], "ports": [{"port": 8000, "protocol": "TCP"}]}]),
+    ("rest:https://backup.example.org/st-marys", ("backup.example.org", 443), [{"ports": [{"port": 443, "protocol": "TCP"}]}]),
+    ("sftp:o3@10.0.0.5:/srv/restic/x", ("10.0.0.5", 22),
+     [{"to": [{"ipBlock": {"cidr": "10.0.0.5/32"}}], "ports": [{"port": 22, "protocol": "TCP"}]}]),
+    ("s3:s3.eu-central-1.amazonaws.com/bucket/x", ("s3.eu-central-1.amazonaws.com", 443), [{"ports": [{"port": 443, "protocol": "TCP"}]}]),
+])
+def test_kubernetes_offsite_pod_reaches_mysql_and_only_the_repository(repository, endpoint, egress):
+    # The namespace denies all egress by default: without these the CronJob's pod reached nothing.
+    from components.kubernetes.hardening import DB_CLIENT
+    kube = {"o3:platform": "kubernetes", "o3:images": copy.deepcopy(BASE["o3:images"]),
+            "o3:site": {"name": "big-site", "timezone": "Europe/Rome", "concurrentUsers": 60, "examsPerDay": 100},
+            "o3:kubernetes": {"storageClass": "nas-rwx", "storageGb": 500}, "o3:dbPassword": "Site-Secret_Pw.2026"}
+    cfg, secrets = _with_offsite(kube)
+    cfg["o3:offsite"] = {"repository": repository}
+    if repository.startswith("rest:"):
+        cfg["o3:offsite"]["httpUser"] = "big-site"
+    else:
+        del cfg["o3:offsiteHttpPassword"]
+        secrets = ("o3:offsitePassword",)
+    if repository.startswith("sftp:"):
+        cfg["o3:offsite"]["knownHosts"] = "10.0.0.5 ssh-ed25519 AAAA"
+        cfg["o3:offsiteSshKey"], secrets = SSH_KEY, secrets + ("o3:offsiteSshKey",)
+    raw = {k.removeprefix("o3:"): v for k, v in cfg.items() if k.startswith("o3:")}
+    assert parse(raw, {k.removeprefix("o3:") for k in secrets + ("o3:dbPassword",)}).offsite.endpoint == endpoint
+    ev = evaluate(cfg, secrets + ("o3:dbPassword",))
+    cron = next(r for r in ev.of_type("kubernetes:batch/v1:CronJob") if r.plain("metadata")["name"] == offsite.CONTAINER)
+    pod_labels = cron.plain("spec")["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    assert pod_labels[DB_CLIENT] == "true"
+    policies = {r.plain("metadata")["name"]: r.plain("spec") for r in ev.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
+    assert policies["o3-offsite"] == {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "offsite", "o3.site": "big-site"}},
+                                      "policyTypes": ["Egress"], "egress": egress}

@@ -38,6 +38,8 @@ from . import labels, selector
 POD_SECURITY = {"enforce": "baseline", "warn": "restricted", "audit": "restricted"}
 """The namespace's Pod Security Standards (pod-security.kubernetes.io/<mode>: <level>)."""
 DB_CLIENT = "o3/db-client"
+OFFSITE_ROLE = "offsite"
+"""The off-host backup's pods (o3:offsite): MySQL (DB_CLIENT) and the repository's host and port."""
 """The label (value "true") of the pods that may reach MySQL."""
 
 # What each pod's image needs back of the dropped capabilities, and why (the rest run with none).
@@ -90,14 +92,26 @@ class KubeNetworkPoliciesArgs:
     """o3:kubernetes.database.externalHost and .externalPort; None: MySQL runs in the namespace."""
     tls: bool
     """Whether the HTTPS front door (o3-proxy) runs."""
+    offsite: Optional[tuple[str, int]] = None
+    """The restic repository's (host, port) when o3:offsite is set: the off-host backup's pod reaches it."""
 
 
 def _ports(numbers: Sequence[int], protocol: str = "TCP") -> list[dict[str, Any]]:
     return [{"port": n, "protocol": protocol} for n in numbers]
 
 
-def policy_specs(site: str, external_db: Optional[tuple[str, int]], tls: bool) -> dict[str, dict[str, Any]]:
-    """Each NetworkPolicy's spec by name (plain data: the tests read it too)."""
+def _egress_to(host: str, port: int) -> dict[str, Any]:
+    """An egress rule to host:port; NetworkPolicy knows no names, so for a host name the port only."""
+    try:
+        return {"to": [{"ipBlock": {"cidr": str(ipaddress.ip_network(host))}}], "ports": _ports([port])}
+    except ValueError:
+        return {"ports": _ports([port])}
+
+
+def policy_specs(site: str, external_db: Optional[tuple[str, int]], tls: bool,
+                 offsite: Optional[tuple[str, int]] = None) -> dict[str, dict[str, Any]]:
+    """Each NetworkPolicy's spec by name (plain data: the tests read it too). `offsite`: the
+    restic repository's (host, port), which the off-host backup's pod reaches."""
     role = lambda name: {"matchLabels": selector(site, name)}  # noqa: E731
     specs: dict[str, dict[str, Any]] = {
         # Every pod of the namespace: nothing in, nothing out, but what the policies below allow.
@@ -111,12 +125,7 @@ def policy_specs(site: str, external_db: Optional[tuple[str, int]], tls: bool) -
                           "ingress": [{"from": [{"podSelector": clients}], "ports": _ports([MYSQL_PORT])}]}
         to: dict[str, Any] = {"to": [{"podSelector": role(DB_CONTAINER)}], "ports": _ports([MYSQL_PORT])}
     else:
-        host, port = external_db
-        try:
-            net = ipaddress.ip_network(host)
-            to = {"to": [{"ipBlock": {"cidr": str(net)}}], "ports": _ports([port])}
-        except ValueError:  # a host name: NetworkPolicy knows no names, so the port only
-            to = {"ports": _ports([port])}
+        to = _egress_to(*external_db)
     specs["o3-db-clients"] = {"podSelector": clients, "policyTypes": ["Egress"], "egress": [to]}
     for c in (PACS, SINGLETON, VIEW):
         spec: dict[str, Any] = {"podSelector": role(c.name), "policyTypes": ["Ingress", "Egress"], "egress": [{}]}
@@ -129,6 +138,9 @@ def policy_specs(site: str, external_db: Optional[tuple[str, int]], tls: bool) -
             "ingress": [{"ports": _ports([PROXY_VIEW_PORT, PROXY_PACS_PORT])}],
             "egress": [{"to": [{"podSelector": role(PACS.name)}], "ports": _ports([p.number for p in PACS.ports if p.http])},
                        {"to": [{"podSelector": role(VIEW.name)}], "ports": _ports([p.number for p in VIEW.ports])}]}
+    if offsite is not None:
+        specs[f"o3-{OFFSITE_ROLE}"] = {"podSelector": role(OFFSITE_ROLE), "policyTypes": ["Egress"],
+                                       "egress": [_egress_to(*offsite)]}
     assert DB.ports[0].number == MYSQL_PORT
     return specs
 
@@ -138,7 +150,7 @@ class KubeNetworkPolicies(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KubeNetworkPoliciesArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{TYPE_PREFIX}KubeNetworkPolicies", name, {}, opts)
-        for policy, spec in policy_specs(args.site, args.external_db, args.tls).items():
+        for policy, spec in policy_specs(args.site, args.external_db, args.tls, args.offsite).items():
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-{policy}",
                 metadata={"name": policy, "namespace": args.namespace, "labels": labels(args.site, "network-policy")},

@@ -23,6 +23,7 @@ from sitespec.guide import BACKUPS_MOUNT, FOLDERS
 from .. import TYPE_PREFIX, script
 from . import DATA_VOLUME, KubePartArgs, env, labels
 from .backup import dump_env, dump_mounts, dump_pod
+from .hardening import OFFSITE_ROLE, db_client
 
 SECRET = "o3-offsite"
 SCRIPT_MAP = "o3-offsite-scripts"
@@ -64,10 +65,10 @@ class KubeOffsite(pulumi.ComponentResource):
         if o.ca_cert:
             files[offsite.CA_FILE] = o.ca_cert
         secret = k8s.core.v1.Secret(
-            f"{name}-secret", metadata={"name": SECRET, "namespace": args.namespace, "labels": labels(args.site, "offsite")},
+            f"{name}-secret", metadata={"name": SECRET, "namespace": args.namespace, "labels": labels(args.site, OFFSITE_ROLE)},
             string_data=files, opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["stringData", "data"]))
         script_map = k8s.core.v1.ConfigMap(
-            f"{name}-script", metadata={"name": SCRIPT_MAP, "namespace": args.namespace, "labels": labels(args.site, "offsite")},
+            f"{name}-script", metadata={"name": SCRIPT_MAP, "namespace": args.namespace, "labels": labels(args.site, OFFSITE_ROLE)},
             data={f: script(f) for f in ("offsite-backup.sh", "offsite-dump.sh")}, opts=child)
         hh, mm = o.schedule_after(cfg.backup.schedule).split(":")
         exchange = {"name": "exchange", "mountPath": EXCHANGE}
@@ -83,7 +84,7 @@ class KubeOffsite(pulumi.ComponentResource):
         ]
         self.cron_job = k8s.batch.v1.CronJob(
             f"{name}-nightly",
-            metadata={"name": offsite.CONTAINER, "namespace": args.namespace, "labels": labels(args.site, "offsite")},
+            metadata={"name": offsite.CONTAINER, "namespace": args.namespace, "labels": labels(args.site, OFFSITE_ROLE)},
             spec={
                 "schedule": f"{int(mm)} {int(hh)} * * *",
                 "timeZone": cfg.site.timezone,
@@ -92,7 +93,7 @@ class KubeOffsite(pulumi.ComponentResource):
                 "successfulJobsHistoryLimit": 3,
                 "failedJobsHistoryLimit": 3,
                 "jobTemplate": {"spec": {"backoffLimit": 0, "activeDeadlineSeconds": DEADLINE_SECONDS, "template": {
-                    "metadata": {"labels": labels(args.site, "offsite")},
+                    "metadata": {"labels": db_client(labels(args.site, OFFSITE_ROLE))},
                     "spec": {**pod, "containers": [
                         {
                             "name": "dump",

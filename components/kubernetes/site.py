@@ -59,7 +59,8 @@ class KubeSite(pulumi.ComponentResource):
             moved_from=pulumi.Alias(name=f"{name}-namespace-pull-secret", parent=ns)), opts=child)
         external = (kube.database.external_host, kube.database.external_port) if kube.database.external_host else None
         KubeNetworkPolicies(f"{name}-network-policies", KubeNetworkPoliciesArgs(
-            site=site.name, namespace=ns.name, external_db=external, tls=cfg.tls.enabled), opts=child)
+            site=site.name, namespace=ns.name, external_db=external, tls=cfg.tls.enabled,
+            offsite=cfg.offsite.endpoint if cfg.offsite else None), opts=child)
         password = db_password(name, args.db_password, self)
         user = kube.database.user
         secrets = KubeSecrets(f"{name}-secrets", KubeSecretsArgs(

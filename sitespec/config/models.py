@@ -383,6 +383,15 @@ class OffsiteSettings(_Model):
         """sftp, rest or s3."""
         return self.repository.split(":", 1)[0]
 
+    @property
+    def endpoint(self) -> tuple[str, int]:
+        """(host, port) the site's backup reaches: what a Kubernetes site's NetworkPolicy opens."""
+        rest = self.repository.split(":", 1)[1]
+        if self.scheme == "sftp":  # USER@HOST:/PATH
+            return rest.split("@", 1)[1].split(":", 1)[0], 22
+        url = urlparse(rest if "://" in rest else f"https://{rest}")  # s3:HOST/BUCKET is https
+        return url.hostname or "", url.port or (80 if url.scheme == "http" else 443)
+
     def schedule_after(self, backup_schedule: str) -> str:
         """o3:offsite.schedule, by default 30 minutes after the nightly dump."""
         if self.schedule:
