@@ -52,7 +52,7 @@ def test_every_pod_is_confined_and_gets_no_api_token():
             sc = c["securityContext"]
             assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"], name
             assert sc["capabilities"].get("add", []) == list(CAPABILITIES.get(c["name"], ())), (name, c["name"])
-    assert list(CAPABILITIES) == ["db", "o3-proxy"]  # the apps and the Jobs run with none
+    assert list(CAPABILITIES) == ["db", "o3-proxy", "restic"]  # the apps and the Jobs run with none
 
 
 def test_the_namespace_enforces_baseline_and_warns_restricted():
@@ -165,3 +165,20 @@ def test_the_lockdown_rules_say_nothing_of_a_docker_site():
     cfg = copy.deepcopy(BASE)
     found = by_policy(analyze(evaluate(cfg, {"o3:dbPassword"}).resources))
     assert not NEW_RULES & set(found), found
+
+
+def test_a_site_with_off_site_copies_passes_every_lockdown_rule():
+    """The CronJob o3-offsite is confined like every workload (the real engine refused it once:
+    its two containers kept the runtime's capabilities)."""
+    cfg = {"o3:platform": "kubernetes", "o3:images": copy.deepcopy(BASE["o3:images"]),
+           "o3:site": {"name": "locked", "timezone": "Europe/Rome", "concurrentUsers": 10, "examsPerDay": 20},
+           "o3:kubernetes": {"storageClass": "nas-rwx", "storageGb": 100}, "o3:dbPassword": PASSWORD,
+           "o3:offsite": {"repository": "rest:https://10.0.0.9:8000/locked", "httpUser": "locked"},
+           "o3:offsitePassword": "offsite-repository-pw-1", "o3:offsiteHttpPassword": "offsite-http-pw-1"}
+    resources = evaluate(cfg, {"o3:dbPassword", "o3:offsitePassword", "o3:offsiteHttpPassword"}).resources
+    assert "o3-offsite" in workloads(resources)
+    cron = pod(workloads(resources)["o3-offsite"])[1]
+    assert {c["name"]: c["securityContext"]["capabilities"].get("add") for c in cron["containers"]} == \
+        {"dump": None, "restic": ["DAC_OVERRIDE"]}
+    found = by_policy(analyze(resources))
+    assert not NEW_RULES & set(found), {k: [v.message for v in found[k]] for k in NEW_RULES & set(found)}

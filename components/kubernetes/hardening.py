@@ -52,6 +52,8 @@ CAPABILITIES: Mapping[str, tuple[str, ...]] = {
     # it opens its log files, which the image may give to that user (measured: Debian's nginx stops
     # with "open() /var/log/nginx/error.log failed (13: Permission denied)" without DAC_OVERRIDE).
     PROXY_CONTAINER: ("CHOWN", "DAC_OVERRIDE", "NET_BIND_SERVICE", "SETGID", "SETUID"),
+    # the off-host copy's restic (root in its image) reads every file of the storage folders, whoever wrote them
+    "restic": ("DAC_OVERRIDE",),
 }
 
 

@@ -23,7 +23,7 @@ from sitespec.guide import BACKUPS_MOUNT, FOLDERS
 from .. import TYPE_PREFIX, script
 from . import DATA_VOLUME, KubePartArgs, env, labels
 from .backup import dump_env, dump_mounts, dump_pod
-from .hardening import OFFSITE_ROLE, db_client
+from .hardening import OFFSITE_ROLE, container_security, db_client
 
 SECRET = "o3-offsite"
 SCRIPT_MAP = "o3-offsite-scripts"
@@ -102,6 +102,7 @@ class KubeOffsite(pulumi.ComponentResource):
                             "env": dump_env(args.site, {"O3_OFFSITE_EXCHANGE": EXCHANGE, "TZ": cfg.site.timezone}),
                             "volumeMounts": [*dump_mounts(logs=False), exchange, scripts],
                             "resources": {"requests": REQUESTS["dump"]},
+                            "securityContext": container_security("dump"),
                         },
                         {
                             "name": "restic",
@@ -116,6 +117,7 @@ class KubeOffsite(pulumi.ComponentResource):
                                 scripts,
                             ],
                             "resources": {"requests": REQUESTS["restic"]},
+                            "securityContext": container_security("restic"),
                         },
                     ]},
                 }}},
