@@ -12,7 +12,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import yaml
 
@@ -138,22 +139,31 @@ class DeployedKubeSite:
     def run_maintenance(self, *args: str, timeout: float = 3600) -> Exec:
         """The site's dump script (maintenance.sh ARGS) in a Job made from the nightly CronJob's
         template: the same image, Secret, volume and scripts. Its log is its output."""
+
+        def edit(spec: Any) -> None:
+            # The scripts' ConfigMap is mounted where o3-maintenance has them; kube-dump.sh's `run` waits
+            # until MySQL answers this new pod (a NetworkPolicy controller may not know its address yet).
+            spec.template.spec.containers[0].command = [
+                "sh", posixpath.join(posixpath.dirname(MAINTENANCE_SCRIPT), "kube-dump.sh"), "run", *args]
+
+        return self.run_job(MAINTENANCE_CONTAINER, f"o3-{args[0]}", edit, timeout)
+
+    def run_job(self, cron_name: str, prefix: str, edit: Callable[[Any], None], timeout: float = 3600) -> Exec:
+        """A Job made from the CronJob `cron_name`'s template, changed by `edit(job spec)`; waits
+        for it, and returns its log (its last pod's, first container's) as the output."""
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
         try:
-            cron = self.batch.read_namespaced_cron_job(MAINTENANCE_CONTAINER, self.namespace)
+            cron = self.batch.read_namespaced_cron_job(cron_name, self.namespace)
         except ApiException as e:
             if e.status == 404:
-                raise OpsError(f"site {self.cfg.site.name} has no CronJob {MAINTENANCE_CONTAINER} in {self.where}: "
+                raise OpsError(f"site {self.cfg.site.name} has no CronJob {cron_name} in {self.where}: "
                                "apply the current program first (`pulumi up`)") from None
             raise
         spec = cron.spec.job_template.spec
-        container = spec.template.spec.containers[0]
-        # The scripts' ConfigMap is mounted where o3-maintenance has them; kube-dump.sh's `run` waits
-        # until MySQL answers this new pod (a NetworkPolicy controller may not know its address yet).
-        container.command = ["sh", posixpath.join(posixpath.dirname(MAINTENANCE_SCRIPT), "kube-dump.sh"), "run", *args]
-        name = f"o3-{args[0]}-{secrets.token_hex(3)}"
+        edit(spec)
+        name = f"{prefix}-{secrets.token_hex(3)}"
         job = client.V1Job(metadata=client.V1ObjectMeta(name=name, labels={"o3.site": self.cfg.site.name}), spec=spec)
         self.batch.create_namespaced_job(self.namespace, job)
         try:
@@ -166,7 +176,9 @@ class DeployedKubeSite:
             else:
                 raise OpsError(f"the Job {name} in {self.where} did not finish within {timeout:.0f} s")
             pods = self.core.list_namespaced_pod(self.namespace, label_selector=f"job-name={name}").items
-            out = self.core.read_namespaced_pod_log(pods[-1].metadata.name, self.namespace) if pods else ""
+            container = spec.template.spec.containers[0].name
+            out = self.core.read_namespaced_pod_log(pods[-1].metadata.name, self.namespace,
+                                                    container=container) if pods else ""
             return Exec(0 if st.succeeded else 1, out.strip(), "" if st.succeeded else out.strip())
         finally:
             self.batch.delete_namespaced_job(name, self.namespace, propagation_policy="Background")
@@ -184,3 +196,18 @@ class DeployedKubeSite:
                 return
             time.sleep(1)
         raise OpsError(f"{self.kind(name).lower()}/{name} in {self.where} did not reach {replicas} replicas within {timeout:.0f} s")
+
+
+@contextmanager
+def scaled_to_zero(site: DeployedKubeSite, apps: Sequence[str], prog: str) -> Iterator[None]:
+    """The apps' workloads scaled to 0, and back to their replicas whatever happens."""
+    replicas = {app: site.replicas(app) for app in apps}
+    try:
+        for app in apps:
+            site.scale(app, 0)
+        print(f"{prog}: scaled {', '.join(apps)} to 0")
+        yield
+    finally:
+        for app, n in replicas.items():
+            site.scale(app, n)
+        print(f"{prog}: scaled them back to " + ", ".join(f"{a} {n}" for a, n in replicas.items()))

@@ -1,10 +1,11 @@
 """Prove that a site's off-site copies restore: a restore drill, never on the live site.
 
-    python -m ops.drill --stack S [--scratch DIR] [--keep] [--json] [--dir D]
+    python -m ops.drill --stack S [--scratch DIR] [--keep] [--docker-host URL] [--json] [--dir D]
 
 Restores the newest storage snapshot into a scratch folder on this machine and checks every file
 its manifest lists, with its checksum; loads the newest nightly dump into a scratch MySQL
-container (o3:images.db, no network, removed afterwards) on the site's Docker daemon and checks
+container (o3:images.db, no network, removed afterwards) on the site's Docker daemon (a
+Kubernetes site: the daemon of --docker-host, else DOCKER_HOST or this machine's) and checks
 that its schemas hold exactly the tables, and in each the rows, that the dump recorded. Prints the
 snapshots' age (the RPO actually reached), the drill's time and the bytes read, and records the
 result in the repository (ops.verify reads it). Exit 1 when anything is missing or differs.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import secrets
 import shutil
 import sys
@@ -163,8 +165,23 @@ def drill_dump(r: Restic, snap: Snapshot, scratch: Path, client: Any, image: str
     return len(expected), sum(expected.values()), size, compare_counts(expected, found)
 
 
-def drill(cfg: Any, off: Any, scratch_parent: Optional[Path], keep: bool) -> dict:
-    from ._site import open_site
+def scratch_daemon(cfg: Any, docker_host: Optional[str]) -> Any:
+    """Where the scratch MySQL runs: the Docker site's own daemon; for a Kubernetes site (whose
+    cluster the drill never touches) --docker-host, else DOCKER_HOST or this machine's."""
+    from ._site import connect, open_site
+
+    if cfg.platform != "kubernetes":
+        return open_site(cfg).client
+    client = connect(docker_host)
+    try:
+        client.ping()
+    except Exception as e:  # noqa: BLE001
+        raise OpsError(f"the drill's scratch MySQL needs a Docker daemon: cannot reach "
+                       f"{docker_host or os.environ.get('DOCKER_HOST') or 'the local one'} (--docker-host): {e}") from None
+    return client
+
+
+def drill(cfg: Any, off: Any, scratch_parent: Optional[Path], keep: bool, docker_host: Optional[str] = None) -> dict:
 
     start = time.monotonic()
     result: dict = {"ok": False, "at": now_iso(), "site": off.site_id}
@@ -180,10 +197,7 @@ def drill(cfg: Any, off: Any, scratch_parent: Optional[Path], keep: bool) -> dic
             result.update(dump=dump_snap.short_id, storage=storage_snap.short_id,
                           dump_age_hours=round(dump_snap.age_hours(now), 2),
                           storage_age_hours=round(storage_snap.age_hours(now), 2))
-            client = open_site(cfg).client if cfg.platform != "kubernetes" else None
-            if client is None:
-                raise OpsError("the drill's scratch MySQL runs on a Docker daemon: a Kubernetes site's drill is not "
-                               "built yet (README: Backups and disaster recovery)")
+            client = scratch_daemon(cfg, docker_host)
             with scratch_folder(scratch_parent, keep) as scratch:
                 try:
                     files, restored, file_problems = drill_storage(r, storage_snap, scratch)
@@ -209,13 +223,17 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     p.add_argument("--stack", required=True, help="site stack (Pulumi.<stack>.yaml)")
     p.add_argument("--scratch", type=Path, help="folder for the scratch copy (default: the system's temp folder)")
     p.add_argument("--keep", action="store_true", help="keep the restored copy (its folder is printed)")
+    p.add_argument("--docker-host", help="a Kubernetes site: the Docker daemon of the scratch MySQL "
+                                          "(default: DOCKER_HOST, else this machine's)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     add_dir_argument(p)
     args = p.parse_args(argv)
     if args.scratch is not None and not args.scratch.is_dir():
         raise OpsError(f"--scratch {args.scratch}: not a folder")
     cfg, off = load(args.stack, args.dir)
-    result = drill(cfg, off, args.scratch, args.keep)
+    if args.docker_host and cfg.platform != "kubernetes":
+        raise OpsError("--docker-host is for a Kubernetes site: a Docker site's drill runs on its own host (docker:host)")
+    result = drill(cfg, off, args.scratch, args.keep, args.docker_host)
     if args.json:
         print(json.dumps(result, sort_keys=True))
     else:

@@ -13,6 +13,14 @@ shared-persist folders are restored from the storage snapshot by o3:images.resti
 host (every file checked against the manifest), and the nightly dump is loaded; the apps start;
 the rows are compared with the dump's record; ops.verify runs. Prints the recovery time (RTO)
 with each stage's share. Exit 1 when a stage fails, 2 on bad input (nothing touched).
+
+On Kubernetes (the namespace, its volumes, or the cluster are gone; the stack file names the
+cluster, `kubernetes:kubeconfig`, and the namespace): the target must hold no volume claim of a
+site unless --yes; the namespace's objects are dropped from the state and `pulumi up` builds the
+site empty; pacs, pacs-singleton and view are scaled to 0; a Job made from the site's own
+CronJob o3-offsite (its image, Secret and NetworkPolicy) restores the storage snapshot into the
+data volume, checks every file against the manifest and puts the dump in the backups folder;
+the dump script's check and restore load it; the apps are scaled back; rows and ops.verify as above.
 """
 
 from __future__ import annotations
@@ -27,18 +35,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from sitespec.guide import BACKUPS_MOUNT, DB_CONTAINER, FOLDERS, PACS_CONTAINER, SCHEMAS, SINGLETON_CONTAINER, VIEW_CONTAINER
-from sitespec.offsite import MANIFEST, SECRETS_DIR, STORAGE_PATHS, STORAGE_ROOT
+from sitespec.offsite import CONTAINER as OFFSITE_CONTAINER
+from sitespec.offsite import KUBE_SCRIPTS, MANIFEST, SECRETS_DIR, STORAGE_PATHS, STORAGE_ROOT
 
 from ._cli import OpsError, add_dir_argument, run
 from ._offsite import (DUMP_FILE, OffsiteAccess, Restic, Snapshot, compare_counts, counts_query,
                        load, parse_counts, row_counts, tables_query, tar)
 from ._platform import mysql_command
-from ._site import DeployedSite, apps_stopped, connect
+from ._site import DeployedSite, Exec, apps_stopped, connect
 
 APPS = (PACS_CONTAINER, SINGLETON_CONTAINER, VIEW_CONTAINER)
 DATA_ROLES = ("db", *STORAGE_PATHS)  # a new host with files in these holds a site already
@@ -118,13 +127,14 @@ def target_data(cfg: Any, client: Any) -> list[str]:
     return found
 
 
-def drop_lost_host(stack: str, root: Path) -> int:
+def drop_lost_host(stack: str, root: Path, packages: Sequence[str] = ("docker", "command")) -> int:
     """Remove from the stack's state the resources that lived on the lost host (Docker and command
-    resources): `pulumi up` would otherwise try to delete them there, and it cannot be reached."""
+    resources; on Kubernetes the namespace's objects): `pulumi up` would otherwise try to delete
+    them there, and they cannot be reached, or are gone already."""
     out = pulumi(root, "stack", "export", "--stack", stack)
     state = json.loads(out)
     res = state.get("deployment", {}).get("resources") or []
-    gone = {r["urn"] for r in res if r["type"].split(":")[0] in ("docker", "command")}
+    gone = {r["urn"] for r in res if r["type"].split(":")[0] in packages}
     if not gone:
         return 0
     kept = []
@@ -228,13 +238,25 @@ def restore_dump(r: Restic, site: DeployedSite, snap: Snapshot, workdir: Path) -
     return expected
 
 
-def count_rows(site: DeployedSite) -> dict[str, int]:
-    db = site.container(DB_CONTAINER)
-    got = site.exec(db, mysql_command(shell_quoted(tables_query(SCHEMAS))))
-    tables = [t for t in got.out.split() if t]
+def count_rows(sql: Callable[[str], str]) -> dict[str, int]:
+    """Each table's rows in the site's schemas; `sql(query)` runs a query in the db container or pod."""
+    tables = [t for t in sql(tables_query(SCHEMAS)).split() if t]
     if not tables:
         return {}
-    return parse_counts(site.exec(db, mysql_command(shell_quoted(counts_query(tables)))).out)
+    return parse_counts(sql(counts_query(tables)))
+
+
+def docker_sql(site: DeployedSite) -> Callable[[str], str]:
+    db = site.container(DB_CONTAINER)
+    return lambda query: site.exec(db, mysql_command(shell_quoted(query))).out
+
+
+def compare_rows(expected: dict[str, int], found: dict[str, int]) -> None:
+    """Tables the empty site made and the dump lacks are left alone, as ops.restore does."""
+    differ = compare_counts(expected, {t: n for t, n in found.items() if t in expected})
+    if differ:
+        raise Failed("the database differs from the dump's record: " + "; ".join(differ[:10]))
+    print(f"recover: {len(expected)} tables, {sum(expected.values())} rows as the dump recorded")
 
 
 def shell_quoted(sql: str) -> str:
@@ -249,8 +271,7 @@ def recover(args: argparse.Namespace) -> int:
     cfg, off = load(args.stack, args.dir)
     assert off is not None
     if cfg.platform == "kubernetes":
-        raise OpsError("ops.recover brings a Docker site back; a Kubernetes site's recovery is not built yet "
-                       "(README: Backups and disaster recovery)")
+        return recover_kubernetes(args, cfg, off, stages)
     with stages.stage("checks"), Restic(off.operator, off.site_id) as r:
         r.open()
         belongs(r, off)
@@ -270,14 +291,7 @@ def recover(args: argparse.Namespace) -> int:
               f"({storage_snap.age_hours(now):.1f} h old), dump {dump_snap.short_id} ({dump_snap.age_hours(now):.1f} h old) "
               f"onto {cfg.docker_host or 'the local Docker'}")
     try:
-        with stages.stage("pulumi up (empty site)"):
-            dropped = drop_lost_host(args.stack, args.dir)
-            if dropped:
-                print(f"recover: {dropped} resources of the lost host dropped from the state")
-            up = ["up", "--yes", "--skip-preview", "--stack", args.stack]
-            if (args.dir / "policy" / "venv").is_dir():
-                up += ["--policy-pack", str(args.dir / "policy")]
-            pulumi(args.dir, *up)
+        up_empty(args, stages, ("docker", "command"))
         site = DeployedSite(cfg, client)
         with apps_stopped(site, APPS, "recover"):
             with stages.stage("restore storage"):
@@ -286,25 +300,129 @@ def recover(args: argparse.Namespace) -> int:
             with stages.stage("restore database"), Restic(off.operator, off.site_id) as r, \
                     tempfile.TemporaryDirectory(prefix="o3-recover-") as work:
                 expected = restore_dump(r, site, dump_snap, Path(work))
-                found = count_rows(site)  # tables the empty site made and the dump lacks are left alone, as ops.restore does
-                differ = compare_counts(expected, {t: n for t, n in found.items() if t in expected})
-                if differ:
-                    raise Failed("the database differs from the dump's record: " + "; ".join(differ[:10]))
-                print(f"recover: {len(expected)} tables, {sum(expected.values())} rows as the dump recorded")
-        with stages.stage("verify"):
-            out = subprocess.run([sys.executable, "-m", "ops.verify", "--stack", args.stack, "--dir", str(args.dir)],
-                                 capture_output=True, text=True)
-            print(out.stdout.rstrip())
-            if out.returncode != 0:
-                raise Failed(f"the recovered site does not verify (above): {out.stderr.strip()[-400:]}")
+                compare_rows(expected, count_rows(docker_sql(site)))
+        verify(args, stages)
     except (Failed, OpsError) as e:
-        print(f"recover: FAILED: {e}", file=sys.stderr)
-        print(f"recover: {stages.report()}", file=sys.stderr)
-        return 1
-    print(f"recover: site {off.site_id} is back on {cfg.docker_host or 'the local Docker'} "
-          f"(data as of {dt.datetime.fromtimestamp(min(storage_snap.time, dump_snap.time), dt.timezone.utc):%Y-%m-%d %H:%M} UTC)")
+        return failed(e, stages)
+    return back(off, stages, storage_snap, dump_snap, cfg.docker_host or "the local Docker")
+
+
+def verify(args: argparse.Namespace, stages: Stages) -> None:
+    with stages.stage("verify"):
+        out = subprocess.run([sys.executable, "-m", "ops.verify", "--stack", args.stack, "--dir", str(args.dir)],
+                             capture_output=True, text=True)
+        print(out.stdout.rstrip())
+        if out.returncode != 0:
+            raise Failed(f"the recovered site does not verify (above): {out.stderr.strip()[-400:]}")
+
+
+def failed(e: Exception, stages: Stages) -> int:
+    print(f"recover: FAILED: {e}", file=sys.stderr)
+    print(f"recover: {stages.report()}", file=sys.stderr)
+    return 1
+
+
+def back(off: OffsiteAccess, stages: Stages, storage_snap: Snapshot, dump_snap: Snapshot, where: str) -> int:
+    print(f"recover: site {off.site_id} is back on {where} (data as of "
+          f"{dt.datetime.fromtimestamp(min(storage_snap.time, dump_snap.time), dt.timezone.utc):%Y-%m-%d %H:%M} UTC)")
     print(f"recover: {stages.report()}")
     return 0
+
+
+def up_empty(args: argparse.Namespace, stages: Stages, packages: Sequence[str]) -> None:
+    """`pulumi up` of the site, empty, once the lost host's (or namespace's) resources are out of the state."""
+    with stages.stage("pulumi up (empty site)"):
+        dropped = drop_lost_host(args.stack, args.dir, packages)
+        if dropped:
+            print(f"recover: {dropped} resources of the lost {'namespace' if 'kubernetes' in packages else 'host'} "
+                  "dropped from the state")
+        up = ["up", "--yes", "--skip-preview", "--stack", args.stack]
+        if (args.dir / "policy" / "venv").is_dir():
+            up += ["--policy-pack", str(args.dir / "policy")]
+        pulumi(args.dir, *up)
+
+
+# --- Kubernetes: the namespace (or the cluster) is gone ---------------------------------------------
+
+def kube_target_data(site: Any) -> list[str]:
+    """What in the target namespace already holds a site's data: its volume claims."""
+    return [f"volume claim {c.metadata.name} in {site.where}"
+            for c in site.core.list_namespaced_persistent_volume_claim(site.namespace).items]
+
+
+def restore_job(storage_snap: Snapshot, dump_snap: Snapshot, name: str) -> Callable[[Any], None]:
+    """The o3-offsite CronJob's pod (its image, Secret, repository settings and NetworkPolicy),
+    restic's container alone, the data folders writable: offsite-backup.sh restore."""
+    def edit(spec: Any) -> None:
+        pod = spec.template.spec
+        restic = next(c for c in pod.containers if c.name == "restic")
+        restic.command = ["/bin/sh", f"{KUBE_SCRIPTS}/offsite-backup.sh", "restore", storage_snap.id, dump_snap.id, name]
+        for m in restic.volume_mounts:
+            if m.mount_path in STORAGE_PATHS.values():
+                m.read_only = False
+        # restic restores each file's owner, mode and times as they were (all within Pod Security baseline)
+        restic.security_context.capabilities.add = ["CHOWN", "DAC_OVERRIDE", "FOWNER"]
+        pod.containers = [restic]
+
+    return edit
+
+
+def kube_sql(site: Any) -> Callable[[str], str]:
+    def sql(query: str) -> str:
+        pods = [p for p in site.pods(DB_CONTAINER) if p.status.phase == "Running"]
+        if not pods:
+            raise Failed(f"no running db pod in {site.where}")
+        return site.exec(pods[0].metadata.name, mysql_command(shell_quoted(query)))
+
+    return sql
+
+
+def recover_kubernetes(args: argparse.Namespace, cfg: Any, off: OffsiteAccess, stages: Stages) -> int:
+    from ._cluster import DeployedKubeSite, cluster_access, scaled_to_zero
+
+    with stages.stage("checks"), Restic(off.operator, off.site_id) as r:
+        r.open()
+        belongs(r, off)
+        storage_snap, dump_snap = pick(r, args.snapshot)
+        site = DeployedKubeSite(cfg, cluster_access(args.stack, args.dir))
+        held = kube_target_data(site)
+        if held and not args.yes:
+            raise OpsError(f"the target already holds a site's data ({'; '.join(held[:5])}): recover into an empty "
+                           "namespace, or pass --yes to overwrite it")
+        now = time.time()
+        print(f"recover: site {off.site_id} from {off.operator.repository}: storage snapshot {storage_snap.short_id} "
+              f"({storage_snap.age_hours(now):.1f} h old), dump {dump_snap.short_id} ({dump_snap.age_hours(now):.1f} h old) "
+              f"into {site.where} ({site.version})")
+    try:
+        up_empty(args, stages, ("kubernetes",))
+        name = DUMP_NAME.format(id=dump_snap.short_id)
+        with ExitStack() as apps:  # scaled back whatever happens; timed as a stage when all went well
+            with stages.stage("scale the apps to 0"):
+                apps.enter_context(scaled_to_zero(site, APPS, "recover"))
+            with stages.stage("restore storage"):
+                got = site.run_job(OFFSITE_CONTAINER, "o3-recover", restore_job(storage_snap, dump_snap, name), 6 * 3600)
+                for s in [*off.operator.secrets, *(off.site.secrets if off.site else [])]:
+                    got = Exec(got.code, got.out.replace(s, "<secret>"), got.err.replace(s, "<secret>"))
+                if got.code != 0:
+                    raise Failed(f"restoring snapshot {storage_snap.short_id} in {site.where} failed: "
+                                 f"{' '.join((got.err or got.out).split())[-800:]}")
+                print("recover: " + "; ".join(line.split(" ", 1)[-1] for line in got.out.splitlines()[-2:]))
+            with stages.stage("restore database"), Restic(off.operator, off.site_id) as r, \
+                    tempfile.TemporaryDirectory(prefix="o3-recover-") as work:
+                raw = Path(work) / "o3-dump.sql"
+                r.dump(dump_snap, DUMP_FILE, raw)
+                expected = row_counts(raw)
+                for step in ("check", "restore"):
+                    loaded = site.run_maintenance(step, name)
+                    if loaded.code != 0:
+                        raise Failed(f"the dump {dump_snap.short_id} ({name}) does not load: {loaded.err or loaded.out}")
+                compare_rows(expected, count_rows(kube_sql(site)))
+            with stages.stage("scale the apps back"):
+                apps.close()
+        verify(args, stages)
+    except (Failed, OpsError) as e:
+        return failed(e, stages)
+    return back(off, stages, storage_snap, dump_snap, site.where)
 
 
 def _main(argv: Optional[Sequence[str]]) -> int:

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from contextlib import contextmanager
 from pathlib import PurePosixPath
-from typing import ContextManager, Iterator, Optional, Sequence
+from typing import ContextManager, Optional, Sequence
 
 from sitespec.guide import BACKUP_FOLDER, PACS_CONTAINER, SCHEMAS, SINGLETON_CONTAINER, VIEW_CONTAINER
 from sitespec.stackfile import load_stack_config
 
 from ._cli import OpsError, add_dir_argument, run
-from ._cluster import DeployedKubeSite, cluster_access
+from ._cluster import DeployedKubeSite, cluster_access, scaled_to_zero
 from ._site import apps_stopped, open_site
 
 APPS = (PACS_CONTAINER, SINGLETON_CONTAINER, VIEW_CONTAINER)
@@ -57,7 +56,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if cfg.platform == "kubernetes":
         name = file_name(args.file, "")
         site = DeployedKubeSite(cfg, cluster_access(args.stack, args.dir))
-        return restore(cfg, site, name, args.yes, "in", "scaled to 0", scaled_to_zero(site))
+        return restore(cfg, site, name, args.yes, "in", "scaled to 0", scaled_to_zero(site, APPS, "restore"))
     name = file_name(args.file, cfg.site.storage_path)
     site = open_site(cfg)
     return restore(cfg, site, name, args.yes, "on", "stopped", apps_stopped(site, APPS, "restore"))
@@ -82,21 +81,6 @@ def restore(cfg, site, name: str, yes: bool, where: str, paused: str, apps_pause
         return 1
     print(f"restore: {name} restored into {', '.join(SCHEMAS)} of site {cfg.site.name}")
     return 0
-
-
-@contextmanager
-def scaled_to_zero(site) -> Iterator[None]:
-    """Kubernetes: the apps' workloads scaled to 0, and back to their replicas whatever happens."""
-    replicas = {app: site.replicas(app) for app in APPS}
-    try:
-        for app in APPS:
-            site.scale(app, 0)
-        print(f"restore: scaled {', '.join(APPS)} to 0")
-        yield
-    finally:
-        for app, n in replicas.items():
-            site.scale(app, n)
-        print("restore: scaled them back to " + ", ".join(f"{a} {n}" for a, n in replicas.items()))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

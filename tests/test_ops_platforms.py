@@ -516,3 +516,31 @@ def test_a_command_to_a_pod_whose_kubelet_hangs_gives_up_with_the_pod_named(monk
     site.core, site.namespace = NS(connect_get_namespaced_pod_exec=None), "big-site"
     with pytest.raises(OpsError, match="pod db-0 in namespace big-site did not answer a command within 0 s"):
         site.exec("db-0", ["true"], timeout=0.3)
+
+
+def test_the_kubernetes_recovery_job_is_the_offsite_pod_with_writable_data_and_restore_rights():
+    """ops.recover's Job: the site's own o3-offsite pod (image, Secret, labels for its
+    NetworkPolicy), restic alone, the data folders writable, and the capabilities to give each
+    restored file back its owner and mode (all within Pod Security baseline)."""
+    from kubernetes import client
+
+    from ops.recover import restore_job
+    from sitespec.offsite import STORAGE_PATHS
+
+    mounts = [client.V1VolumeMount(name="o3-data", mount_path=p, sub_path=p, read_only=True) for p in STORAGE_PATHS.values()]
+    caps = client.V1Capabilities(drop=["ALL"], add=["DAC_OVERRIDE"])
+    spec = client.V1JobSpec(template=client.V1PodTemplateSpec(
+        metadata=client.V1ObjectMeta(labels={"app.kubernetes.io/name": "offsite"}),
+        spec=client.V1PodSpec(containers=[
+            client.V1Container(name="dump", image="db", command=["sh", "dump"]),
+            client.V1Container(name="restic", image="restic", command=["sh", "job"], volume_mounts=mounts,
+                               security_context=client.V1SecurityContext(capabilities=caps))])))
+    snap = lambda i: NS(id=i * 8, short_id=i)  # noqa: E731
+    restore_job(snap("a1b2c3d4"), snap("e5f6a7b8"), "o3-manual-recovered-e5f6a7b8.sql.gz")(spec)
+    (restic,) = spec.template.spec.containers
+    assert restic.name == "restic" and restic.command[-4:] == ["restore", "a1b2c3d4" * 8, "e5f6a7b8" * 8,
+                                                               "o3-manual-recovered-e5f6a7b8.sql.gz"]
+    assert not any(m.read_only for m in restic.volume_mounts)
+    assert restic.security_context.capabilities.add == ["CHOWN", "DAC_OVERRIDE", "FOWNER"]
+    assert restic.security_context.capabilities.drop == ["ALL"]
+    assert spec.template.metadata.labels == {"app.kubernetes.io/name": "offsite"}

@@ -11,6 +11,10 @@
 #                                      decompressed as a dump snapshot
 #   offsite-backup.sh read-dump        (restic's --stdin-from-command) the dump from the FIFO; exits
 #                                      with the dump's own status, so a failed mysqldump saves nothing
+#   offsite-backup.sh restore STORAGE DUMP FILE   recovery (ops.recover, Kubernetes): the storage
+#                                      snapshot into the (read-write) data folders, every file checked
+#                                      against its manifest; the dump snapshot into the backups folder
+#                                      as FILE (gzip), which the dump script's check and restore load
 # The restic image has no mysqldump: the db image writes the dump into the FIFO
 # (offsite-dump.sh), restic reads it; nothing is written to disk unencrypted.
 # Environment (sitespec/offsite.py script_env): O3_SITE (restic --host), RESTIC_REPOSITORY,
@@ -170,5 +174,24 @@ case "${1:-}" in
     rc=$(cat "$X/dump.rc" 2>/dev/null || echo 1)
     [ "$rc" = 0 ] || echo "the dump failed (exit status $rc): see o3-maintenance's log" >&2
     exit "$rc" ;;
-  *) echo "usage: $0 serve | run KIND | job KIND | file FILE KIND | read-dump" >&2; exit 2 ;;
+  restore)
+    case "${4:-}" in */*|.*|"") echo "'${4:-}' is not a file name in the backups folder" >&2; exit 2 ;; esac
+    credentials
+    mkdir -p "$(dirname "$O3_OFFSITE_MANIFEST")"
+    # --no-lock: an append-only server would keep the lock (it refuses the delete)
+    r restore "$2" --no-lock --target / --include "$O3_STORAGE_ROOT" --include "$O3_OFFSITE_MANIFEST" >/dev/null
+    sums=$(mktemp)
+    if (cd "$O3_STORAGE_ROOT" && sha256sum -c "$O3_OFFSITE_MANIFEST") >"$sums" 2>&1; then
+      log "o3-offsite: restored storage snapshot $2: $(wc -l < "$O3_OFFSITE_MANIFEST") files, each as its checksum says"
+    else
+      grep -v ': OK$' "$sums" | head -n 20
+      echo "o3-offsite: restored files differ from the manifest of snapshot $2" >&2; exit 1
+    fi
+    raw="$O3_BACKUPS/.o3-recover.sql"
+    r dump --no-lock "$3" "/$O3_DUMP_FILENAME" > "$raw"
+    # the dump script's check wants `-- Dump completed` last: the row-count line goes
+    grep -v "^-- o3-row-counts " "$raw" | gzip -1 > "$O3_BACKUPS/$4.tmp"
+    rm -f "$raw"; mv "$O3_BACKUPS/$4.tmp" "$O3_BACKUPS/$4"
+    log "o3-offsite: dump snapshot $3 is $4 in the backups folder" ;;
+  *) echo "usage: $0 serve | run KIND | job KIND | file FILE KIND | read-dump | restore STORAGE DUMP FILE" >&2; exit 2 ;;
 esac

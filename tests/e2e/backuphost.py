@@ -32,6 +32,19 @@ from tlsfixtures import TestCA
 SITE_USER, OPERATOR_USER = "site", "operator"
 
 
+def offsite_config(bk: "BackupHost", path: str, rpo: int = 26) -> dict:
+    """o3:offsite for a site whose repository is `path` on this host (the site's append-only
+    instance, the operator's own)."""
+    return {"repository": bk.repository(path), "httpUser": SITE_USER, "caCert": bk.ca_pem, "rpoHours": rpo,
+            "retention": {"keepDaily": 7, "keepWeekly": 4, "keepMonthly": 6, "keepYearly": 1},
+            "operator": {"repository": bk.repository(path, operator=True), "httpUser": OPERATOR_USER}}
+
+
+def offsite_secrets(bk: "BackupHost", repo_password: str) -> dict[str, str]:
+    return {"o3:offsitePassword": repo_password, "o3:offsiteHttpPassword": bk.site_password,
+            "o3:offsiteOperatorHttpPassword": bk.operator_password}
+
+
 class BackupHost:
     def __init__(self, name: str = "o3bk", net: str = "10.231.9", site_password: str = "site-http-pass-0001",
                  operator_password: str = "operator-http-pass-01", path: Optional[str] = None):

@@ -26,7 +26,7 @@ import docker
 import pytest
 
 import dicomset
-from backuphost import OPERATOR_USER, SITE_USER, BackupHost, restic_standin
+from backuphost import BackupHost, offsite_config, offsite_secrets, restic_standin
 from daemon import clean, mysql, site_disk
 from e2e_harness import ROOT, SITE, Project, stack_config
 from e2e_harness import VERSIONS, publish
@@ -44,17 +44,6 @@ FILE_BYTES = int(os.environ.get("O3_DR_FILE_BYTES", "65536"))
 STORAGE = "/srv/o3-e2e-drill"
 
 
-def offsite_config(bk: BackupHost, path: str, rpo: int = 26) -> dict:
-    return {"repository": bk.repository(path), "httpUser": SITE_USER, "caCert": bk.ca_pem, "rpoHours": rpo,
-            "retention": {"keepDaily": 7, "keepWeekly": 4, "keepMonthly": 6, "keepYearly": 1},
-            "operator": {"repository": bk.repository(path, operator=True), "httpUser": OPERATOR_USER}}
-
-
-def offsite_secrets(bk: BackupHost) -> dict[str, str]:
-    return {"o3:offsitePassword": REPO_PASSWORD, "o3:offsiteHttpPassword": bk.site_password,
-            "o3:offsiteOperatorHttpPassword": bk.operator_password}
-
-
 @pytest.fixture(scope="module")
 def site_and_host(pulumi_env, docker_host, client, images, standins, nofile_cap):
     """The site on the test daemon and the off-site host its copies go to (rest-server from the toolchain)."""
@@ -67,7 +56,7 @@ def site_and_host(pulumi_env, docker_host, client, images, standins, nofile_cap)
     cfg = stack_config(storage, images, docker_host, nofile_cap)
     cfg["o3:images"]["restic"] = restic_standin(client, standins["db"], shutil.which("restic", path=pulumi_env["PATH"]))
     cfg["o3:offsite"] = offsite_config(backup_host, SITE)
-    secrets = offsite_secrets(backup_host)
+    secrets = offsite_secrets(backup_host, REPO_PASSWORD)
     project = Project(work, "drill", pulumi_env, secrets=[PASSWORD, *secrets.values()])
     project.init(cfg, {"o3:dbPassword": PASSWORD, **secrets})
     project.up()

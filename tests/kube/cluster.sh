@@ -11,6 +11,8 @@
 #   tests/kube/cluster.sh poweroff|poweron node2          a node's faults (by cgroup and PID, never
 #   tests/kube/cluster.sh hang-kubelet|resume-kubelet NODE by name; see NOTES.md "Node faults")
 #   tests/kube/cluster.sh cut-network|restore-network node2
+#   tests/kube/cluster.sh reach|unreach CIDR IFACE   let both nodes' pods reach (or no longer) a test
+#                                          network behind IFACE (an off-site backup host's namespace)
 #
 # Control plane on the host: etcd (127.0.0.1:23790), kube-apiserver (https://10.232.0.1:6443),
 # kube-controller-manager, kube-scheduler. node1 runs in the host's network namespace, node2 in
@@ -181,6 +183,23 @@ fwd_rules() {  # the host's forwarding for our pods: between our bridge and veth
 -i $br -j REJECT
 -i $veth_host -j REJECT
 EOF
+}
+reach_rules() {  # reach_rules IFACE: forwarding between both nodes' pods and IFACE
+  local br; br=$(node_bridge node1)
+  printf '%s\n' "-i $br -o $1 -j ACCEPT" "-i $1 -o $br -j ACCEPT" "-i $veth_host -o $1 -j ACCEPT" "-i $1 -o $veth_host -j ACCEPT"
+}
+reach() {  # reach CIDR IFACE: the one way out of the cluster's networks a test opens, to its own host
+  local cidr=${1:-} ifc=${2:-} r chain=${name^^}-FORWARD
+  [ -n "$cidr" ] && [ -n "$ifc" ] || die "usage: reach CIDR IFACE"
+  ip link show "$ifc" >/dev/null 2>&1 || die "no interface $ifc"
+  ip -n "$ns" route replace "$cidr" via "$host_ip"
+  while read -r r; do iptables -C "$chain" $r 2>/dev/null || iptables -I "$chain" 1 $r; done < <(reach_rules "$ifc")
+}
+unreach() {
+  local cidr=${1:-} ifc=${2:-} r chain=${name^^}-FORWARD
+  [ -n "$cidr" ] && [ -n "$ifc" ] || die "usage: unreach CIDR IFACE"
+  ip -n "$ns" route del "$cidr" 2>/dev/null || true
+  while read -r r; do iptables -D "$chain" $r 2>/dev/null || true; done < <(reach_rules "$ifc")
 }
 net_up() {
   local r
@@ -716,6 +735,8 @@ case "${1:-}" in
   resume-kubelet) resume_kubelet "${2:-}" ;;
   cut-network) cut_network "${2:-}" ;;
   restore-network) restore_network "${2:-}" ;;
+  reach) reach "${2:-}" "${3:-}" ;;
+  unreach) unreach "${2:-}" "${3:-}" ;;
   kubectl) shift; running || die "the cluster is not running"; bin=$(cat "$run/root")/bin; kc "$@" ;;
-  *) echo "usage: $0 start|stop [--purge]|status|restart-kubelet NODE|load-image TARBALL...|kubectl ARGS...|poweroff|poweron|cut-network|restore-network node2|hang-kubelet|resume-kubelet NODE" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop [--purge]|status|restart-kubelet NODE|load-image TARBALL...|kubectl ARGS...|poweroff|poweron|cut-network|restore-network node2|hang-kubelet|resume-kubelet NODE|reach|unreach CIDR IFACE" >&2; exit 2 ;;
 esac
