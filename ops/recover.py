@@ -282,14 +282,8 @@ def recover(args: argparse.Namespace) -> int:
         except Exception as e:  # noqa: BLE001
             raise OpsError(f"cannot reach the new host's Docker daemon at {cfg.docker_host or 'the local socket'} "
                            f"(docker:host): {e}") from None
-        held = target_data(cfg, client)
-        if held and not args.yes:
-            raise OpsError(f"the new host {cfg.docker_host or 'local'} already holds a site's data ({'; '.join(held[:5])}): "
-                           "recover onto an empty host, or pass --yes to overwrite it")
-        now = time.time()
-        print(f"recover: site {off.site_id} from {off.operator.repository}: storage snapshot {storage_snap.short_id} "
-              f"({storage_snap.age_hours(now):.1f} h old), dump {dump_snap.short_id} ({dump_snap.age_hours(now):.1f} h old) "
-              f"onto {cfg.docker_host or 'the local Docker'}")
+        refuse_held(target_data(cfg, client), args.yes, f"the new host {cfg.docker_host or 'local'}", "onto an empty host")
+        announce(off, storage_snap, dump_snap, f"onto {cfg.docker_host or 'the local Docker'}")
     try:
         up_empty(args, stages, ("docker", "command"))
         site = DeployedSite(cfg, client)
@@ -305,6 +299,19 @@ def recover(args: argparse.Namespace) -> int:
     except (Failed, OpsError) as e:
         return failed(e, stages)
     return back(off, stages, storage_snap, dump_snap, cfg.docker_host or "the local Docker")
+
+
+def refuse_held(held: list[str], yes: bool, target: str, instead: str) -> None:
+    if held and not yes:
+        raise OpsError(f"{target} already holds a site's data ({'; '.join(held[:5])}): recover {instead}, "
+                       "or pass --yes to overwrite it")
+
+
+def announce(off: OffsiteAccess, storage_snap: Snapshot, dump_snap: Snapshot, where: str) -> None:
+    now = time.time()
+    print(f"recover: site {off.site_id} from {off.operator.repository}: storage snapshot {storage_snap.short_id} "
+          f"({storage_snap.age_hours(now):.1f} h old), dump {dump_snap.short_id} ({dump_snap.age_hours(now):.1f} h old) "
+          f"{where}")
 
 
 def verify(args: argparse.Namespace, stages: Stages) -> None:
@@ -385,14 +392,8 @@ def recover_kubernetes(args: argparse.Namespace, cfg: Any, off: OffsiteAccess, s
         belongs(r, off)
         storage_snap, dump_snap = pick(r, args.snapshot)
         site = DeployedKubeSite(cfg, cluster_access(args.stack, args.dir))
-        held = kube_target_data(site)
-        if held and not args.yes:
-            raise OpsError(f"the target already holds a site's data ({'; '.join(held[:5])}): recover into an empty "
-                           "namespace, or pass --yes to overwrite it")
-        now = time.time()
-        print(f"recover: site {off.site_id} from {off.operator.repository}: storage snapshot {storage_snap.short_id} "
-              f"({storage_snap.age_hours(now):.1f} h old), dump {dump_snap.short_id} ({dump_snap.age_hours(now):.1f} h old) "
-              f"into {site.where} ({site.version})")
+        refuse_held(kube_target_data(site), args.yes, "the target", "into an empty namespace")
+        announce(off, storage_snap, dump_snap, f"into {site.where} ({site.version})")
     try:
         up_empty(args, stages, ("kubernetes",))
         name = DUMP_NAME.format(id=dump_snap.short_id)
