@@ -24,6 +24,7 @@ from sitespec.guide import (
     VIEW_HTTP_PORT,
 )
 from sitespec.imageref import version_of
+from sitespec.offsite import CONTAINER as OFFSITE_CONTAINER
 
 from ._checks import FAIL, PASS, WARN, Check, guarded
 from ._cli import OpsError
@@ -207,6 +208,23 @@ class Kubernetes(Platform):
         last_ok = cron.status.last_successful_time if cron.status else None
         return Nightly(since=cron.metadata.creation_timestamp.timestamp(), logs=f"`kubectl -n {self.namespace} get jobs`",
                        newest=last_ok.timestamp() if last_ok else None)
+
+    def offsite_status(self) -> Optional[dict]:
+        """The last finished run of the CronJob o3-offsite (its Jobs; the status file is on the
+        volume, which only a pod could read): {} when none ran yet, None without the CronJob."""
+        if self.cfg.offsite is None:
+            return None
+        jobs = [j for j in self.site.batch.list_namespaced_job(self.namespace).items
+                if any(o.kind == "CronJob" and o.name == OFFSITE_CONTAINER for o in j.metadata.owner_references or [])
+                and (j.status.succeeded or j.status.failed)]
+        if not jobs:
+            return {}
+        last = max(jobs, key=lambda j: j.metadata.creation_timestamp)
+        at = f"{last.metadata.creation_timestamp:%Y-%m-%dT%H:%M:%SZ}"
+        if last.status.succeeded:
+            return {"ok": True, "at": at}
+        return {"ok": False, "at": at, "message": f"the Job {last.metadata.name} failed: "
+                f"`kubectl -n {self.namespace} logs job/{last.metadata.name} -c restic`"}
 
     # --- the checks only a cluster has ------------------------------------------------------------
 

@@ -476,7 +476,7 @@ def check_site_status(status: Optional[dict]) -> Optional[Check]:
         return None
     if status == {}:
         return Check("off-site run", WARN, "the site has not sent a copy off-site yet",
-                     "wait for o3:offsite.schedule, or look at the o3-offsite container's log")
+                     "wait for o3:offsite.schedule, or look at the o3-offsite container's log (Kubernetes: its CronJob's Jobs)")
     if status.get("ok") is False:
         return Check("off-site run", FAIL, f"the site's last off-site backup ({status.get('at', '?')}) failed: "
                      f"{status.get('message', '')}"[:400], "see the o3-offsite container's log on the host")

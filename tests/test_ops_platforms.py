@@ -544,3 +544,31 @@ def test_the_kubernetes_recovery_job_is_the_offsite_pod_with_writable_data_and_r
     assert restic.security_context.capabilities.add == ["CHOWN", "DAC_OVERRIDE", "FOWNER"]
     assert restic.security_context.capabilities.drop == ["ALL"]
     assert spec.template.metadata.labels == {"app.kubernetes.io/name": "offsite"}
+
+
+def test_a_kubernetes_sites_last_offsite_run_is_its_cronjobs_last_finished_job():
+    cfg = validate({"o3:platform": "kubernetes", "o3:images": copy.deepcopy(BASE["o3:images"]),
+                    "o3:site": {"name": "big-site", "timezone": "Europe/Rome", "concurrentUsers": 10, "examsPerDay": 100},
+                    "o3:kubernetes": {"storageClass": "nas-rwx", "storageGb": 500},
+                    "o3:offsite": {"repository": "rest:https://10.0.0.9:8000/big-site", "httpUser": "big-site"},
+                    "o3:offsitePassword": "v1:encrypted", "o3:offsiteHttpPassword": "v1:encrypted"},
+                   {"o3:offsitePassword", "o3:offsiteHttpPassword"})
+    p = Kubernetes(cfg, ClusterAccess(None, None))
+    p.connect = lambda: None
+    p._site = Cluster()
+
+    def job(name, hour, succeeded=None, failed=None, owner="o3-offsite"):
+        return NS(metadata=NS(name=name, creation_timestamp=dt.datetime(2026, 12, 7, hour, tzinfo=dt.timezone.utc),
+                              owner_references=[NS(kind="CronJob", name=owner)]),
+                  status=NS(succeeded=succeeded, failed=failed))
+
+    def with_jobs(*jobs):
+        p._site.batch = NS(list_namespaced_job=lambda ns: NS(items=list(jobs)))
+        return p.offsite_status()
+
+    assert with_jobs() == {}
+    assert with_jobs(job("o3-offsite-1", 1, succeeded=1), job("o3-maintenance-2", 2, failed=1, owner="o3-maintenance")) \
+        == {"ok": True, "at": "2026-12-07T01:00:00Z"}
+    failed = with_jobs(job("o3-offsite-1", 1, succeeded=1), job("o3-offsite-2", 2, failed=1), job("o3-offsite-3", 3))
+    assert failed["ok"] is False and "o3-offsite-2 failed" in failed["message"] and "logs job/o3-offsite-2" in failed["message"]
+    assert Kubernetes(kube_cfg(), ClusterAccess(None, None)).offsite_status() is None  # no o3:offsite
