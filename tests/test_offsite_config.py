@@ -205,5 +205,30 @@ def test_kubernetes_offsite_pod_reaches_mysql_and_only_the_repository(repository
     pod_labels = cron.plain("spec")["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
     assert pod_labels[DB_CLIENT] == "true"
     policies = {r.plain("metadata")["name"]: r.plain("spec") for r in ev.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
-    assert policies["o3-offsite"] == {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "offsite", "o3.site": "big-site"}},
-                                      "policyTypes": ["Egress"], "egress": egress}
+    assert policies["o3-offsite"] == {
+        "podSelector": {"matchLabels": {"o3.site": "big-site"}, "matchExpressions": [
+            {"key": "app.kubernetes.io/name", "operator": "In", "values": ["offsite", "backup"]}]},
+        "policyTypes": ["Egress"], "egress": egress}
+
+
+def test_kubernetes_pre_upgrade_job_sends_its_dump_off_host_before_it_ends():
+    """The Job the db and the apps wait for: the dump (an init container) names its file, restic
+    sends it; a failed send fails the Job, so nothing is replaced without the copy."""
+    kube = {"o3:platform": "kubernetes", "o3:images": copy.deepcopy(BASE["o3:images"]),
+            "o3:site": {"name": "big-site", "timezone": "Europe/Rome", "concurrentUsers": 60, "examsPerDay": 100},
+            "o3:kubernetes": {"storageClass": "nas-rwx", "storageGb": 500}, "o3:dbPassword": "Site-Secret_Pw.2026"}
+    cfg, secrets = _with_offsite(kube)
+    ev = evaluate(cfg, secrets + ("o3:dbPassword",))
+    (job,) = [r for r in ev.of_type("kubernetes:batch/v1:Job") if r.name.endswith("-backup-pre-upgrade")]
+    pod = job.plain("spec")["template"]["spec"]
+    (dump,), (restic,) = pod["initContainers"], pod["containers"]
+    assert dump["command"][-3] == "backup" and restic["image"] == DEFAULT_RESTIC_IMAGE
+    named = next(e["value"] for e in dump["env"] if e["name"] == "O3_DUMP_NAME_FILE")
+    assert f"cat {named}" in restic["command"][-1] and "offsite-backup.sh file \"$f\" pre-upgrade" in restic["command"][-1]
+    assert {m["mountPath"] for m in dump["volumeMounts"]} & {m["mountPath"] for m in restic["volumeMounts"]} >= {
+        named.rsplit("/", 1)[0], "/backups"}
+    assert job.plain("spec")["backoffLimit"] == 0
+    _no_plain_secret(pod, "the pre-upgrade Job's pod")
+    without = evaluate(kube, ("o3:dbPassword",))
+    (plain,) = [r for r in without.of_type("kubernetes:batch/v1:Job") if r.name.endswith("-backup-pre-upgrade")]
+    assert "initContainers" not in plain.plain("spec")["template"]["spec"]  # without o3:offsite, as it was

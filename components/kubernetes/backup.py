@@ -18,7 +18,7 @@ from sitespec.imageref import version_of
 
 from .. import TYPE_PREFIX
 from . import KubePartArgs, DATA_VOLUME, SCRIPTS, SCRIPTS_MOUNT, data_volume, env, labels, pull_secrets, secret_env
-from .hardening import PRE_UPGRADE_DEADLINE_SECONDS, db_client, job_container, pod_security_spec
+from .hardening import PRE_UPGRADE_DEADLINE_SECONDS, PRE_UPGRADE_ROLE, db_client, job_container, pod_security_spec
 from .secrets import PASSWORD_KEY
 
 
@@ -37,6 +37,23 @@ class KubePreUpgradeBackupArgs(KubePartArgs):
     moved_from: Optional[pulumi.Alias] = None
     """The Job's resource before it moved here (until release df2d194 a child of o3:index:KubeDumps):
     its alias, so a deployed site keeps its Job."""
+    offsite: Optional["PreUpgradeOffsite"] = None
+    """With o3:offsite: what sends the dump off-host before the Job ends (so before anything is replaced)."""
+
+
+@dataclass(frozen=True)
+class PreUpgradeOffsite:
+    """The off-host copy of the pre-upgrade dump (components/kubernetes/offsite.py makes it): the
+    restic container, which runs once the dump (then an init container) wrote the file's name into
+    NAME_FILE, its volumes, and what it needs created first (its Secret and script)."""
+
+    container: dict[str, Any]
+    volumes: list[dict[str, Any]]
+    depends_on: list[pulumi.Resource]
+    exchange: dict[str, Any]
+    """The volume mount both containers share (an emptyDir), where NAME_FILE is."""
+
+    NAME_FILE = "pre-upgrade-dump"
 
 
 def dump_pod(with_pull_secret: bool) -> dict[str, Any]:
@@ -73,23 +90,32 @@ class KubePreUpgradeBackup(pulumi.ComponentResource):
         super().__init__(f"{TYPE_PREFIX}KubePreUpgradeBackup", name, {}, opts)
         i = args.images
         to = "_to_" + "_".join(f"{c}-{version_of(ref)}" for c, ref in (("db", i.db), ("pacs", i.pacs), ("view", i.view)))
+        dump = {
+            "name": "dump",
+            "image": i.db,
+            "command": ["sh", f"{SCRIPTS_MOUNT}/kube-dump.sh", "backup", to, str(args.retain)],
+            "env": dump_env(args.site),
+            "volumeMounts": dump_mounts(logs=False),
+            **job_container("dump"),
+        }
+        pod = dump_pod(args.with_pull_secret)
+        needs = list(args.depends_on)
+        if args.offsite is None:
+            pod["containers"] = [dump]
+        else:  # the dump first (an init container), then restic sends the file it names
+            off = args.offsite
+            mount = off.exchange["mountPath"]
+            dump["env"] = dump_env(args.site, {"O3_DUMP_NAME_FILE": f"{mount}/{off.NAME_FILE}"})
+            dump["volumeMounts"] = [*dump["volumeMounts"], off.exchange]
+            pod.update(initContainers=[dump], containers=[off.container], volumes=[*pod["volumes"], *off.volumes])
+            needs += off.depends_on
         self.job = k8s.batch.v1.Job(
             f"{name}-pre-upgrade",
-            metadata={"namespace": args.namespace, "labels": labels(args.site, "backup"),
+            metadata={"namespace": args.namespace, "labels": labels(args.site, PRE_UPGRADE_ROLE),
                       "annotations": {"o3.images": " ".join((i.db, i.pacs, i.view))}},
             spec={"backoffLimit": 0, "activeDeadlineSeconds": PRE_UPGRADE_DEADLINE_SECONDS,
-                  "template": {"metadata": {"labels": db_client(labels(args.site, "backup"))}, "spec": {
-                **dump_pod(args.with_pull_secret),
-                "containers": [{
-                    "name": "dump",
-                    "image": i.db,
-                    "command": ["sh", f"{SCRIPTS_MOUNT}/kube-dump.sh", "backup", to, str(args.retain)],
-                    "env": dump_env(args.site),
-                    "volumeMounts": dump_mounts(logs=False),
-                    **job_container("dump"),
-                }],
-            }}},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on),
+                  "template": {"metadata": {"labels": db_client(labels(args.site, PRE_UPGRADE_ROLE))}, "spec": pod}},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=needs,
                                         aliases=[args.moved_from] if args.moved_from else None),
         )
         self.register_outputs({})

@@ -38,9 +38,11 @@ from . import labels, selector
 POD_SECURITY = {"enforce": "baseline", "warn": "restricted", "audit": "restricted"}
 """The namespace's Pod Security Standards (pod-security.kubernetes.io/<mode>: <level>)."""
 DB_CLIENT = "o3/db-client"
+"""The label (value "true") of the pods that may reach MySQL."""
 OFFSITE_ROLE = "offsite"
 """The off-host backup's pods (o3:offsite): MySQL (DB_CLIENT) and the repository's host and port."""
-"""The label (value "true") of the pods that may reach MySQL."""
+PRE_UPGRADE_ROLE = "backup"
+"""The pre-upgrade Job's pods: MySQL, and with o3:offsite the repository too (they send the dump)."""
 
 # What each pod's image needs back of the dropped capabilities, and why (the rest run with none).
 CAPABILITIES: Mapping[str, tuple[str, ...]] = {
@@ -140,9 +142,10 @@ def policy_specs(site: str, external_db: Optional[tuple[str, int]], tls: bool,
             "ingress": [{"ports": _ports([PROXY_VIEW_PORT, PROXY_PACS_PORT])}],
             "egress": [{"to": [{"podSelector": role(PACS.name)}], "ports": _ports([p.number for p in PACS.ports if p.http])},
                        {"to": [{"podSelector": role(VIEW.name)}], "ports": _ports([p.number for p in VIEW.ports])}]}
-    if offsite is not None:
-        specs[f"o3-{OFFSITE_ROLE}"] = {"podSelector": role(OFFSITE_ROLE), "policyTypes": ["Egress"],
-                                       "egress": [_egress_to(*offsite)]}
+    if offsite is not None:  # the CronJob's pods, and the pre-upgrade Job's, which sends its dump too
+        senders = {"matchLabels": {"o3.site": site}, "matchExpressions": [
+            {"key": "app.kubernetes.io/name", "operator": "In", "values": [OFFSITE_ROLE, PRE_UPGRADE_ROLE]}]}
+        specs[f"o3-{OFFSITE_ROLE}"] = {"podSelector": senders, "policyTypes": ["Egress"], "egress": [_egress_to(*offsite)]}
     assert DB.ports[0].number == MYSQL_PORT
     return specs
 

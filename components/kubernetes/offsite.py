@@ -22,7 +22,7 @@ from sitespec.guide import BACKUPS_MOUNT, FOLDERS
 
 from .. import TYPE_PREFIX, script
 from . import DATA_VOLUME, KubePartArgs, env, labels
-from .backup import dump_env, dump_mounts, dump_pod
+from .backup import PreUpgradeOffsite, dump_env, dump_mounts, dump_pod
 from .hardening import OFFSITE_ROLE, container_security, db_client
 
 SECRET = "o3-offsite"
@@ -48,9 +48,11 @@ class KubeOffsiteArgs(KubePartArgs):
 
 
 class KubeOffsite(pulumi.ComponentResource):
-    """The Secret, the script and the CronJob `o3-offsite`."""
+    """The Secret, the script and the CronJob `o3-offsite`; `pre_upgrade`, what the pre-upgrade
+    Job adds to send its dump off-host."""
 
     cron_job: k8s.batch.v1.CronJob
+    pre_upgrade: PreUpgradeOffsite
 
     def __init__(self, name: str, args: KubeOffsiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
         cfg = args.config
@@ -76,12 +78,39 @@ class KubeOffsite(pulumi.ComponentResource):
         restic_env = {**offsite.script_env(cfg), "O3_OFFSITE_EXCHANGE": EXCHANGE, "TZ": cfg.site.timezone}
         storage = [{"name": DATA_VOLUME, "mountPath": path, "subPath": FOLDERS[role], "readOnly": True}
                    for role, path in sorted(offsite.STORAGE_PATHS.items())]
-        pod = dump_pod(args.with_pull_secret)
-        pod["volumes"] = pod["volumes"] + [
+        volumes = [
             {"name": "exchange", "emptyDir": {}},
             {"name": SECRET, "secret": {"secretName": SECRET, "defaultMode": 0o400}},
             {"name": SCRIPT_MAP, "configMap": {"name": SCRIPT_MAP}},
         ]
+
+        def restic(command: list[str], mounts: list[dict]) -> dict:
+            return {
+                "name": "restic",
+                "image": cfg.images.restic,
+                "command": command,
+                "env": env(restic_env),
+                "volumeMounts": [
+                    *mounts,
+                    {"name": DATA_VOLUME, "mountPath": BACKUPS_MOUNT, "subPath": FOLDERS["backups"]},
+                    exchange,
+                    {"name": SECRET, "mountPath": offsite.SECRETS_DIR, "readOnly": True},
+                    scripts,
+                ],
+                "resources": {"requests": REQUESTS["restic"]},
+                "securityContext": container_security("restic"),
+            }
+
+        # The pre-upgrade Job's off-host copy: the file its dump names, sent before the Job ends.
+        named = f"{EXCHANGE}/{PreUpgradeOffsite.NAME_FILE}"
+        self.pre_upgrade = PreUpgradeOffsite(
+            container=restic(["/bin/sh", "-c", f'f=$(cat {named} 2>/dev/null || true); if [ -z "$f" ]; then '
+                              'echo "o3-offsite: no pre-upgrade dump (the site does not run yet): nothing to copy"; '
+                              f'exit 0; fi; exec /bin/sh {offsite.KUBE_SCRIPTS}/offsite-backup.sh file "$f" pre-upgrade'],
+                             []),
+            volumes=volumes, depends_on=[secret, script_map], exchange=exchange)
+        pod = dump_pod(args.with_pull_secret)
+        pod["volumes"] = pod["volumes"] + volumes
         self.cron_job = k8s.batch.v1.CronJob(
             f"{name}-nightly",
             metadata={"name": offsite.CONTAINER, "namespace": args.namespace, "labels": labels(args.site, OFFSITE_ROLE)},
@@ -104,21 +133,7 @@ class KubeOffsite(pulumi.ComponentResource):
                             "resources": {"requests": REQUESTS["dump"]},
                             "securityContext": container_security("dump"),
                         },
-                        {
-                            "name": "restic",
-                            "image": cfg.images.restic,
-                            "command": ["/bin/sh", f"{offsite.KUBE_SCRIPTS}/offsite-backup.sh", "job", "nightly"],
-                            "env": env(restic_env),
-                            "volumeMounts": [
-                                *storage,
-                                {"name": DATA_VOLUME, "mountPath": BACKUPS_MOUNT, "subPath": FOLDERS["backups"]},
-                                exchange,
-                                {"name": SECRET, "mountPath": offsite.SECRETS_DIR, "readOnly": True},
-                                scripts,
-                            ],
-                            "resources": {"requests": REQUESTS["restic"]},
-                            "securityContext": container_security("restic"),
-                        },
+                        restic(["/bin/sh", f"{offsite.KUBE_SCRIPTS}/offsite-backup.sh", "job", "nightly"], storage),
                     ]},
                 }}},
             },

@@ -72,18 +72,18 @@ class KubeSite(pulumi.ComponentResource):
         # the backup takes its place, and each moved resource keeps its old URN as an alias.
         dumps, dumps_type = f"{name}-dumps", f"{TYPE_PREFIX}KubeDumps"
         dumps_urn = pulumi.create_urn(dumps, dumps_type, parent=self)
+        offsite = KubeOffsite(f"{name}-offsite", KubeOffsiteArgs(
+            site=site.name, namespace=ns.name, config=cfg, secrets=args.offsite_secrets, with_pull_secret=login,
+            depends_on=needs), opts=child) if cfg.offsite else None
         backup = KubePreUpgradeBackup(f"{name}-backup", KubePreUpgradeBackupArgs(
             site=site.name, namespace=ns.name, images=cfg.images, retain=cfg.backup.retain, with_pull_secret=login,
-            depends_on=needs, moved_from=pulumi.Alias(name=f"{dumps}-pre-upgrade", parent=dumps_urn)),
+            depends_on=needs, moved_from=pulumi.Alias(name=f"{dumps}-pre-upgrade", parent=dumps_urn),
+            offsite=offsite.pre_upgrade if offsite else None),
             opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=dumps, type_=dumps_type)]))
         KubeMaintenance(f"{name}-maintenance", KubeMaintenanceArgs(
             site=site.name, namespace=ns.name, timezone=site.timezone, image=cfg.images.db, backup=cfg.backup,
             logs=cfg.logs, with_pull_secret=login, depends_on=needs,
             moved_from=pulumi.Alias(name=f"{dumps}-nightly", parent=dumps_urn)), opts=child)
-        if cfg.offsite:
-            KubeOffsite(f"{name}-offsite", KubeOffsiteArgs(
-                site=site.name, namespace=ns.name, config=cfg, secrets=args.offsite_secrets, with_pull_secret=login,
-                depends_on=needs), opts=child)
         db_settings = kube.database.model_copy(update={"storage_class": kube.database.storage_class or kube.storage_class})
         db = KubeDatabase(f"{name}-db", KubeDatabaseArgs(
             site=site.name, namespace=ns.name, settings=cfg.database, kube=db_settings, image=cfg.images.db,

@@ -37,6 +37,8 @@ case "${1:-}" in
       exit 1
     fi
     kept=$(sh "$here/maintenance.sh" keep backup "$3")
+    # with o3:offsite, the Job's restic container sends the file this names
+    [ -z "${O3_DUMP_NAME_FILE:-}" ] || echo "$name" > "$O3_DUMP_NAME_FILE"
     echo "o3 backup: $B/$name written ($kept kept, retention $3)" ;;
   nightly)
     status() {

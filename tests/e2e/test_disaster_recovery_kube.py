@@ -3,7 +3,8 @@ volumes (and their data), and the site comes back from its off-site repository.
 
 The site's own CronJob o3-offsite (the restic stand-in loaded onto both nodes) sends a night's dump
 and storage to rest-server (append-only, TLS, a password) on an off-site host: a network namespace
-of its own, beside the Docker scenarios' one. Then the namespace and the volumes are deleted, and
+of its own, beside the Docker scenarios' one; a pacs bump's pre-upgrade Job sends its dump too.
+Then the namespace and the volumes are deleted, and
 `ops.recover` brings the site back into a new namespace of the same name: every DICOM file with its
 checksum, the shared-persist file, every row, and ops.verify green. Before the loss, the same command
 refuses the still-populated namespace and touches nothing."""
@@ -24,7 +25,7 @@ import pytest
 import dicomset
 from backuphost import BackupHost, offsite_config, offsite_secrets, restic_standin
 from e2e_harness import ROOT, Project
-from kube_harness import REGISTRY, cluster, kube_json, kube_stack_config, kubectl, mysql, new_workdir
+from kube_harness import KUBE_VERSIONS, REGISTRY, cluster, kube_json, kube_stack_config, kubectl, mysql, new_workdir
 from site_fixtures import PASSWORD
 from sitespec.guide import FOLDERS
 
@@ -111,7 +112,7 @@ def night() -> str:
     return log
 
 
-def test_a_lost_namespace_comes_back_from_the_off_site_repository(site, docker_host):
+def test_a_lost_namespace_comes_back_from_the_off_site_repository(site, docker_host, kube_refs):
     project, bk = site
     data = volume_folder("o3-data")
     made = dicomset.generate(data / FOLDERS["storage"], files=FILES, file_bytes=FILE_BYTES)
@@ -124,6 +125,18 @@ def test_a_lost_namespace_comes_back_from_the_off_site_repository(site, docker_h
     before = {role: checksums(data / FOLDERS[role]) for role in ("storage", "pacsSharedPersist")}
     assert len(before["storage"]) == len(made) and before["pacsSharedPersist"]
     size = sum(f.stat().st_size for f in made)
+
+    # An upgrade: the pre-upgrade Job sends its dump off-host before anything is replaced.
+    pacs = kube_refs[("pacs", KUBE_VERSIONS["pacs"][1])]
+    project.edit(lambda c: c["o3:images"].update(pacs=pacs))
+    project.up()
+    pre = json.loads(bk.restic(SITE, "snapshots", "--json", "--tag", "pre-upgrade", operator=True,
+                               password=REPO_PASSWORD).stdout)
+    assert len(pre) == 1 and "dump" in pre[0]["tags"], pre
+    (job,) = [j for j in kube_json("get", "jobs", "-n", NS)["items"] if j["metadata"]["name"].startswith(f"{SITE}-backup")]
+    sent = kubectl("logs", "-n", NS, f"job/{job['metadata']['name']}", "-c", "restic")
+    assert "o3-offsite: ok" in sent, sent
+    print(f"[figures] the pre-upgrade dump off-host before the pacs bump: {sent.strip().splitlines()[-1]}")
 
     # The drill of a Kubernetes site: its scratch MySQL on a Docker daemon the operator names.
     drill = ops(project, "ops.drill", "--docker-host", docker_host, "--json")
