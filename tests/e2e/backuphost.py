@@ -93,6 +93,8 @@ class BackupHost:
         assert rest_server, "rest-server is not on PATH (scripts/pulumi-toolchain builds it)"
         self.down(quiet=True)
         add_namespace(self.ns, self.host_if, self.ns_if, self.gateway, self.address)
+        for rule in self._forward_rules():
+            subprocess.run(["iptables", "-w", "-A", "FORWARD", *rule], check=True, capture_output=True)
         self.data.mkdir(parents=True, exist_ok=True)
         issued = self.ca.issue(self.address)
         (self.work / "server.crt").write_text(issued.cert_pem)
@@ -152,7 +154,20 @@ class BackupHost:
         """The repository's files of one kind (snapshots, data, keys, index, locks)."""
         return sorted(p for p in (self.data / path / kind).rglob("*") if p.is_file())
 
+    def _forward_rules(self) -> list[list[str]]:
+        """Forwarding to and from this host's veth, whatever the site's Docker network rules say.
+        The test cluster's node1 runs kube-router in this machine's network namespace, and its
+        every sync saves and restores the whole filter table (kube-router #1248, #1372): a Docker
+        network made meanwhile can lose its FORWARD rules, and its containers then cannot reach
+        this host (seen in CI: a Docker site's restic waited 300 s on a dropped SYN). Appended,
+        so they only stand in for the FORWARD policy: the cluster's NetworkPolicies (kube-router's
+        chain, first) and Docker's isolation still decide before them."""
+        return [["-o", self.host_if, "-j", "ACCEPT"], ["-i", self.host_if, "-j", "ACCEPT"]]
+
     def down(self, quiet: bool = False) -> None:
+        for rule in self._forward_rules():
+            while subprocess.run(["iptables", "-w", "-D", "FORWARD", *rule], capture_output=True).returncode == 0:
+                pass
         for p in self.procs:
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)

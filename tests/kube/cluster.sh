@@ -193,13 +193,13 @@ reach() {  # reach CIDR IFACE: the one way out of the cluster's networks a test 
   [ -n "$cidr" ] && [ -n "$ifc" ] || die "usage: reach CIDR IFACE"
   ip link show "$ifc" >/dev/null 2>&1 || die "no interface $ifc"
   ip -n "$ns" route replace "$cidr" via "$host_ip"
-  while read -r r; do iptables -C "$chain" $r 2>/dev/null || iptables -I "$chain" 1 $r; done < <(reach_rules "$ifc")
+  while read -r r; do iptables -w -C "$chain" $r 2>/dev/null || iptables -w -I "$chain" 1 $r; done < <(reach_rules "$ifc")
 }
 unreach() {
   local cidr=${1:-} ifc=${2:-} r chain=${name^^}-FORWARD
   [ -n "$cidr" ] && [ -n "$ifc" ] || die "usage: unreach CIDR IFACE"
   ip -n "$ns" route del "$cidr" 2>/dev/null || true
-  while read -r r; do iptables -D "$chain" $r 2>/dev/null || true; done < <(reach_rules "$ifc")
+  while read -r r; do iptables -w -D "$chain" $r 2>/dev/null || true; done < <(reach_rules "$ifc")
 }
 net_up() {
   local r
