@@ -8,7 +8,7 @@ prints the figures they measure (their `[figures]` lines).
       .venv/bin/python bench/recovery_bench.py [--files 2000] [--file-bytes 1000000] [--only docker|kubernetes]
 
 Docker: tests/e2e/test_disaster_recovery_recover.py (a drill, then the host lost and the site
-recovered onto a second host over SSH). Kubernetes: tests/e2e/test_disaster_recovery_kube.py (the
+recovered onto a second host over SSH). Kubernetes: tests/e2e/test_kubernetes_recovery.py (the
 CronJob's night, a drill, then the namespace and its volumes lost and the site recovered), on the
 two-node test cluster, which the tests start. Each scenario's own checks still apply: a figure is
 printed only for a recovery that proved every file and row.
@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = {
     "docker": ["tests/e2e/test_disaster_recovery_recover.py", "-k", "drill_passes or host_lost"],
-    "kubernetes": ["tests/e2e/test_disaster_recovery_kube.py"],
+    "kubernetes": ["tests/e2e/test_kubernetes_recovery.py"],
 }
 
 

@@ -56,14 +56,31 @@ def _images(role: str) -> set[str]:
     return {c["image"] for p in pods(NS, role) for c in p["spec"]["containers"]}
 
 
+def others_requested_cores() -> float:
+    """CPU requested by the running pods of other namespaces (CoreDNS; in CI also the other
+    families' sites on the shared cluster), read from kubectl, not from the code under test."""
+    total = 0.0
+    for p in kube_json("get", "pods", "-A", "--field-selector", "status.phase!=Succeeded,status.phase!=Failed")["items"]:
+        if p["metadata"]["namespace"] != NS and p["spec"].get("nodeName"):
+            for c in p["spec"]["containers"]:
+                cpu = (c.get("resources", {}).get("requests") or {}).get("cpu", "0")
+                total += float(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
+    return total
+
+
 def test_a_fresh_up_with_the_pack_runs_every_part_on_both_nodes(site):
-    code, checks = ops_command("preflight", site)
+    for _ in range(3):  # the other families' sites come and go on the shared cluster: the same moment
+        before = others_requested_cores()
+        code, checks = ops_command("preflight", site)
+        if others_requested_cores() == before:
+            break
     assert code == 0 and {n: c["status"] for n, c in checks.items()} == {
         "cluster": "pass", "cores": "pass", "memory": "pass", "largest pod": "pass", "storage class": "pass",
         "namespace": "pass"}, checks
     free = re.match(r"([0-9.]+) cores allocatable and not requested on 2 ready node\(s\), the site requests 6\.0$",
                     checks["cores"]["measured"])
-    assert free and 60 < float(free[1]) <= 64, checks["cores"]  # two nodes of 32, less CoreDNS's requests
+    # two nodes of 32, less what other namespaces' pods request
+    assert free and abs(float(free[1]) - (64 - before)) < 0.01, (checks["cores"], before)
     site.up()
     assert len(pods(NS, "pacs")) == 2 and _nodes("pacs") == {"node1", "node2"}, _nodes("pacs")
     assert len(pods(NS, "view")) == 2 and _nodes("view") == {"node1", "node2"}
