@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -69,18 +70,22 @@ def others_requested_cores() -> float:
 
 
 def test_a_fresh_up_with_the_pack_runs_every_part_on_both_nodes(site):
-    for _ in range(3):  # the other families' sites come and go on the shared cluster: the same moment
+    seen = []
+    for _ in range(6):  # the other families' sites come and go on the shared cluster: a quiet moment
         before = others_requested_cores()
         code, checks = ops_command("preflight", site)
-        if others_requested_cores() == before:
+        free = re.match(r"([0-9.]+) cores allocatable and not requested on 2 ready node\(s\), the site requests 6\.0$",
+                        checks.get("cores", {}).get("measured", ""))
+        # two nodes of 32, less what other namespaces' pods request (preflight prints one decimal)
+        seen.append((free[1] if free else checks.get("cores"), f"{64 - before:.1f}"))
+        if free and free[1] == f"{64 - before:.1f}" and others_requested_cores() == before:
             break
+        time.sleep(5)
+    else:
+        raise AssertionError(f"preflight's free cores never matched kubectl's: {seen}")
     assert code == 0 and {n: c["status"] for n, c in checks.items()} == {
         "cluster": "pass", "cores": "pass", "memory": "pass", "largest pod": "pass", "storage class": "pass",
         "namespace": "pass"}, checks
-    free = re.match(r"([0-9.]+) cores allocatable and not requested on 2 ready node\(s\), the site requests 6\.0$",
-                    checks["cores"]["measured"])
-    # two nodes of 32, less what other namespaces' pods request
-    assert free and free[1] == f"{64 - before:.1f}", (checks["cores"], before)  # preflight prints one decimal
     site.up()
     assert len(pods(NS, "pacs")) == 2 and _nodes("pacs") == {"node1", "node2"}, _nodes("pacs")
     assert len(pods(NS, "view")) == 2 and _nodes("view") == {"node1", "node2"}
