@@ -56,6 +56,11 @@ def api_client(access: ClusterAccess):
         raise OpsError(f"cannot read the cluster's kubeconfig: {e}") from None
 
 
+def ready(obj: Any) -> bool:
+    """A node or a pod whose Ready condition is True."""
+    return any(c.type == "Ready" and c.status == "True" for c in obj.status.conditions or [])
+
+
 class DeployedKubeSite:
     """A Kubernetes site: its namespace and the API groups the checks read."""
 
@@ -94,6 +99,12 @@ class DeployedKubeSite:
         still run: a grace period, or a node that stopped answering)."""
         items = self.core.list_namespaced_pod(self.namespace, label_selector=f"app.kubernetes.io/name={role}").items
         return [p for p in items if terminating or p.metadata.deletion_timestamp is None]
+
+    def db_pod(self) -> Optional[str]:
+        """The db pod a query can go to: running, and Ready (a pod on a node that stopped answering
+        stays Running; only the node controller's Ready=False says a command would hang there)."""
+        pods = [p for p in self.pods(DB_CONTAINER) if p.status.phase == "Running" and ready(p)]
+        return pods[0].metadata.name if pods else None
 
     @staticmethod
     def kind(name: str) -> str:

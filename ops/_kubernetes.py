@@ -28,14 +28,9 @@ from sitespec.offsite import CONTAINER as OFFSITE_CONTAINER
 
 from ._checks import FAIL, PASS, WARN, Check, guarded
 from ._cli import OpsError
-from ._cluster import ClusterAccess, DeployedKubeSite, api_client
+from ._cluster import ClusterAccess, DeployedKubeSite, api_client, ready
 from ._platform import Answer, App, Nightly, Platform, Reply, Step, Unavailable, mysql_command
 from ._site import Exec
-
-
-def _ready(obj: Any) -> bool:
-    """A node or a pod whose Ready condition is True."""
-    return any(c.type == "Ready" and c.status == "True" for c in obj.status.conditions or [])
 
 
 def free_on_nodes(core: Any, namespace: str) -> dict[str, tuple[float, float]]:
@@ -52,7 +47,7 @@ def free_on_nodes(core: Any, namespace: str) -> dict[str, tuple[float, float]]:
             node[1] += quantity.gib(r.get("memory"))
     free = {}
     for n in core.list_node().items:
-        if _ready(n):
+        if ready(n):
             cpu, mem = used.get(n.metadata.name, (0.0, 0.0))
             free[n.metadata.name] = (quantity.cores(n.status.allocatable.get("cpu")) - cpu,
                                      quantity.gib(n.status.allocatable.get("memory")) - mem)
@@ -173,15 +168,13 @@ class Kubernetes(Platform):
         if self.external_db:
             raise Unavailable(f"MySQL is external ({self.external_db}): not read from here; the schema Job checks "
                               "it at each db change", status=WARN)
-        # Ready, not just Running: a pod on a node that stopped answering stays Running, and only
-        # its Ready condition (set false by the node controller) says a command would not reach it.
-        pods = [p for p in self.site.pods(DB_CONTAINER) if p.status.phase == "Running" and _ready(p)]
-        if not pods:
+        pod = self.site.db_pod()
+        if pod is None:
             raise Unavailable("no ready db pod", f"`kubectl -n {self.namespace} describe statefulset/db`")
         try:
-            return Exec(0, self.site.exec(pods[0].metadata.name, mysql_command(query)), "")
+            return Exec(0, self.site.exec(pod, mysql_command(query)), "")
         except OpsError as e:
-            raise Unavailable(str(e), f"`kubectl -n {self.namespace} describe pod/{pods[0].metadata.name}`") from None
+            raise Unavailable(str(e), f"`kubectl -n {self.namespace} describe pod/{pod}`") from None
 
     def answers(self) -> list[Answer]:
         def get(service: str, port: int) -> Reply:

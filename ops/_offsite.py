@@ -128,11 +128,16 @@ def parse_time(value: str) -> float:
     return dt.datetime.fromisoformat(head[:19] + tz).timestamp()
 
 
+def masked(text: str, secrets: Sequence[str]) -> str:
+    """`text` with every one of `secrets` replaced by <secret>."""
+    for s in secrets:
+        text = text.replace(s, "<secret>")
+    return text
+
+
 def explain(stderr: str, cred: Credential) -> str:
     """restic's failure as one line that says what to fix."""
-    text = stderr
-    for s in cred.secrets:
-        text = text.replace(s, "<secret>")
+    text = masked(stderr, cred.secrets)
     said = " ".join(text.split())[-300:]
     repo = cred.repository
     if "wrong password" in text or "no key found" in text:

@@ -28,14 +28,10 @@ from sitespec.stackfile import load_stack_config
 
 from ._checks import FAIL, Check
 from ._cli import OpsError, add_dir_argument, positive_int, run
-from ._cluster import DeployedKubeSite, cluster_access
+from ._cluster import DeployedKubeSite, cluster_access, ready
 
 TAINT = {"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown", "effect": "NoExecute"}
 POLL = 2.0
-
-
-def _ready(node: Any) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
 
 
 def read_node(core: Any, name: str) -> Any:
@@ -68,7 +64,7 @@ def where(site: Any, role: str) -> set[str]:
 def fence(site: Any, node: str, yes: bool, timeout: float, checks: Callable[[], list[Check]],
           ask: Callable[[str, list[str]], bool] = confirm) -> int:
     n = read_node(site.core, node)
-    if _ready(n):
+    if ready(n):
         raise OpsError(f"node {node} is Ready: fence only a node that is powered off (to empty a working node, "
                        f"`kubectl drain {node} --ignore-daemonsets --delete-emptydir-data`)")
     on_it = sorted(p.metadata.name for p in site.core.list_namespaced_pod(

@@ -44,7 +44,7 @@ from sitespec.offsite import CONTAINER as OFFSITE_CONTAINER
 from sitespec.offsite import KUBE_SCRIPTS, MANIFEST, SECRETS_DIR, STORAGE_PATHS, STORAGE_ROOT
 
 from ._cli import OpsError, add_dir_argument, run
-from ._offsite import (DUMP_FILE, OffsiteAccess, Restic, Snapshot, compare_counts, counts_query,
+from ._offsite import (DUMP_FILE, OffsiteAccess, Restic, Snapshot, compare_counts, counts_query, masked,
                        load, parse_counts, row_counts, tables_query, tar)
 from ._platform import mysql_command
 from ._site import DeployedSite, Exec, apps_stopped, connect
@@ -210,8 +210,7 @@ def restore_storage(cfg: Any, off: OffsiteAccess, client: Any, snap: Snapshot) -
         logs = c.logs().decode(errors="replace")
     finally:
         c.remove(force=True, v=True)
-    for s in cred.secrets:
-        logs = logs.replace(s, "<secret>")
+    logs = masked(logs, cred.secrets)
     if code != 0:
         raise Failed(f"restoring the storage snapshot {snap.short_id} on the new host failed: {' '.join(logs.split())[-800:]}")
     return " ".join(logs.split())[-300:]
@@ -376,10 +375,10 @@ def restore_job(storage_snap: Snapshot, dump_snap: Snapshot, name: str) -> Calla
 
 def kube_sql(site: Any) -> Callable[[str], str]:
     def sql(query: str) -> str:
-        pods = [p for p in site.pods(DB_CONTAINER) if p.status.phase == "Running"]
-        if not pods:
-            raise Failed(f"no running db pod in {site.where}")
-        return site.exec(pods[0].metadata.name, mysql_command(shell_quoted(query)))
+        pod = site.db_pod()
+        if pod is None:
+            raise Failed(f"no ready db pod in {site.where}")
+        return site.exec(pod, mysql_command(shell_quoted(query)))
 
     return sql
 
@@ -402,8 +401,8 @@ def recover_kubernetes(args: argparse.Namespace, cfg: Any, off: OffsiteAccess, s
                 apps.enter_context(scaled_to_zero(site, APPS, "recover"))
             with stages.stage("restore storage"):
                 got = site.run_job(OFFSITE_CONTAINER, "o3-recover", restore_job(storage_snap, dump_snap, name), 6 * 3600)
-                for s in [*off.operator.secrets, *(off.site.secrets if off.site else [])]:
-                    got = Exec(got.code, got.out.replace(s, "<secret>"), got.err.replace(s, "<secret>"))
+                known = [*off.operator.secrets, *(off.site.secrets if off.site else [])]
+                got = Exec(got.code, masked(got.out, known), masked(got.err, known))
                 if got.code != 0:
                     raise Failed(f"restoring snapshot {storage_snap.short_id} in {site.where} failed: "
                                  f"{' '.join((got.err or got.out).split())[-800:]}")

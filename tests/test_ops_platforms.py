@@ -234,6 +234,7 @@ class Cluster:
         return [p for p in self.running.get(role, []) if terminating or not p.metadata.deletion_timestamp]
 
     kind = staticmethod(DeployedKubeSite.kind)
+    db_pod = DeployedKubeSite.db_pod
 
     def exec(self, pod_name, command):
         assert pod_name == "db-0" and command[:2] == ["sh", "-c"]
